@@ -1,0 +1,157 @@
+"""FastCGI parameters to a PEP 3333 environ.
+
+IIS puts the whole decoded URL path in both SCRIPT_NAME and PATH_INFO, in
+the system's ANSI code page unless told otherwise.  Here the path is
+rebuilt from the raw URL IIS also sends (UNENCODED_URL, REQUEST_URI),
+percent-decoded to bytes and carried as latin-1 text as PEP 3333 asks, and
+split at the application's virtual path, which IIS gives in APPL_MD_PATH
+(``/LM/W3SVC/1/ROOT/app``).  Other web servers split the path themselves;
+their SCRIPT_NAME and PATH_INFO are kept.
+"""
+
+import logging
+from urllib.parse import unquote_to_bytes
+
+__all__ = ["build_environ", "mount_point", "request_path", "split_path"]
+
+log = logging.getLogger(__name__)
+
+_TRUE = frozenset(("1", "on", "true", "yes"))
+
+# PEP 3333 asks for these; a web server that leaves one out is broken, but
+# the application should still get a value it can use.
+_REQUIRED = (("REQUEST_METHOD", "GET"), ("SERVER_NAME", "localhost"),
+             ("SERVER_PORT", "80"), ("SERVER_PROTOCOL", "HTTP/1.0"))
+
+
+def remove_dot_segments(path):
+    """RFC 3986 section 5.2.4: resolve ``.`` and ``..`` segments, so the
+    application routes on the same path the web server mapped."""
+    if "." not in path:
+        return path
+    output = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    result = "/".join(output)
+    if path.startswith("/") and not result.startswith("/"):
+        result = "/" + result
+    return result
+
+
+def request_path(raw):
+    """The path of a raw request URI (``/a%20b?q``), percent-decoded and
+    carried as latin-1 text (each byte one character), dot segments
+    resolved.  An absolute URI (``http://host/path``) gives its path."""
+    path = raw.split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith("/"):
+        scheme_end = path.find("://")
+        if scheme_end > 0:
+            slash = path.find("/", scheme_end + 3)
+            path = path[slash:] if slash >= 0 else "/"
+    if "%" in path:
+        path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
+    return remove_dot_segments(path)
+
+
+def mount_point(appl_md_path):
+    """The application's virtual path from IIS's APPL_MD_PATH: the part
+    after ``/ROOT`` (any case), ``""`` for a site's root application."""
+    lowered = appl_md_path.lower()
+    index = lowered.find("/root")
+    while index >= 0:
+        end = index + 5
+        if end == len(lowered) or lowered[end] == "/":
+            return appl_md_path[end:].rstrip("/")
+        index = lowered.find("/root", end)
+    return ""
+
+
+def split_path(path, mount):
+    """``(SCRIPT_NAME, PATH_INFO)``: ``path`` split after ``mount``, matched
+    case-insensitively on a segment boundary and keeping the request's own
+    spelling.  None when ``path`` is not under ``mount``."""
+    mount = mount.rstrip("/")
+    if not mount:
+        return "", path
+    if not mount.startswith("/"):
+        mount = "/" + mount
+    length = len(mount)
+    if path[:length].lower() == mount.lower() and (
+            len(path) == length or path[length] == "/"):
+        return path[:length], path[length:]
+    return None
+
+
+def _iis_paths(environ, path, mount):
+    paths = split_path(path, mount)
+    if paths is None and not mount.isascii():
+        # IIS may have sent the application path as UTF-8 bytes.
+        paths = split_path(path, mount.encode("utf-8").decode("latin-1"))
+    if paths is None:
+        log.warning(
+            "request path %r is not under the application path %r (from"
+            " APPL_MD_PATH %r); passing the whole path as PATH_INFO",
+            path, mount, environ.get("APPL_MD_PATH"))
+        paths = "", path
+    return paths
+
+
+def build_environ(params, script_name=None, trust_original_url=False):
+    """Turn a request's FastCGI parameters (latin-1 strings, changed in
+    place) into the CGI part of a WSGI environ and return it.
+
+    ``script_name`` forces the mount point (wfastcgi's SCRIPT_NAME
+    setting).  ``trust_original_url`` routes on HTTP_X_ORIGINAL_URL even
+    when IIS_WasUrlRewritten does not say the URL was rewritten.
+    """
+    environ = params
+    raw = None
+    if (trust_original_url
+            or environ.get("IIS_WasUrlRewritten", "").lower() in _TRUE):
+        raw = environ.get("HTTP_X_ORIGINAL_URL")
+    if raw is None:
+        raw = environ.get("UNENCODED_URL") or environ.get("REQUEST_URI")
+    path = request_path(raw) if raw else None
+
+    if "APPL_MD_PATH" in environ:
+        # IIS: SCRIPT_NAME and PATH_INFO both hold the whole path.
+        if path is None:
+            path = environ.get("PATH_INFO") or environ.get("URL") or "/"
+        mount = (script_name if script_name is not None
+                 else mount_point(environ["APPL_MD_PATH"]))
+        environ["SCRIPT_NAME"], environ["PATH_INFO"] = _iis_paths(
+            environ, path, mount)
+    elif script_name is not None:
+        if path is None:
+            path = (environ.get("SCRIPT_NAME", "")
+                    + environ.get("PATH_INFO", ""))
+        environ["SCRIPT_NAME"], environ["PATH_INFO"] = _iis_paths(
+            environ, path, script_name)
+    else:
+        script = environ.setdefault("SCRIPT_NAME", "")
+        if "PATH_INFO" not in environ:
+            if path is not None and path.startswith(script):
+                environ["PATH_INFO"] = path[len(script):]
+            else:
+                environ["PATH_INFO"] = ""
+
+    if "QUERY_STRING" not in environ:
+        environ["QUERY_STRING"] = ""
+    for name, default in _REQUIRED:
+        if name not in environ:
+            log.warning("the web server sent no %s; using %r", name, default)
+            environ[name] = default
+    environ["wsgi.url_scheme"] = (
+        "https" if environ.get("HTTPS", "off").lower() in _TRUE else "http")
+    return environ

@@ -1,0 +1,464 @@
+"""FastCGI 1.0, the application's side, with no I/O.
+
+Feed the bytes the web server sends to :meth:`Connection.receive_data`
+(``b""`` at end of file), then call :meth:`Connection.next_event` until it
+returns :data:`NEED_DATA` or :data:`CLOSED`.  Events are :class:`Request`
+(a request's parameters are complete), :class:`Body` (a piece of its
+``FCGI_STDIN``), :class:`BodyEnd` and :class:`Abort`.  Management records
+(``FCGI_GET_VALUES``, unknown types) and refused requests are answered by
+the connection itself: send :meth:`Connection.data_to_send` after each event.
+
+Responses are built with :meth:`Connection.send_stdout` and
+:meth:`Connection.end_request`, which return the bytes to write.  The
+connection serves one request at a time (``FCGI_MPXS_CONNS`` is 0).
+
+Anything the specification does not allow raises :class:`ProtocolError`;
+the caller must then close the connection, since its framing is lost.
+"""
+
+import struct
+
+__all__ = [
+    "Abort", "Body", "BodyEnd", "CLOSED", "Connection", "NEED_DATA",
+    "ProtocolError", "Request", "decode_pairs", "encode_pairs",
+    "encode_record",
+]
+
+VERSION_1 = 1
+HEADER_LEN = 8
+MAX_CONTENT = 0xFFFF
+
+# Record types.
+BEGIN_REQUEST = 1
+ABORT_REQUEST = 2
+END_REQUEST = 3
+PARAMS = 4
+STDIN = 5
+STDOUT = 6
+STDERR = 7
+DATA = 8
+GET_VALUES = 9
+GET_VALUES_RESULT = 10
+UNKNOWN_TYPE = 11
+
+# Roles.
+RESPONDER = 1
+AUTHORIZER = 2
+FILTER = 3
+
+# Flags of FCGI_BEGIN_REQUEST.
+KEEP_CONN = 1
+
+# Protocol status of FCGI_END_REQUEST.
+REQUEST_COMPLETE = 0
+CANT_MPX_CONN = 1
+OVERLOADED = 2
+UNKNOWN_ROLE = 3
+
+_HEADER = struct.Struct("!BBHHBx")
+_BEGIN_BODY = struct.Struct("!HB5x")
+_END_BODY = struct.Struct("!LB3x")
+_LONG_LENGTH = struct.Struct("!L")
+
+# Types only an application sends: receiving one means the peer is confused.
+_APPLICATION_TYPES = frozenset(
+    (END_REQUEST, STDOUT, STDERR, GET_VALUES_RESULT, UNKNOWN_TYPE))
+# Types that belong to a request and so need a non-zero request id.
+_REQUEST_TYPES = frozenset((BEGIN_REQUEST, ABORT_REQUEST, PARAMS, STDIN, DATA))
+_KNOWN_TYPES = _APPLICATION_TYPES | _REQUEST_TYPES | {GET_VALUES}
+
+# Keep the receive buffer from growing without end: drop consumed bytes
+# once this many have piled up at its front.
+_COMPACT_AT = 1 << 16
+
+
+class ProtocolError(Exception):
+    """The peer broke the FastCGI protocol; the connection must be closed."""
+
+
+class _Sentinel:
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return self._name
+
+
+#: :meth:`Connection.next_event` needs more bytes before it can go on.
+NEED_DATA = _Sentinel("NEED_DATA")
+#: The peer closed the connection between records.
+CLOSED = _Sentinel("CLOSED")
+
+
+class Request:
+    """A request whose parameters have all arrived."""
+
+    __slots__ = ("request_id", "role", "keep_conn", "params")
+
+    def __init__(self, request_id, role, keep_conn, params):
+        self.request_id = request_id
+        self.role = role
+        self.keep_conn = keep_conn
+        self.params = params
+
+    def __repr__(self):
+        return "Request(request_id=%d, role=%d, keep_conn=%r, %d params)" % (
+            self.request_id, self.role, self.keep_conn, len(self.params))
+
+
+class Body:
+    """A piece of the request body (the content of one FCGI_STDIN record)."""
+
+    __slots__ = ("request_id", "data")
+
+    def __init__(self, request_id, data):
+        self.request_id = request_id
+        self.data = data
+
+    def __repr__(self):
+        return "Body(request_id=%d, %d bytes)" % (
+            self.request_id, len(self.data))
+
+
+class BodyEnd:
+    """The request body is complete (an empty FCGI_STDIN record)."""
+
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id):
+        self.request_id = request_id
+
+    def __repr__(self):
+        return "BodyEnd(request_id=%d)" % self.request_id
+
+
+class Abort:
+    """The web server aborted the request (FCGI_ABORT_REQUEST)."""
+
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id):
+        self.request_id = request_id
+
+    def __repr__(self):
+        return "Abort(request_id=%d)" % self.request_id
+
+
+def encode_record(record_type, request_id, content=b""):
+    """One record, without padding; ``content`` must fit in one record."""
+    length = len(content)
+    if length > MAX_CONTENT:
+        raise ValueError("record content of %d bytes is over the %d maximum"
+                         % (length, MAX_CONTENT))
+    return _HEADER.pack(VERSION_1, record_type, request_id, length, 0) + content
+
+
+def _encode_length(length):
+    if length < 0x80:
+        return bytes((length,))
+    if length > 0x7FFFFFFF:
+        raise ValueError("a name or value of %d bytes is too long" % length)
+    return _LONG_LENGTH.pack(length | 0x80000000)
+
+
+def encode_pairs(pairs):
+    """Name-value pairs (an iterable of (bytes, bytes)) as FastCGI bytes."""
+    parts = []
+    for name, value in pairs:
+        parts += (_encode_length(len(name)), _encode_length(len(value)),
+                  name, value)
+    return b"".join(parts)
+
+
+def decode_pairs(data):
+    """Name-value pairs as a dict of latin-1 strings (PEP 3333 style).
+
+    Raises :class:`ProtocolError` when a length runs past the data.
+    """
+    pairs = {}
+    pos = 0
+    end = len(data)
+    while pos < end:
+        lengths = []
+        for _ in range(2):
+            if pos >= end:
+                raise ProtocolError("name-value pair cut short")
+            length = data[pos]
+            if length & 0x80:
+                if pos + 4 > end:
+                    raise ProtocolError("name-value pair length cut short")
+                length = _LONG_LENGTH.unpack_from(data, pos)[0] & 0x7FFFFFFF
+                pos += 4
+            else:
+                pos += 1
+            lengths.append(length)
+        name_len, value_len = lengths
+        value_at = pos + name_len
+        next_pos = value_at + value_len
+        if next_pos > end:
+            raise ProtocolError(
+                "name-value pair of %d+%d bytes runs past the %d bytes sent"
+                % (name_len, value_len, end - pos))
+        pairs[data[pos:value_at].decode("latin-1")] = (
+            data[value_at:next_pos].decode("latin-1"))
+        pos = next_pos
+    return pairs
+
+
+# Where the active request is.
+_PARAMS, _STDIN, _INPUT_DONE, _ABORTED = range(4)
+
+
+class Connection:
+    """The protocol state of one connection from a web server.
+
+    ``roles`` are the roles served; others are refused with
+    FCGI_UNKNOWN_ROLE.  ``max_conns`` and ``max_reqs`` are the values
+    reported to FCGI_GET_VALUES.  ``max_params_size`` bounds the bytes of
+    parameters one request may send.
+    """
+
+    def __init__(self, roles=(RESPONDER,), max_conns=1, max_reqs=1,
+                 max_params_size=1 << 20):
+        self.roles = frozenset(roles)
+        self.max_params_size = max_params_size
+        self.values = {
+            "FCGI_MAX_CONNS": str(max_conns),
+            "FCGI_MAX_REQS": str(max_reqs),
+            "FCGI_MPXS_CONNS": "0",
+        }
+        #: The id of the request being served, or None between requests.
+        self.request_id = None
+        #: Whether the connection stays open after the current request.
+        self.keep_conn = True
+        #: True once the connection must be closed after data_to_send().
+        self.must_close = False
+        self._role = RESPONDER
+        self._state = _PARAMS
+        self._params = bytearray()
+        self._buffer = bytearray()
+        self._pos = 0
+        self._eof = False
+        self._outbox = []
+
+    # -- receiving ---------------------------------------------------------
+
+    def receive_data(self, data):
+        """Add bytes from the peer; ``b""`` means it closed the connection."""
+        if data:
+            if self._eof:
+                raise RuntimeError("data received after end of file")
+            self._buffer += data
+        else:
+            self._eof = True
+
+    @property
+    def buffered(self):
+        """How many received bytes are not yet turned into events."""
+        return len(self._buffer) - self._pos
+
+    def next_event(self):
+        """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
+        buffer = self._buffer
+        while True:
+            pos = self._pos
+            available = len(buffer) - pos
+            if available < HEADER_LEN:
+                return self._starved(available)
+            version, rtype, rid, clen, plen = _HEADER.unpack_from(buffer, pos)
+            self._check_header(version, rtype, rid, clen)
+            end = pos + HEADER_LEN + clen + plen
+            if end > len(buffer):
+                return self._starved(available)
+            content = bytes(buffer[pos + HEADER_LEN:pos + HEADER_LEN + clen])
+            if end >= _COMPACT_AT:
+                del buffer[:end]
+                self._pos = 0
+            else:
+                self._pos = end
+            event = self._dispatch(rtype, rid, content)
+            if event is not None:
+                return event
+
+    def _starved(self, available):
+        if not self._eof:
+            return NEED_DATA
+        if available:
+            raise ProtocolError(
+                "connection closed in the middle of a record (%d bytes of it"
+                " received)" % available)
+        return CLOSED
+
+    def _check_header(self, version, rtype, rid, clen):
+        # Everything that can be judged from the header alone is judged
+        # here, before waiting for content that may never come.
+        if version != VERSION_1:
+            raise ProtocolError("record version %d, expected 1" % version)
+        if rtype in _APPLICATION_TYPES:
+            raise ProtocolError(
+                "record type %d is sent by applications, not web servers"
+                % rtype)
+        if rtype == 0:
+            raise ProtocolError("record type 0 does not exist")
+        if rtype in _REQUEST_TYPES and rid == 0:
+            raise ProtocolError("record type %d with request id 0" % rtype)
+        if rtype == GET_VALUES and rid != 0:
+            raise ProtocolError("FCGI_GET_VALUES with request id %d" % rid)
+        if rtype == BEGIN_REQUEST and clen != _BEGIN_BODY.size:
+            raise ProtocolError(
+                "FCGI_BEGIN_REQUEST with %d bytes of content, expected 8"
+                % clen)
+        if rtype == ABORT_REQUEST and clen:
+            raise ProtocolError(
+                "FCGI_ABORT_REQUEST with %d bytes of content" % clen)
+
+    def _dispatch(self, rtype, rid, content):
+        if rid != self.request_id:
+            if rtype == BEGIN_REQUEST:
+                return self._begin(rid, content)
+            if rtype == GET_VALUES:
+                self._get_values(content)
+            elif rtype not in _KNOWN_TYPES:
+                self._outbox.append(encode_record(
+                    UNKNOWN_TYPE, rid, bytes((rtype,)) + bytes(7)))
+            # Anything else belongs to a request that has ended or was
+            # refused: the web server may still be sending it.
+            return None
+        if self._state == _ABORTED:
+            # The web server gave up on this request; whatever it had
+            # already queued for it is of no use.
+            return None
+        if rtype == STDIN:
+            if self._state == _STDIN:
+                if content:
+                    return Body(rid, content)
+                self._state = _INPUT_DONE
+                return BodyEnd(rid)
+            if self._state == _PARAMS:
+                raise ProtocolError(
+                    "FCGI_STDIN for request %d before its parameters ended"
+                    % rid)
+            if content:
+                raise ProtocolError(
+                    "FCGI_STDIN for request %d after its end" % rid)
+            return None
+        if rtype == PARAMS:
+            return self._add_params(rid, content)
+        if rtype == ABORT_REQUEST:
+            self._state = _ABORTED
+            return Abort(rid)
+        if rtype == BEGIN_REQUEST:
+            raise ProtocolError("FCGI_BEGIN_REQUEST for request %d, which is"
+                                " already active" % rid)
+        if rtype not in _KNOWN_TYPES:
+            self._outbox.append(encode_record(
+                UNKNOWN_TYPE, rid, bytes((rtype,)) + bytes(7)))
+        # FCGI_DATA only matters to the Filter role.
+        return None
+
+    def _begin(self, rid, content):
+        role, flags = _BEGIN_BODY.unpack(content)
+        keep_conn = bool(flags & KEEP_CONN)
+        if self.request_id is not None:
+            self._refuse(rid, CANT_MPX_CONN, keep_conn)
+        elif role not in self.roles:
+            self._refuse(rid, UNKNOWN_ROLE, keep_conn)
+        else:
+            self.request_id = rid
+            self.keep_conn = keep_conn
+            self._role = role
+            self._state = _PARAMS
+            self._params.clear()
+        return None
+
+    def _refuse(self, rid, protocol_status, keep_conn):
+        self._outbox.append(encode_record(
+            END_REQUEST, rid, _END_BODY.pack(0, protocol_status)))
+        if not keep_conn and self.request_id is None:
+            self.must_close = True
+
+    def _add_params(self, rid, content):
+        if self._state != _PARAMS:
+            if content:
+                raise ProtocolError(
+                    "FCGI_PARAMS for request %d after its end" % rid)
+            return None
+        if content:
+            if len(self._params) + len(content) > self.max_params_size:
+                raise ProtocolError(
+                    "request %d sent more than %d bytes of parameters"
+                    % (rid, self.max_params_size))
+            self._params += content
+            return None
+        params = decode_pairs(self._params)
+        self._params.clear()
+        self._state = _STDIN
+        return Request(rid, self._role, self.keep_conn, params)
+
+    def _get_values(self, content):
+        wanted = decode_pairs(content)
+        result = encode_pairs(
+            (name.encode("latin-1"), self.values[name].encode("latin-1"))
+            for name in wanted if name in self.values)
+        self._outbox.append(encode_record(GET_VALUES_RESULT, 0, result))
+
+    # -- sending -----------------------------------------------------------
+
+    def data_to_send(self):
+        """Replies the connection made on its own (may be ``b""``)."""
+        if not self._outbox:
+            return b""
+        data = b"".join(self._outbox)
+        self._outbox.clear()
+        return data
+
+    @property
+    def input_done(self):
+        """True once the active request's body has ended or was aborted."""
+        return self._state >= _INPUT_DONE
+
+    @property
+    def aborted(self):
+        """True when the web server aborted the active request."""
+        return self._state == _ABORTED
+
+    def send_stdout(self, data):
+        """Bytes carrying ``data`` as FCGI_STDOUT of the active request."""
+        return self._stream(STDOUT, data)
+
+    def send_stderr(self, data):
+        """Bytes carrying ``data`` as FCGI_STDERR of the active request."""
+        return self._stream(STDERR, data)
+
+    def _stream(self, rtype, data):
+        rid = self.request_id
+        if rid is None:
+            raise RuntimeError("no request is active")
+        length = len(data)
+        if not length:
+            return b""
+        if length <= MAX_CONTENT:
+            return _HEADER.pack(VERSION_1, rtype, rid, length, 0) + data
+        view = memoryview(data)
+        parts = []
+        for start in range(0, length, MAX_CONTENT):
+            chunk = view[start:start + MAX_CONTENT]
+            parts += (_HEADER.pack(VERSION_1, rtype, rid, len(chunk), 0),
+                      chunk)
+        return b"".join(parts)
+
+    def end_request(self, app_status=0, protocol_status=REQUEST_COMPLETE):
+        """Bytes ending the active request: the closing empty FCGI_STDOUT,
+        then FCGI_END_REQUEST.  Afterwards :attr:`must_close` says whether
+        the web server asked for the connection to be closed."""
+        rid = self.request_id
+        if rid is None:
+            raise RuntimeError("no request is active")
+        self.request_id = None
+        if not self.keep_conn:
+            self.must_close = True
+        return (_HEADER.pack(VERSION_1, STDOUT, rid, 0, 0)
+                + _HEADER.pack(VERSION_1, END_REQUEST, rid, _END_BODY.size, 0)
+                + _END_BODY.pack(app_status & 0xFFFFFFFF, protocol_status))

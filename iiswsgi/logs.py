@@ -1,0 +1,104 @@
+"""Where iiswsgi writes its log.
+
+Under IIS standard output and error are invalid handles, so the log file is
+the only place anything shows.  It is, in order: the ``log_file`` option,
+the WSGI_LOG setting, or the first writable of
+``%IIS_USER_HOME%\\Logs\\%IISEXPRESS_SITENAME%\\iiswsgi.log``,
+``%IIS_USER_HOME%\\Logs\\iiswsgi.log``, ``%TEMP%\\iiswsgi.log`` and
+``iiswsgi.log`` in the system's temporary directory.
+"""
+
+import logging
+import os
+import sys
+import tempfile
+
+__all__ = ["FORMAT", "candidates", "configure", "open_log_file"]
+
+FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+LOG_NAME = "iiswsgi.log"
+
+# Handlers this module added, so configuring again replaces them.
+_installed = []
+
+
+def candidates(environ=None):
+    """The default log paths, most specific first."""
+    env = os.environ if environ is None else environ
+    paths = []
+    home = env.get("IIS_USER_HOME")
+    if home:
+        site = env.get("IISEXPRESS_SITENAME")
+        if site:
+            paths.append(os.path.join(home, "Logs", site, LOG_NAME))
+        paths.append(os.path.join(home, "Logs", LOG_NAME))
+    temp = env.get("TEMP")
+    if temp:
+        paths.append(os.path.join(temp, LOG_NAME))
+    paths.append(os.path.join(tempfile.gettempdir(), LOG_NAME))
+    seen = set()
+    return [p for p in paths if not (p in seen or seen.add(p))]
+
+
+def open_log_file(path):
+    """Open ``path`` for appending, creating it (owner-only) and its folder
+    as needed; OSError when that cannot be done."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
+
+
+class _FileHandler(logging.StreamHandler):
+    def __init__(self, path, stream):
+        logging.StreamHandler.__init__(self, stream)
+        self.path = path
+
+    def close(self):
+        try:
+            self.flush()
+            self.stream.close()
+        finally:
+            logging.StreamHandler.close(self)
+
+
+def configure(log_file=None, debug=False, to_stderr=False, environ=None):
+    """Send the root logger to the log file (and to stderr if asked and
+    usable); return the file's path, or None if no file could be opened."""
+    env = os.environ if environ is None else environ
+    paths = [log_file] if log_file else (
+        [env["WSGI_LOG"]] if env.get("WSGI_LOG") else candidates(env))
+    root = logging.getLogger()
+    for handler in _installed:
+        root.removeHandler(handler)
+        handler.close()
+    _installed.clear()
+    formatter = logging.Formatter(FORMAT)
+    chosen = None
+    failures = []
+    for path in paths:
+        try:
+            stream = open_log_file(path)
+        except OSError as error:
+            failures.append("%s (%s)" % (path, error.strerror or error))
+            continue
+        handler = _FileHandler(path, stream)
+        handler.setFormatter(formatter)
+        _installed.append(handler)
+        chosen = path
+        break
+    if to_stderr and sys.stderr is not None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter)
+        _installed.append(handler)
+    for handler in _installed:
+        root.addHandler(handler)
+    level = logging.DEBUG if debug else logging.INFO
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    if failures:
+        logging.getLogger("iiswsgi").warning(
+            "could not open the log file %s", "; ".join(failures))
+    return chosen

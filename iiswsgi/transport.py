@@ -1,0 +1,294 @@
+"""Where the bytes come from and go to.
+
+* The IIS pipe: standard input is one connected, duplex channel (a Windows
+  named pipe under IIS; a connected socket in tests and under inetd-style
+  launchers).  It is opened twice, as an unbuffered read end and an
+  unbuffered write end, and only ever read and written: never select,
+  accept, recv or send.
+* A listening socket on standard input (IIS with protocol="Tcp", Apache
+  mod_fcgid, lighttpd, spawn-fcgi): connections are accepted from it.
+* A bound address: the server opens its own listening socket.
+
+A channel has ``read()`` (``b""`` at end of file), ``write(data)`` (all of
+it, or :class:`ConnectionLost`) and ``close()``.
+"""
+
+import errno
+import io
+import logging
+import os
+import socket
+import stat
+import sys
+
+__all__ = ["ConnectionLost", "PipeChannel", "SocketChannel", "StdinUnusable",
+           "bind", "inspect_stdin"]
+
+log = logging.getLogger(__name__)
+
+#: How much one read asks for: a full record and then some.
+READ_SIZE = 1 << 17
+
+STDIN_FILENO = 0
+
+_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ESHUTDOWN,
+         errno.ENOTCONN)
+
+
+class ConnectionLost(OSError):
+    """The web server closed the connection while we were writing."""
+
+
+class StdinUnusable(Exception):
+    """Standard input is not something a FastCGI web server would give."""
+
+
+def _is_gone(error):
+    if error.errno in _GONE:
+        return True
+    return os.name == "nt" and _winapi().is_disconnect_error(error)
+
+
+def _winapi():
+    from . import winapi
+    return winapi
+
+
+class PipeChannel:
+    """Standard input as the IIS pipe: opened twice, read and written."""
+
+    kind = "pipe"
+
+    def __init__(self, fd=STDIN_FILENO):
+        if os.name == "nt":
+            _winapi().prepare_pipe(fd)
+        self.fd = fd
+        self._reader = io.FileIO(fd, "rb", closefd=False)
+        self._writer = io.FileIO(fd, "wb", closefd=False)
+        self.read_size = READ_SIZE
+
+    def read(self):
+        try:
+            data = self._reader.read(self.read_size)
+        except OSError as error:
+            if _is_gone(error):
+                return b""
+            raise
+        return data or b""
+
+    def write(self, data):
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._writer.write(view):]
+        except OSError as error:
+            if _is_gone(error):
+                raise ConnectionLost(error.errno, "the web server closed the"
+                                     " pipe: %s" % error) from error
+            raise
+
+    def close(self):
+        # The descriptor belongs to the process: leave it open, so nothing
+        # else can be given fd 0 while the web server still holds the pipe.
+        self._reader.close()
+        self._writer.close()
+
+
+class SocketChannel:
+    """An accepted (or inherited, connected) stream socket."""
+
+    kind = "socket"
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.read_size = READ_SIZE
+
+    def read(self):
+        try:
+            return self.sock.recv(self.read_size)
+        except OSError as error:
+            if _is_gone(error):
+                return b""
+            raise
+
+    def write(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError as error:
+            if _is_gone(error):
+                raise ConnectionLost(error.errno, "the web server closed the"
+                                     " connection: %s" % error) from error
+            raise
+
+    def shutdown(self):
+        """Wake a thread blocked reading: its read returns end of file."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+
+
+_HOW_TO_RUN = (
+    "this program is meant to be started by a FastCGI web server (IIS,"
+    " nginx, Apache), which gives it a pipe or socket as standard input; to"
+    " run it yourself, give it an address to listen on: `iiswsgi serve"
+    " app.ini --port 9000` (or host/port/socket in the ini's [server:main])")
+
+
+def inspect_stdin(fd=STDIN_FILENO):
+    """What the web server gave as standard input.
+
+    Returns ``("pipe", None)`` for a connected duplex channel or
+    ``("listen", sock)`` for a listening socket.  Raises
+    :class:`StdinUnusable` with a message saying what to do for anything
+    else (a terminal, a file, nothing).
+    """
+    if os.name == "nt":
+        kind = _winapi().stdin_kind(fd)
+        if kind == "pipe":
+            return "pipe", None
+        if kind == "socket":
+            sock = socket.socket(fileno=_winapi().socket_handle(fd))
+            return _socket_kind(sock)
+        raise StdinUnusable("standard input is %s: %s" % (
+            _WINDOWS_KINDS.get(kind, kind), _HOW_TO_RUN))
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        raise StdinUnusable("standard input is closed: " + _HOW_TO_RUN)
+    if stat.S_ISSOCK(mode):
+        return _socket_kind(socket.socket(fileno=os.dup(fd)))
+    if stat.S_ISFIFO(mode):
+        raise StdinUnusable(
+            "standard input is a one-way pipe, which cannot carry replies: "
+            + _HOW_TO_RUN)
+    if os.isatty(fd):
+        raise StdinUnusable("standard input is a terminal: " + _HOW_TO_RUN)
+    raise StdinUnusable("standard input is a file: " + _HOW_TO_RUN)
+
+
+_WINDOWS_KINDS = {"char": "a console", "disk": "a file",
+                  "invalid": "closed", "unknown": "not a pipe or socket"}
+
+
+def _socket_kind(sock):
+    try:
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    except OSError:
+        listening = _listening_by_peer(sock)
+    if listening:
+        return "listen", sock
+    sock.close()
+    return "pipe", None
+
+
+def _listening_by_peer(sock):
+    # Without SO_ACCEPTCONN: a connected socket has a peer.
+    try:
+        sock.getpeername()
+    except OSError as error:
+        if error.errno == errno.ENOTCONN:
+            return True
+        raise
+    return False
+
+
+def bind(address, umask=None, backlog=socket.SOMAXCONN):
+    """A listening socket on ``address``: a Unix socket path, or a
+    ``(host, port)`` pair.  ``umask`` applies while a path is created."""
+    if isinstance(address, str):
+        return _bind_unix(address, umask, backlog)
+    host, port = address
+    infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC,
+                               socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    family, kind, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_unix(path, umask, backlog):
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)  # left by an earlier run
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(umask) if umask is not None else None
+    try:
+        sock.bind(path)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+    return sock
+
+
+def protect_standard_streams(channel_fd=STDIN_FILENO):
+    """Keep the application's output off the FastCGI channel.
+
+    Under IIS, stdout and stderr are invalid handles (``sys.stdout`` is
+    None); elsewhere a launcher may have pointed them at the channel itself.
+    Either way ``print()`` must neither fail nor corrupt the responses:
+    ``sys.stdout`` and ``sys.stderr`` become writers into the log, and a
+    descriptor 1 or 2 that is the channel is pointed at the null device.
+    """
+    if os.name != "nt":
+        try:
+            channel = os.fstat(channel_fd)
+        except OSError:
+            channel = None
+        for fd in (1, 2):
+            try:
+                same = channel is not None and os.path.samestat(
+                    os.fstat(fd), channel)
+            except OSError:
+                continue
+            if same:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+    sys.stdout = LogWriter(logging.getLogger("iiswsgi.stdout"), logging.INFO)
+    sys.stderr = LogWriter(logging.getLogger("iiswsgi.stderr"),
+                           logging.WARNING)
+
+
+class LogWriter(io.TextIOBase):
+    """A text stream whose lines go to a logger."""
+
+    def __init__(self, logger, level):
+        io.TextIOBase.__init__(self)
+        self._logger = logger
+        self._level = level
+        self._partial = ""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not %s"
+                            % type(text).__name__)
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._logger.log(self._level, "%s", line)
+        return len(text)
+
+    def flush(self):
+        if self._partial:
+            self._logger.log(self._level, "%s", self._partial)
+            self._partial = ""
