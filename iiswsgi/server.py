@@ -441,7 +441,8 @@ def test_app(environ, start_response):
     import html
     rows = "".join(
         "<tr><th>%s</th><td>%s</td></tr>\n" % (
-            html.escape(key), html.escape(repr(environ[key])))
+            html.escape(key, quote=False),
+            html.escape(repr(environ[key]), quote=False))
         for key in sorted(environ))
     page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             "<title>iiswsgi test application</title></head><body>\n"

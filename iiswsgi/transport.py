@@ -167,7 +167,17 @@ def inspect_stdin(fd=STDIN_FILENO):
             + _HOW_TO_RUN)
     if os.isatty(fd):
         raise StdinUnusable("standard input is a terminal: " + _HOW_TO_RUN)
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise StdinUnusable("standard input is a device (%s), not a pipe or"
+                            " socket: %s" % (_device_name(fd), _HOW_TO_RUN))
     raise StdinUnusable("standard input is a file: " + _HOW_TO_RUN)
+
+
+def _device_name(fd):
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        return "character device"
 
 
 _WINDOWS_KINDS = {"char": "a console", "disk": "a file",

@@ -82,3 +82,13 @@ def router(environ, start_response):
 
 
 application = router
+
+
+def make_router(global_conf, **local_conf):
+    """Paste app factory for :func:`router`."""
+    return router
+
+
+def other(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"other"]
