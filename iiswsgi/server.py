@@ -275,8 +275,13 @@ class IISWSGIServer(WSGIServer):
             raise _Interrupted()
         if not self.stopping:
             self.stop("signal %s" % signal.Signals(number).name)
-        if self._main_waiting or any(r.idle for r in self._responders):
+        if self._main_waiting or self._any_idle():
             raise _Interrupted()
+
+    def _any_idle(self):
+        # tuple() copies the set without letting another thread in, which
+        # matters in a signal handler, where taking the lock could deadlock.
+        return any(r.idle for r in tuple(self._responders))
 
     def _wake_main(self):
         """Make the main thread notice :attr:`stopping` while it waits."""
@@ -307,7 +312,7 @@ class IISWSGIServer(WSGIServer):
 
     def _on_file_change(self, path):
         self.stop("%s changed" % path)
-        if self._main_waiting or any(r.idle for r in self._responders):
+        if self._main_waiting or self._any_idle():
             self._wake_main()
 
 

@@ -435,3 +435,37 @@ def test_stdin_that_is_no_pipe_exits_with_one_clear_line(tmp_path, kind):
     assert "meant to be started by a FastCGI web server" in lines[0]
     assert ("a file" if kind == "file" else "a device") in lines[0]
     assert "iiswsgi serve" in lines[0]
+
+
+def test_a_fresh_process_serves_after_an_exit(start, tmp_path):
+    from tests.support.iis import Site
+    iis = Site(start)
+    first = as_json(iis.request(site(tmp_path, "/"), keep_conn=False))["pid"]
+    wait_for(lambda: iis.gateway.process.poll() is not None,
+             what="the gateway to exit")
+    second = as_json(iis.request(site(tmp_path, "/")))["pid"]
+    assert first != second and iis.started == 2
+
+
+def test_code_change_is_served_by_the_next_process(start, tmp_path):
+    from tests.support.iis import Site
+    app_dir = tmp_path / "site"
+    app_dir.mkdir()
+    (app_dir / "web.config").write_text(
+        '<configuration><appSettings><add key="WSGI_HANDLER"'
+        ' value="versioned.app" /></appSettings></configuration>')
+    module = app_dir / "versioned.py"
+    module.write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'version 1']\n")
+    iis = Site(lambda: start(handler=None))
+    params = iis_params("/", physical_path=str(app_dir) + os.sep)
+    assert iis.request(params).body == b"version 1"
+    time.sleep(1.5)
+    module.write_text(module.read_text().replace("version 1", "version 2"))
+    wait_for(lambda: iis.gateway.process.poll() is not None,
+             what="the gateway to exit after the change")
+    assert iis.gateway.process.returncode == 0
+    assert iis.request(params).body == b"version 2"
+    assert iis.started == 2

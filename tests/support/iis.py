@@ -133,3 +133,23 @@ def wait_for(predicate, timeout=20, interval=0.05, what="condition"):
             return result
         time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
+
+
+class Site:
+    """IIS's process handling for one application: requests go to the
+    running gateway; when it has exited, a fresh one is started for the
+    next request."""
+
+    def __init__(self, start):
+        self._start = start
+        self.gateway = None
+        self.started = 0
+
+    def request(self, params, body=b"", rid=1, keep_conn=True):
+        if self.gateway is None or self.gateway.process.poll() is not None:
+            if self.gateway is not None:
+                self.gateway.stop()
+            self.gateway = self._start()
+            self.started += 1
+        return self.gateway.client.request(params, body, rid=rid,
+                                           keep_conn=keep_conn)
