@@ -38,6 +38,16 @@ def site(tmp_path, path="/", **kw):
     return iis_params(path, **kw)
 
 
+def write_web_config(folder, name="web.config", **settings):
+    """A web.config whose <appSettings> hold ``settings``."""
+    from xml.sax.saxutils import quoteattr
+    entries = "".join("    <add key=%s value=%s />\n" % (quoteattr(k), quoteattr(v))
+                      for k, v in settings.items())
+    (folder / name).write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n'
+        "  <appSettings>\n%s  </appSettings>\n</configuration>\n" % entries)
+
+
 def as_json(response):
     assert response.status == 200, response.stdout[:500]
     return json.loads(response.body)
@@ -319,10 +329,7 @@ def test_max_requests(start, tmp_path):
 def test_restart_on_change_between_requests(start, tmp_path):
     app_dir = tmp_path / "site"
     app_dir.mkdir()
-    (app_dir / "web.config").write_text(
-        '<?xml version="1.0"?>\n<configuration><appSettings>'
-        '<add key="WSGI_HANDLER" value="sample_apps.router" />'
-        '</appSettings></configuration>')
+    write_web_config(app_dir, WSGI_HANDLER="sample_apps.router")
     module = app_dir / "module.py"
     module.write_text("x = 1\n")
     (app_dir / "notes.txt").write_text("one")
@@ -346,16 +353,12 @@ def test_restart_on_change_between_requests(start, tmp_path):
 def test_restart_when_idle(start, tmp_path):
     app_dir = tmp_path / "site"
     app_dir.mkdir()
-    (app_dir / "Web.config").write_text(
-        '<configuration><appSettings><add key="WSGI_HANDLER"'
-        ' value="sample_apps.router" /></appSettings></configuration>')
+    write_web_config(app_dir, "Web.config", WSGI_HANDLER="sample_apps.router")
     gw = start(handler=None)
     params = iis_params("/", physical_path=str(app_dir) + os.sep)
     assert gw.client.request(params).status == 200
     time.sleep(1.5)
-    (app_dir / "Web.config").write_text(
-        '<configuration><appSettings><add key="WSGI_HANDLER"'
-        ' value="sample_apps.other" /></appSettings></configuration>')
+    write_web_config(app_dir, "Web.config", WSGI_HANDLER="sample_apps.other")
     assert gw.wait(10) == 0
     assert "Web.config changed" in gw.log_text()
 
@@ -374,15 +377,10 @@ def test_handler_and_pythonpath_from_web_config(start, tmp_path):
         "        start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "        return [os.environ['GREETING'].encode()]\n"
         "    return app\n")
-    (app_dir / "web.config").write_text(
-        '<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n'
-        '  <appSettings>\n'
-        '    <add key="WSGI_HANDLER" value="libapp.make()" />\n'
-        '    <add key="LIBS" value="%s" />\n'
-        '    <add key="PYTHONPATH" value="C:\\nothing;%%LIBS%%" />\n'
-        '    <add key="GREETING" value="hello from appSettings" />\n'
-        '    <add key="WSGI_RESTART_FILE_REGEX" value="" />\n'
-        '  </appSettings>\n</configuration>\n' % lib)
+    write_web_config(app_dir, WSGI_HANDLER="libapp.make()", LIBS=str(lib),
+                     PYTHONPATH="C:\\nothing;%LIBS%",
+                     GREETING="hello from appSettings",
+                     WSGI_RESTART_FILE_REGEX="")
     gw = start(handler=None)
     response = gw.client.request(
         iis_params("/", physical_path=str(app_dir) + os.sep))
@@ -451,9 +449,7 @@ def test_code_change_is_served_by_the_next_process(start, tmp_path):
     from tests.support.iis import Site
     app_dir = tmp_path / "site"
     app_dir.mkdir()
-    (app_dir / "web.config").write_text(
-        '<configuration><appSettings><add key="WSGI_HANDLER"'
-        ' value="versioned.app" /></appSettings></configuration>')
+    write_web_config(app_dir, WSGI_HANDLER="versioned.app")
     module = app_dir / "versioned.py"
     module.write_text(
         "def app(environ, start_response):\n"
