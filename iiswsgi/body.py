@@ -91,13 +91,6 @@ class Input(io.RawIOBase):
         self._size = size
         return True
 
-    def drain(self):
-        """Receive the rest of the body without keeping it."""
-        while not self._complete:
-            data = self._pull()
-            if not data:
-                self._complete = True
-
     # -- reading -----------------------------------------------------------
 
     def readable(self):

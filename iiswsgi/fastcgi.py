@@ -236,6 +236,7 @@ class Connection:
         #: True once the connection must be closed after data_to_send().
         self.must_close = False
         self._role = RESPONDER
+        self._discarding = None
         self._state = _PARAMS
         self._params = bytearray()
         self._buffer = bytearray()
@@ -253,6 +254,11 @@ class Connection:
             self._buffer += data
         else:
             self._eof = True
+
+    @property
+    def peer_closed(self):
+        """True once the peer closed its side of the connection."""
+        return self._eof
 
     @property
     def buffered(self):
@@ -316,6 +322,10 @@ class Connection:
 
     def _dispatch(self, rtype, rid, content):
         if rid != self.request_id:
+            if rid == self._discarding and (
+                    (rtype == STDIN and not content)
+                    or rtype == ABORT_REQUEST):
+                self._discarding = None
             if rtype == BEGIN_REQUEST:
                 return self._begin(rid, content)
             if rtype == GET_VALUES:
@@ -359,6 +369,7 @@ class Connection:
         return None
 
     def _begin(self, rid, content):
+        self._discarding = None
         role, flags = _BEGIN_BODY.unpack(content)
         keep_conn = bool(flags & KEEP_CONN)
         if self.request_id is not None:
@@ -415,6 +426,12 @@ class Connection:
         return data
 
     @property
+    def discarding(self):
+        """True while the body of a request that has ended is still coming
+        (its records are dropped)."""
+        return self._discarding is not None
+
+    @property
     def input_done(self):
         """True once the active request's body has ended or was aborted."""
         return self._state >= _INPUT_DONE
@@ -457,6 +474,8 @@ class Connection:
         if rid is None:
             raise RuntimeError("no request is active")
         self.request_id = None
+        if self._state < _INPUT_DONE:
+            self._discarding = rid
         if not self.keep_conn:
             self.must_close = True
         return (_HEADER.pack(VERSION_1, STDOUT, rid, 0, 0)

@@ -21,6 +21,9 @@ _CONTROL = re.compile(r"[\r\n\0]")
 
 _SEQUENCES = (list, tuple)
 
+#: How long to wait for the rest of a body before closing a connection.
+LINGER_SECONDS = 5.0
+
 _ERROR_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{status}</title></head>
 <body><h1>{status}</h1>
@@ -173,13 +176,18 @@ class Responder:
         #: server: the only moment it may be stopped at once.
         self.idle = False
 
-    def run(self):
+    def run(self, until_idle=False):
         """Serve until the channel ends; returns why: ``"eof"``,
         ``"close"`` (the web server asked for it), ``"stop"`` (the server
-        is stopping) or ``"error"`` (the protocol was broken)."""
+        is stopping) or ``"error"`` (the protocol was broken).
+
+        With ``until_idle`` (for a channel a poller saw readable), read
+        once, serve what came, and return ``"idle"`` instead of waiting
+        when no request is left in progress."""
         conn = self.conn
         channel = self.channel
         server = self.server
+        ready = until_idle
         try:
             while True:
                 event = conn.next_event()
@@ -188,10 +196,16 @@ class Responder:
                     if reply:
                         channel.write(reply)
                     if conn.must_close:
+                        self._linger()
                         return "close"
-                    if server is not None and server.stopping:
-                        return "stop"
-                    self.idle = conn.request_id is None and not conn.buffered
+                    between = conn.request_id is None and not conn.buffered
+                    if between and not ready:
+                        if server is not None and server.stopping:
+                            return "stop"
+                        if until_idle:
+                            return "idle"
+                    ready = False
+                    self.idle = between
                     try:
                         data = channel.read()
                     finally:
@@ -202,6 +216,7 @@ class Responder:
                     if server is not None and server.request_done(environ):
                         return "stop"
                     if conn.must_close:
+                        self._linger()
                         return "close"
                 elif type(event) is fastcgi.Abort:
                     # Aborted before its parameters were complete.
@@ -209,6 +224,10 @@ class Responder:
                 elif event is fastcgi.CLOSED:
                     return "eof"
         except fastcgi.ProtocolError as error:
+            if conn.peer_closed:
+                log.warning("the web server closed the connection in the"
+                            " middle of a record: %s", error)
+                return "eof"
             log.error("closing the connection: the web server broke the"
                       " FastCGI protocol: %s", error)
             return "error"
@@ -216,6 +235,27 @@ class Responder:
             log.warning("the web server closed the connection during a"
                         " request: %s", error)
             return "eof"
+
+    def _linger(self):
+        """Before closing a connection the web server asked to close, let
+        it finish sending the body of the request just answered, so the
+        close does not reset the connection under its feet."""
+        conn = self.conn
+        if not conn.discarding:
+            return
+        try:
+            while True:
+                # What has arrived may already hold the end of the body.
+                event = conn.next_event()
+                while event is not fastcgi.NEED_DATA and (
+                        event is not fastcgi.CLOSED):
+                    event = conn.next_event()
+                if not conn.discarding or event is fastcgi.CLOSED:
+                    return
+                self.channel.set_read_timeout(LINGER_SECONDS)
+                conn.receive_data(self.channel.read())
+        except (OSError, fastcgi.ProtocolError):
+            return
 
     def _pull(self):
         """The next piece of the active request's body; b"" at its end."""
@@ -271,16 +311,10 @@ class Responder:
         except Exception:
             pending = self._error_response(response, 500, environ,
                                            sys.exc_info())
-        try:
-            if not body.complete:
-                if pending and not self.aborted:
-                    self.channel.write(pending)
-                    pending = b""
-                body.drain()
-        except RequestTooLarge:
-            body.drain()
-        finally:
-            body.close()
+        # The request ends now, even if part of its body has not come: a
+        # web server may hold the rest back until it sees the end (nginx
+        # does), and the connection drops what still comes for it.
+        body.close()
         if self.aborted:
             pending = b""
         self.channel.write(pending + conn.end_request())

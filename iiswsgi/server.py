@@ -10,7 +10,10 @@ its bytes and answers requests: see :mod:`iiswsgi.transport` and
 
 import logging
 import os
+import queue
+import selectors
 import signal
+import socket
 import sys
 import threading
 
@@ -29,6 +32,16 @@ log = logging.getLogger("iiswsgi")
 _DEFAULT = object()
 
 _STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGBREAK")
+
+_WAKE = "wake"
+
+
+def _drain(sock):
+    try:
+        while sock.recv(4096):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
 
 
 class _Interrupted(BaseException):
@@ -49,7 +62,7 @@ class IISWSGIServer(WSGIServer):
     ``app_dir`` changes (default on when serving standard input; empty or
     None disables).  ``script_name``: force the application's mount path.
     ``trust_original_url``: route on X-Original-URL even when IIS does not
-    say the URL was rewritten.  ``threads``: connections served at once
+    say the URL was rewritten.  ``threads``: requests served at once
     when listening.
     """
 
@@ -174,6 +187,10 @@ class IISWSGIServer(WSGIServer):
             self.stop("the FastCGI stream broke")
 
     def _serve_listener(self, sock, inherited):
+        """Accept connections; serve requests with a pool of ``threads``
+        workers.  Connections between requests wait in a selector, not in
+        a thread, so web servers that keep connections open (nginx's
+        upstream keepalive) cannot use up the workers."""
         if inherited:
             transport.protect_standard_streams(self.stdin_fd)
             log.info("accepting FastCGI connections on the socket given as"
@@ -182,38 +199,39 @@ class IISWSGIServer(WSGIServer):
                                   multiprocess=inherited,
                                   max_conns=self.threads)
         self._web_server_addrs = _allowed_addresses()
-        slots = threading.BoundedSemaphore(self.threads)
-        workers = []
+        # Several processes may share an inherited socket: never block on
+        # an accept another process won.
+        sock.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ, None)
+        wake_reader, self._wake_writer = socket.socketpair()
+        wake_reader.setblocking(False)
+        selector.register(wake_reader, selectors.EVENT_READ, _WAKE)
+        ready = queue.SimpleQueue()
+        self._returned = queue.SimpleQueue()
+        workers = [threading.Thread(target=self._work, args=(ready,),
+                                    name="iiswsgi-worker-%d" % n, daemon=True)
+                   for n in range(self.threads)]
+        for worker in workers:
+            worker.start()
         try:
             while not self.stopping:
                 self._main_waiting = True
                 try:
                     if self.stopping:
                         break
-                    slots.acquire()
-                    try:
-                        client, address = sock.accept()
-                    except BaseException:
-                        slots.release()
-                        raise
+                    events = selector.select(1.0)
                 finally:
                     self._main_waiting = False
-                if not self._isClientAllowed(address):
-                    log.warning("refusing a connection from %s, not in"
-                                " FCGI_WEB_SERVER_ADDRS", address)
-                    client.close()
-                    slots.release()
-                    continue
-                responder = Responder(settings,
-                                      transport.SocketChannel(client), self)
-                worker = threading.Thread(
-                    target=self._serve_connection, args=(responder, slots),
-                    name="iiswsgi-connection", daemon=True)
-                with self._lock:
-                    self._responders.add(responder)
-                workers = [w for w in workers if w.is_alive()]
-                workers.append(worker)
-                worker.start()
+                for key, _ in events:
+                    if key.data is None:
+                        self._accept(sock, selector, settings)
+                    elif key.data is _WAKE:
+                        _drain(wake_reader)
+                        self._take_back(selector)
+                    else:
+                        selector.unregister(key.fileobj)
+                        ready.put(key.data)
         except _Interrupted:
             pass
         finally:
@@ -224,28 +242,82 @@ class IISWSGIServer(WSGIServer):
                 except OSError:
                     pass
             self.stop(self.stop_reason or "the listening socket closed")
-            self._finish(workers)
+            self._finish(selector, ready, workers)
+            selector.close()
+            wake_reader.close()
+            self._wake_writer.close()
 
-    def _serve_connection(self, responder, slots):
+    def _accept(self, sock, selector, settings):
         try:
-            responder.run()
-        except Exception:
-            log.exception("a connection failed")
-        finally:
-            responder.channel.close()
-            with self._lock:
-                self._responders.discard(responder)
-            slots.release()
+            client, address = sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            log.error("accept failed: %s", error)
+            return
+        client.setblocking(True)
+        if not self._isClientAllowed(address):
+            log.warning("refusing a connection from %s, not in"
+                        " FCGI_WEB_SERVER_ADDRS", address)
+            client.close()
+            return
+        responder = Responder(settings, transport.SocketChannel(client), self)
+        with self._lock:
+            self._responders.add(responder)
+        selector.register(client, selectors.EVENT_READ, responder)
 
-    def _finish(self, workers):
-        """Let busy connections finish their request; close idle ones."""
-        while any(w.is_alive() for w in workers):
-            with self._lock:
-                idle = [r for r in self._responders if r.idle]
-            for responder in idle:
-                responder.channel.shutdown()
-            for worker in workers:
-                worker.join(0.05)
+    def _work(self, ready):
+        """A worker: serve connections that have data, until told to end."""
+        while True:
+            responder = ready.get()
+            if responder is None:
+                return
+            try:
+                reason = responder.run(until_idle=True)
+            except _Interrupted:
+                reason = "stop"
+            except Exception:
+                log.exception("a connection failed")
+                reason = "error"
+            if reason == "idle":
+                self._returned.put(responder)
+                try:
+                    self._wake_writer.send(b"\0")
+                except OSError:
+                    self._close(responder)  # the server is shutting down
+            else:
+                self._close(responder)
+
+    def _take_back(self, selector):
+        """Watch again the connections workers finished with."""
+        while True:
+            try:
+                responder = self._returned.get_nowait()
+            except queue.Empty:
+                return
+            if self.stopping:
+                self._close(responder)
+            else:
+                selector.register(responder.channel.sock,
+                                  selectors.EVENT_READ, responder)
+
+    def _close(self, responder):
+        responder.channel.close()
+        with self._lock:
+            self._responders.discard(responder)
+
+    def _finish(self, selector, ready, workers):
+        """Close waiting connections; let the workers finish their
+        requests, then end them."""
+        for key in list(selector.get_map().values()):
+            if isinstance(key.data, Responder):
+                selector.unregister(key.fileobj)
+                self._close(key.data)
+        for _ in workers:
+            ready.put(None)
+        for worker in workers:
+            worker.join()
+        self._take_back(selector)
 
     def _isClientAllowed(self, addr):
         allowed = getattr(self, "_web_server_addrs", None)

@@ -87,6 +87,9 @@ class PipeChannel:
                                      " pipe: %s" % error) from error
             raise
 
+    def set_read_timeout(self, seconds):
+        """Pipes cannot time out a read: reads keep blocking."""
+
     def close(self):
         # The descriptor belongs to the process: leave it open, so nothing
         # else can be given fd 0 while the web server still holds the pipe.
@@ -119,6 +122,10 @@ class SocketChannel:
                 raise ConnectionLost(error.errno, "the web server closed the"
                                      " connection: %s" % error) from error
             raise
+
+    def set_read_timeout(self, seconds):
+        """Reads give up after ``seconds`` (TimeoutError)."""
+        self.sock.settimeout(seconds)
 
     def shutdown(self):
         """Wake a thread blocked reading: its read returns end of file."""

@@ -465,3 +465,20 @@ def test_code_change_is_served_by_the_next_process(start, tmp_path):
     assert iis.gateway.process.returncode == 0
     assert iis.request(params).body == b"version 2"
     assert iis.started == 2
+
+
+def test_answer_ends_before_an_unread_body_is_sent(start, tmp_path):
+    # A web server may hold the rest of a body back until the response
+    # ends (nginx does): END_REQUEST must not wait for it.
+    gw = start()
+    params = site(tmp_path, "/ignores-body", method="POST", body=b"")
+    params["CONTENT_LENGTH"] = "300000"
+    gw.client.send(fcgi.begin(1) + fcgi.stream(fcgi.PARAMS, 1, fcgi.pairs(params))
+                   + fcgi.record(fcgi.STDIN, 1, b"b" * 60000))
+    response = gw.client.read_response(1)
+    assert response.status == 200 and response.protocol_status == 0
+    # The rest comes late; it is dropped and the next request is served.
+    gw.client.send(fcgi.record(fcgi.STDIN, 1, b"b" * 60000)
+                   + fcgi.record(fcgi.STDIN, 1))
+    assert as_json(gw.client.request(site(tmp_path, "/next")))[
+        "PATH_INFO"] == "/next"

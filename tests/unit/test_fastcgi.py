@@ -359,3 +359,31 @@ def test_encode_record_limits():
         peer.STDOUT, 1, b"x")
     with pytest.raises(ValueError):
         fastcgi.encode_record(peer.STDOUT, 1, b"x" * 65536)
+
+
+def test_body_of_an_ended_request_is_tracked_until_it_ends():
+    conn = Connection()
+    feed(conn, peer.begin(1, keep_conn=False)
+         + peer.stream(peer.PARAMS, 1, peer.pairs(PARAMS))
+         + peer.record(peer.STDIN, 1, b"part"))
+    conn.end_request()
+    assert conn.discarding and conn.must_close
+    assert feed(conn, peer.record(peer.STDIN, 1, b"more")) == [NEED_DATA]
+    assert conn.discarding
+    feed(conn, peer.record(peer.STDIN, 1))
+    assert not conn.discarding
+
+
+def test_nothing_to_discard_when_the_body_had_ended():
+    conn = Connection()
+    feed(conn, peer.request(1, PARAMS, b"all of it"))
+    conn.end_request()
+    assert not conn.discarding
+
+
+def test_abort_ends_discarding():
+    conn = Connection()
+    feed(conn, peer.begin(1) + peer.stream(peer.PARAMS, 1, peer.pairs(PARAMS)))
+    conn.end_request()
+    feed(conn, peer.record(peer.ABORT_REQUEST, 1))
+    assert not conn.discarding
