@@ -1,0 +1,620 @@
+"""Shared helpers for the end-to-end tests against real peers: nginx,
+libfcgi's cgi-fcgi, spawn-fcgi and PasteScript's paster.
+
+Everything started here runs in its own session (process group), writes
+its output to files in the test's temporary directory, and is stopped by
+:meth:`Proc.stop`, which the fixtures always call.
+"""
+
+import contextlib
+import http.client
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+ROOT = os.path.dirname(TESTS)
+APPS = os.path.join(TESTS, "apps")
+
+PYTHON = sys.executable
+BIN_DIR = os.path.dirname(sys.executable)
+IISWSGI = os.path.join(BIN_DIR, "iiswsgi")
+PASTER = os.path.join(BIN_DIR, "paster")
+
+#: Longest Unix socket path we trust on every platform (sun_path is 104
+#: bytes on the BSDs and macOS, 108 on Linux).
+_MAX_SOCKET_PATH = 100
+
+START_TIMEOUT = 20
+STOP_TIMEOUT = 5
+
+
+# -- required programs -----------------------------------------------------
+
+def require_binary(name, *known_paths):
+    """The path of the program ``name``: one of ``known_paths`` or found on
+    PATH (plus the sbin folders).  When it is missing the test fails if
+    the environment variable CI is set and is skipped otherwise."""
+    search = os.pathsep.join(
+        [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+    for path in list(known_paths) + [shutil.which(name, path=search)]:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    message = "%s is not installed: the end-to-end tests with it need it" % (
+        name,)
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI is set, so this is an error)",
+                    pytrace=False)
+    pytest.skip(message)
+
+
+def require_script(path):
+    """A console script installed next to the running Python."""
+    if os.path.isfile(path):
+        return path
+    message = "%s is not installed next to %s" % (
+        os.path.basename(path), sys.executable)
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+# -- places ----------------------------------------------------------------
+
+@contextlib.contextmanager
+def socket_path(directory, name="gateway.sock"):
+    """A path for a Unix socket in ``directory`` or, when that would be
+    too long for sun_path, in a short temporary folder removed after."""
+    path = os.path.join(str(directory), name)
+    if len(path) <= _MAX_SOCKET_PATH:
+        yield path
+        return
+    import tempfile
+    short = tempfile.mkdtemp(prefix="iw-")
+    try:
+        yield os.path.join(short, name)
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def subprocess_env(**extra):
+    """The environment for a Python subprocess: ``sample_apps`` and the
+    other test applications importable, plus ``extra``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [ROOT, APPS] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                        if p])
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("WSGI_HANDLER", None)
+    env.pop("WSGI_LOG", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+# -- processes ---------------------------------------------------------------
+
+class Proc:
+    """One started program, its output in ``NAME.out`` and ``NAME.err``."""
+
+    def __init__(self, name, args, directory, env=None, cwd=None,
+                 stdin=subprocess.DEVNULL, preexec_fn=None, pass_fds=()):
+        self.name = name
+        self.args = [str(a) for a in args]
+        self.out_path = os.path.join(str(directory), name + ".out")
+        self.err_path = os.path.join(str(directory), name + ".err")
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.popen = subprocess.Popen(
+                self.args, stdin=stdin, stdout=out, stderr=err, env=env,
+                cwd=str(cwd or directory), close_fds=True,
+                start_new_session=True, preexec_fn=preexec_fn,
+                pass_fds=pass_fds)
+        self.pid = self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def output(self, limit=4000):
+        """The end of what the program wrote, for failure messages."""
+        parts = []
+        for path in (self.out_path, self.err_path):
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if text:
+                parts.append("--- %s ---\n%s" % (os.path.basename(path),
+                                                 text[-limit:]))
+        return "\n".join(parts) or "(no output)"
+
+    def describe(self):
+        state = ("running" if self.alive()
+                 else "exited with %s" % self.popen.returncode)
+        return "%s (%s, pid %d) %s\n%s" % (
+            self.name, " ".join(self.args), self.pid, state, self.output())
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, then SIGKILL for the whole process group after
+        ``timeout`` seconds; also kills what the program left behind in
+        its group (nginx workers)."""
+        if self.popen.poll() is None:
+            try:
+                self.popen.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.popen.returncode
+
+
+def wait_until(predicate, what, proc=None, timeout=START_TIMEOUT,
+               interval=0.05):
+    """Poll ``predicate`` until it is true; fail (showing the output of
+    ``proc``) when ``proc`` exits first or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if proc is not None and not proc.alive():
+            raise AssertionError("%s exited while waiting for %s:\n%s"
+                                 % (proc.name, what, proc.describe()))
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s%s" % (
+                timeout, what, ":\n" + proc.describe() if proc else ""))
+        time.sleep(interval)
+
+
+def unix_socket_ready(path):
+    if not os.path.exists(path):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def tcp_ready(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+# -- Paste Deploy ini files and the gateway -----------------------------------
+
+def write_ini(path, app, server=None, app_options=None):
+    """An ini with ``[app:main] use = APP`` (and its options) and, when
+    ``server`` is a dict, ``[server:main] use = egg:iiswsgi#iis`` with
+    those options."""
+    lines = ["[app:main]", "use = %s" % app]
+    for name, value in (app_options or {}).items():
+        lines.append("%s = %s" % (name, value))
+    if server is not None:
+        lines += ["", "[server:main]", "use = egg:iiswsgi#iis"]
+        for name, value in server.items():
+            lines.append("%s = %s" % (name, value))
+    with open(str(path), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return str(path)
+
+
+def start_gateway(directory, ini, sock, name="gateway", args=None):
+    """``iiswsgi serve INI --socket SOCK`` (or ``args``), waited for until
+    the socket accepts connections."""
+    if args is None:
+        args = [require_script(IISWSGI), "serve", ini, "--socket", sock]
+    proc = Proc(name, args, directory, env=subprocess_env())
+    try:
+        wait_until(lambda: unix_socket_ready(sock), "the gateway socket " + sock,
+                   proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+# -- nginx -------------------------------------------------------------------
+
+#: FastCGI parameters for nginx, written for these tests: the CGI set, with
+#: the whole path as PATH_INFO and an empty SCRIPT_NAME.
+NGINX_FASTCGI_PARAMS = """\
+fastcgi_param  QUERY_STRING       $query_string;
+fastcgi_param  REQUEST_METHOD     $request_method;
+fastcgi_param  CONTENT_TYPE       $content_type;
+fastcgi_param  CONTENT_LENGTH     $content_length;
+fastcgi_param  SCRIPT_NAME        "";
+fastcgi_param  PATH_INFO          $fastcgi_script_name;
+fastcgi_param  REQUEST_URI        $request_uri;
+fastcgi_param  DOCUMENT_URI       $document_uri;
+fastcgi_param  SERVER_PROTOCOL    $server_protocol;
+fastcgi_param  REQUEST_SCHEME     $scheme;
+fastcgi_param  HTTPS              $https if_not_empty;
+fastcgi_param  GATEWAY_INTERFACE  CGI/1.1;
+fastcgi_param  SERVER_SOFTWARE    nginx/$nginx_version;
+fastcgi_param  REMOTE_ADDR        $remote_addr;
+fastcgi_param  REMOTE_PORT        $remote_port;
+fastcgi_param  SERVER_ADDR        $server_addr;
+fastcgi_param  SERVER_PORT        $server_port;
+fastcgi_param  SERVER_NAME        $server_name;
+"""
+
+NGINX_CONF = """\
+# Written by the iiswsgi end-to-end tests.
+daemon off;
+{user}worker_processes 1;
+pid {dir}/nginx.pid;
+lock_file {dir}/nginx.lock;
+error_log {dir}/error.log info;
+
+events {{
+    worker_connections 256;
+}}
+
+http {{
+    default_type application/octet-stream;
+    access_log {dir}/access.log;
+{temp_paths}
+    keepalive_timeout 30s;
+    client_max_body_size 64m;
+    gzip off;
+
+    upstream iiswsgi {{
+        server unix:{sock};
+        keepalive 4;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+
+        location / {{
+            include {dir}/fastcgi_params;
+            fastcgi_pass iiswsgi;
+            fastcgi_keep_conn on;
+            fastcgi_read_timeout {read_timeout}s;
+        }}
+
+        location /stream {{
+            include {dir}/fastcgi_params;
+            fastcgi_pass iiswsgi;
+            fastcgi_keep_conn on;
+            fastcgi_buffering off;
+            fastcgi_read_timeout {read_timeout}s;
+        }}
+    }}
+}}
+"""
+
+_TEMP_PATHS = (("client_body_temp_path", None),
+               ("fastcgi_temp_path", "http_fastcgi_module"),
+               ("proxy_temp_path", "http_proxy_module"),
+               ("uwsgi_temp_path", "http_uwsgi_module"),
+               ("scgi_temp_path", "http_scgi_module"))
+
+
+def _nginx_temp_paths(nginx, directory):
+    # The compiled-in temp folders are under /var/lib/nginx, which an
+    # unprivileged nginx cannot create: point every module it has here.
+    try:
+        built = subprocess.run([nginx, "-V"], capture_output=True,
+                               timeout=10).stderr.decode("latin-1")
+    except (OSError, subprocess.SubprocessError):
+        built = ""
+    lines = []
+    for directive, module in _TEMP_PATHS:
+        if module and "--without-%s" % module in built:
+            continue
+        lines.append("    %s %s/%s;" % (directive, directory,
+                                        directive.split("_temp")[0]))
+    return "\n".join(lines)
+
+
+class Nginx:
+    """An nginx master process in the foreground, its prefix, config, pid
+    file, temp folders and logs all in ``directory``."""
+
+    def __init__(self, binary, directory, upstream_socket, read_timeout=30):
+        self.binary = binary
+        self.read_timeout = read_timeout
+        self.directory = str(directory)
+        self.upstream_socket = upstream_socket
+        self.port = None
+        self.proc = None
+        os.makedirs(self.directory, exist_ok=True)
+
+    def config(self, port):
+        user = ""
+        if os.geteuid() == 0:
+            # Run as root, nginx would switch its workers to "nobody", who
+            # cannot reach the test's private temporary folder.  Keep them
+            # as the user running the tests.
+            user = "user %s;\n" % pwd.getpwuid(os.geteuid()).pw_name
+        return NGINX_CONF.format(
+            user=user, dir=self.directory, sock=self.upstream_socket,
+            port=port, read_timeout=self.read_timeout,
+            temp_paths=_nginx_temp_paths(self.binary, self.directory))
+
+    def start(self, attempts=3):
+        with open(os.path.join(self.directory, "fastcgi_params"), "w") as f:
+            f.write(NGINX_FASTCGI_PARAMS)
+        for attempt in range(attempts):
+            port = free_port()
+            conf = os.path.join(self.directory, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(self.config(port))
+            proc = Proc("nginx", [self.binary, "-p", self.directory + "/",
+                                  "-c", conf, "-e", "stderr"],
+                        self.directory)
+            try:
+                wait_until(lambda: tcp_ready(port), "nginx on port %d" % port,
+                           proc)
+            except AssertionError:
+                proc.stop()
+                if ("Address already in use" in proc.output()
+                        and attempt + 1 < attempts):
+                    continue  # another program took the port meanwhile
+                raise
+            self.port, self.proc = port, proc
+            return self
+        raise AssertionError("nginx did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.stop()
+
+    def describe(self):
+        text = self.proc.describe() if self.proc else "nginx not started"
+        try:
+            with open(os.path.join(self.directory, "error.log"),
+                      encoding="utf-8", errors="replace") as f:
+                text += "\n--- error.log ---\n" + f.read()[-4000:]
+        except OSError:
+            pass
+        return text
+
+
+class Site:
+    """nginx in front of one gateway."""
+
+    def __init__(self, directory, gateway, nginx, sock):
+        self.directory = directory
+        self.gateway = gateway
+        self.nginx = nginx
+        self.sock = sock
+
+    @property
+    def port(self):
+        return self.nginx.port
+
+    def connection(self, timeout=30):
+        return http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, conn=None,
+                timeout=30):
+        return http_request(self.port, method, path, body, headers, conn,
+                            timeout)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def get_json(self, path, **kw):
+        response = self.get(path, **kw)
+        assert response.status == 200, response.describe()
+        return json.loads(response.body)
+
+    def describe(self):
+        return "%s\n%s" % (self.gateway.describe(), self.nginx.describe())
+
+
+@contextlib.contextmanager
+def nginx_site(nginx_binary, directory, app, app_options=None,
+               server_options=None, read_timeout=30):
+    """``iiswsgi serve INI --socket SOCK`` for the application ``app`` (a
+    Paste Deploy ``use`` value), behind nginx; both stopped on exit.
+    ``read_timeout`` is nginx's fastcgi_read_timeout, which bounds how
+    long a request the gateway never answers hangs."""
+    directory = str(directory)
+    server = {"threads": 8, "log_file": os.path.join(directory, "gateway.log")}
+    server.update(server_options or {})
+    ini = write_ini(os.path.join(directory, "app.ini"), app, server,
+                    app_options)
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket_path(directory))
+        gateway = start_gateway(directory, ini, sock)
+        stack.callback(gateway.stop)
+        nginx = Nginx(nginx_binary, os.path.join(directory, "nginx"), sock,
+                      read_timeout)
+        stack.callback(nginx.stop)
+        nginx.start()
+        yield Site(directory, gateway, nginx, sock)
+
+
+# -- HTTP --------------------------------------------------------------------
+
+class HttpResponse:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def describe(self):
+        return "HTTP %s %r %r" % (self.status, self.headers, self.body[:2000])
+
+
+def http_request(port, method, path, body=None, headers=None, conn=None,
+                 timeout=30):
+    """One request with http.client (on ``conn`` when given, to keep the
+    connection alive)."""
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        return HttpResponse(response.status, response.getheaders(), data)
+    finally:
+        if own:
+            conn.close()
+
+
+def timed_get(port, path, markers, timeout=15):
+    """GET ``path`` on a raw socket, reading as bytes arrive.  Returns
+    ``(status line, headers, body, arrivals)`` where ``arrivals`` maps
+    each of ``markers`` to the seconds after the request was sent at
+    which it was first seen."""
+    arrivals = {}
+    raw = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Connection: close\r\n\r\n" % path.encode("ascii"))
+        start = time.monotonic()
+        deadline = start + timeout
+        while time.monotonic() < deadline:
+            data = s.recv(65536)
+            if not data:
+                break
+            raw += data
+            now = time.monotonic() - start
+            for marker in markers:
+                if marker not in arrivals and marker in raw:
+                    arrivals[marker] = now
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = [tuple(p.strip() for p in line.split(":", 1))
+               for line in lines[1:] if ":" in line]
+    if any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
+           for k, v in headers):
+        body = dechunk(body)
+    return lines[0], headers, body, arrivals
+
+
+def dechunk(data):
+    """The body of an HTTP/1.1 chunked transfer coding."""
+    out = b""
+    pos = 0
+    while True:
+        end = data.index(b"\r\n", pos)
+        size = int(data[pos:end].split(b";")[0], 16)
+        pos = end + 2
+        if size == 0:
+            return out
+        out += data[pos:pos + size]
+        pos += size + 2
+
+
+def multipart(fields=None, files=None):
+    """``(content type, body)`` of a multipart/form-data form.  ``files``
+    maps a field name to ``(file name, bytes, content type)``."""
+    boundary = "iiswsgi-" + uuid.uuid4().hex
+    parts = []
+    for name, value in (fields or {}).items():
+        parts.append(
+            b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s"
+            b"\r\n" % (boundary.encode(), name.encode(), value.encode("utf-8")))
+    for name, (filename, content, ctype) in (files or {}).items():
+        parts.append(
+            b"--%s\r\nContent-Disposition: form-data; name=\"%s\";"
+            b" filename=\"%s\"\r\nContent-Type: %s\r\n\r\n%s\r\n" % (
+                boundary.encode(), name.encode(), filename.encode("utf-8"),
+                ctype.encode(), content))
+    parts.append(b"--%s--\r\n" % boundary.encode())
+    return "multipart/form-data; boundary=" + boundary, b"".join(parts)
+
+
+# -- CGI output (cgi-fcgi) ------------------------------------------------------
+
+def parse_cgi(output):
+    """``(status, headers, body)`` of a CGI response: header lines, an
+    empty line, the body; no Status header means 200."""
+    match = re.search(b"\r?\n\r?\n", output)
+    assert match, "no end of headers in %r" % output[:500]
+    head, body = output[:match.start()], output[match.end():]
+    status = 200
+    headers = []
+    for line in re.split(b"\r?\n", head):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "status":
+            status = int(value.split()[0])
+        else:
+            headers.append((name.strip(), value.strip()))
+    return status, headers, body
+
+
+# -- sockets to the gateway ---------------------------------------------------
+
+def fcgi_params(path="/", query="", method="GET", body=b"",
+                content_type=None, **extra):
+    """What nginx would send for ``path`` (text), with SCRIPT_NAME empty."""
+    from urllib.parse import quote
+    params = {
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_SOFTWARE": "iiswsgi-tests",
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": query,
+        "REQUEST_URI": quote(path.encode("utf-8")) + (
+            "?" + query if query else ""),
+        "CONTENT_LENGTH": str(len(body)) if body else "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost",
+    }
+    if content_type:
+        params["CONTENT_TYPE"] = content_type
+    params.update(extra)
+    # tests.support.fcgi encodes str as UTF-8: hand it latin-1 bytes.
+    return {name: value.encode("latin-1") for name, value in params.items()}
+
+
+def unix_connect(path, timeout=30):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(path)
+    return sock
