@@ -1,0 +1,118 @@
+"""Server options from the ini file and the iiswsgi serve command line."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from iiswsgi.server import parse_options
+from tests.support.iis import ROOT, TESTS, Gateway, iis_params, wait_for
+
+
+def run_serve(tmp_path, ini_text, *args):
+    ini = tmp_path / "app.ini"
+    ini.write_text(ini_text)
+    return subprocess.run(
+        [sys.executable, "-m", "iiswsgi.cli", "serve", str(ini)] + list(args),
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [ROOT, os.path.join(TESTS, "apps")])))
+
+
+APP = "[app:main]\nuse = call:sample_apps:make_router\n"
+
+
+def test_unknown_option_is_named(tmp_path):
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                                       "spool_treshold = 1M\n")
+    assert result.returncode != 0
+    assert "unknown iiswsgi server option 'spool_treshold'" in result.stderr
+    assert "spool_threshold" in result.stderr    # the known ones are listed
+
+
+def test_bad_value_is_named(tmp_path):
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                                       "max_body = lots\n")
+    assert result.returncode != 0
+    assert "max_body" in result.stderr and "'lots' is not a size" in result.stderr
+
+
+def test_address_overrides_only_apply_to_iiswsgi(tmp_path):
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:Paste#http\n",
+                       "--port", "9")
+    assert result.returncode != 0
+    assert "does not use egg:iiswsgi#iis" in result.stderr
+
+
+def test_no_such_ini(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "iiswsgi.cli", "serve", str(tmp_path / "x.ini")],
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode != 0
+    assert "no such file" in result.stderr
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"port": "9000"}, {"bindAddress": ("127.0.0.1", 9000)}),
+    ({"host": "::1", "port": "80"}, {"bindAddress": ("::1", 80)}),
+    ({"socket": "/run/x.sock", "umask": "007"},
+     {"bindAddress": "/run/x.sock", "umask": 0o007}),
+    ({"spool_threshold": "512K", "max_body": "2MiB"},
+     {"spool_threshold": 512 << 10, "max_body": 2 << 20}),
+    ({"debug": "true", "trust_original_url": "off", "threads": "4"},
+     {"debug": True, "trust_original_url": False, "threads": 4}),
+    ({"restart_regex": "", "max_requests": "10"},
+     {"restart_regex": "", "max_requests": 10}),
+])
+def test_parse_options(options, expected):
+    assert parse_options(options) == expected
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"socket": "/x", "port": "1"}, "not both"),
+    ({"host": "localhost"}, "needs a port"),
+    ({"umask": "9"}, "octal"),
+    ({"debug": "perhaps"}, "true or false"),
+    ({"threads": "many"}, "whole number"),
+])
+def test_parse_options_errors(options, message):
+    with pytest.raises(ValueError, match=message):
+        parse_options(options)
+
+
+def test_umask_applies_to_the_socket_file(tmp_path):
+    sock = tmp_path / "gw.sock"
+    ini = tmp_path / "app.ini"
+    ini.write_text(APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                         "socket = %s\numask = 077\n" % sock)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iiswsgi.cli", "serve", str(ini),
+         "--log-file", str(tmp_path / "log")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [ROOT, os.path.join(TESTS, "apps")])))
+    try:
+        wait_for(sock.exists, what="the socket")
+        assert stat.S_IMODE(os.stat(sock).st_mode) & 0o077 == 0
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0
+    assert not sock.exists()        # removed on the way out
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    ini = tmp_path / "app.ini"
+    ini.write_text(APP + "[server:main]\nuse = egg:iiswsgi#iis\ndebug = true\n")
+    gateway = Gateway(["-m", "iiswsgi.cli", "serve", str(ini)],
+                      log=tmp_path / "log", cwd=str(tmp_path))
+    try:
+        response = gateway.client.request(iis_params("/boom"))
+        assert response.status == 500
+        assert b"RuntimeError: boom on purpose" in response.body
+        assert b"Traceback" in response.body
+    finally:
+        gateway.stop()
