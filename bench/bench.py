@@ -1,0 +1,961 @@
+"""The benchmark driver; ``bench/run`` builds the virtualenv and calls it.
+
+Two benchmarks, each run in rounds that alternate the contenders (each
+round starts every contender afresh, in a rotated order), reporting the
+median over rounds and ratios computed within this one run:
+
+* IIS mode: the gateway is started as IIS's FastCGI module starts it, one
+  end of a socketpair as standard input and FCGI_KEEP_CONN set, and sent
+  hello-world requests one after another; requests/s and per-request
+  latency (p50, p99) as the driver sees them.
+* nginx: nginx in front of a Unix-socket FastCGI backend (keep-alive
+  connections), loaded by wrk with 1 and 4 connections.
+
+Only loopback and Unix sockets are used; every loop is bounded; every
+process started is ended by its process group id, also on errors.
+"""
+
+import argparse
+import array
+import atexit
+import datetime
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+WORK = os.path.join(BENCH, ".work")
+README = os.path.join(BENCH, "README.md")
+RESULTS_START = "<!-- results:start -->"
+RESULTS_END = "<!-- results:end -->"
+
+EXPECTED_BODY = b"Hello, World!"
+REQUEST_PATH = "/hello"
+
+# -- processes ----------------------------------------------------------
+
+_started = []  # Popen objects, each the leader of its own process group
+
+
+def start_process(argv, **kw):
+    process = subprocess.Popen(argv, start_new_session=True, **kw)
+    _started.append(process)
+    return process
+
+
+def stop_process(process, sig=signal.SIGTERM, timeout=5.0):
+    """Signal the process group ``process`` leads; kill it if it lingers."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    # Whatever is left of its group (nginx workers, flup threads' process).
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    if process in _started:
+        _started.remove(process)
+
+
+def stop_all():
+    for process in list(_started):
+        stop_process(process, signal.SIGKILL, timeout=2.0)
+
+
+def _on_signal(number, frame):
+    stop_all()
+    raise SystemExit(128 + number)
+
+
+class BenchError(Exception):
+    pass
+
+
+def child_env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [BENCH] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                   if p])
+    env.pop("WSGI_LOG", None)
+    env.pop("WSGI_HANDLER", None)
+    env.update(extra)
+    return env
+
+
+def tail(path, lines=15):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# -- FastCGI, the web server's side ---------------------------------------
+
+_HEADER = struct.Struct(">BBHHBB")
+BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR = 1, 3, 4, 5, 6, 7
+
+
+def fcgi_record(rtype, rid, content=b""):
+    return _HEADER.pack(1, rtype, rid, len(content), 0, 0) + content
+
+
+def fcgi_pairs(items):
+    out = bytearray()
+    for name, value in items:
+        name, value = name.encode("latin-1"), value.encode("latin-1")
+        for size in (len(name), len(value)):
+            out += (bytes((size,)) if size < 0x80
+                    else struct.pack(">I", size | 0x80000000))
+        out += name + value
+    return bytes(out)
+
+
+def iis_server_variables(app_dir, path=REQUEST_PATH):
+    """What IIS 10's FastCGI module sends for a browser's GET of ``path``
+    in a site's root application at ``app_dir`` (the full set of server
+    variables, most of them empty, as IIS sends them)."""
+    physical = app_dir.rstrip("/") + "/"
+    return [
+        ("APPL_MD_PATH", "/LM/W3SVC/1/ROOT"),
+        ("APPL_PHYSICAL_PATH", physical),
+        ("AUTH_PASSWORD", ""), ("AUTH_TYPE", ""), ("AUTH_USER", ""),
+        ("CERT_COOKIE", ""), ("CERT_FLAGS", ""), ("CERT_ISSUER", ""),
+        ("CERT_KEYSIZE", ""), ("CERT_SECRETKEYSIZE", ""),
+        ("CERT_SERIALNUMBER", ""), ("CERT_SERVER_ISSUER", ""),
+        ("CERT_SERVER_SUBJECT", ""), ("CERT_SUBJECT", ""),
+        ("CONTENT_LENGTH", "0"), ("CONTENT_TYPE", ""),
+        ("GATEWAY_INTERFACE", "CGI/1.1"),
+        ("HTTPS", "off"), ("HTTPS_KEYSIZE", ""),
+        ("HTTPS_SECRETKEYSIZE", ""), ("HTTPS_SERVER_ISSUER", ""),
+        ("HTTPS_SERVER_SUBJECT", ""),
+        ("INSTANCE_ID", "1"), ("INSTANCE_META_PATH", "/LM/W3SVC/1"),
+        ("LOCAL_ADDR", "127.0.0.1"), ("LOGON_USER", ""),
+        ("PATH_INFO", path),
+        ("PATH_TRANSLATED", physical + path.lstrip("/")),
+        ("QUERY_STRING", ""),
+        ("REMOTE_ADDR", "127.0.0.1"), ("REMOTE_HOST", "127.0.0.1"),
+        ("REMOTE_PORT", "51234"), ("REMOTE_USER", ""),
+        ("REQUEST_METHOD", "GET"),
+        ("SCRIPT_FILENAME", physical + path.lstrip("/")),
+        ("SCRIPT_NAME", path),
+        ("SERVER_NAME", "localhost"), ("SERVER_PORT", "80"),
+        ("SERVER_PORT_SECURE", "0"), ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("SERVER_SOFTWARE", "Microsoft-IIS/10.0"),
+        ("URL", path),
+        ("HTTP_CONNECTION", "keep-alive"),
+        ("HTTP_ACCEPT", "text/html,application/xhtml+xml,application/xml;"
+                        "q=0.9,image/avif,image/webp,*/*;q=0.8"),
+        ("HTTP_ACCEPT_ENCODING", "gzip, deflate, br"),
+        ("HTTP_ACCEPT_LANGUAGE", "en-US,en;q=0.9"),
+        ("HTTP_HOST", "localhost"),
+        ("HTTP_USER_AGENT", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+                            " AppleWebKit/537.36 (KHTML, like Gecko)"
+                            " Chrome/124.0 Safari/537.36"),
+        ("HTTP_UPGRADE_INSECURE_REQUESTS", "1"),
+        ("REQUEST_URI", path),
+        ("UNENCODED_URL", path),
+        ("CACHE_URL", "http://localhost:80" + path),
+    ]
+
+
+def iis_request(app_dir, rid=1):
+    """BEGIN_REQUEST (responder, KEEP_CONN), the PARAMS, the empty PARAMS
+    and the empty STDIN, as one byte string."""
+    params = fcgi_pairs(iis_server_variables(app_dir))
+    return (fcgi_record(BEGIN_REQUEST, rid, struct.pack(">HB5x", 1, 1))
+            + fcgi_record(PARAMS, rid, params) + fcgi_record(PARAMS, rid)
+            + fcgi_record(STDIN, rid))
+
+
+def read_response(sock, rid=1):
+    """Read records until END_REQUEST for ``rid``; return (raw bytes of the
+    exchange, stdout, stderr, app status, protocol status)."""
+    raw = bytearray()
+    pos = 0
+    stdout, stderr = bytearray(), bytearray()
+    while True:
+        while len(raw) - pos < 8:
+            _recv_more(sock, raw)
+        _, rtype, got, clen, plen, _ = _HEADER.unpack_from(raw, pos)
+        while len(raw) - pos < 8 + clen + plen:
+            _recv_more(sock, raw)
+        content = bytes(raw[pos + 8:pos + 8 + clen])
+        pos += 8 + clen + plen
+        if got != rid:
+            raise BenchError("a record for request %d, expected %d"
+                             % (got, rid))
+        if rtype == STDOUT:
+            stdout += content
+        elif rtype == STDERR:
+            stderr += content
+        elif rtype == END_REQUEST:
+            if pos != len(raw):
+                raise BenchError("bytes after END_REQUEST")
+            app_status, protocol_status = struct.unpack(">IB3x", content)
+            return bytes(raw), bytes(stdout), bytes(stderr), app_status, \
+                protocol_status
+        else:
+            raise BenchError("unexpected record type %d" % rtype)
+
+
+def _recv_more(sock, raw):
+    data = sock.recv(1 << 16)
+    if not data:
+        raise BenchError("the gateway closed the pipe")
+    raw += data
+
+
+def check_cgi_response(stdout):
+    """Status and body of a CGI-style response (``Status:`` header)."""
+    head, sep, body = stdout.partition(b"\r\n\r\n")
+    if not sep:
+        raise BenchError("no end of headers in %r" % stdout[:200])
+    status = 200
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"status":
+            status = int(value.split()[0])
+    if status != 200 or body != EXPECTED_BODY:
+        raise BenchError("wrong response: status %d, body %r"
+                         % (status, body[:200]))
+    return status, body
+
+
+# -- IIS mode -----------------------------------------------------------
+
+def iis_contenders(python):
+    return [
+        ("iiswsgi", [python, "-m", "iiswsgi"]),
+        ("wfastcgi", [python, os.path.join(BENCH, "wfastcgi_launcher.py")]),
+        ("minimal", [python, os.path.join(BENCH, "minimal_responder.py")]),
+    ]
+
+
+def run_pipe_contender(name, argv, requests, warmup, scratch):
+    """Start ``argv`` as IIS would, check its answer, then time
+    ``requests`` sequential keep-conn requests."""
+    app_dir = tempfile.mkdtemp(prefix="app-", dir=scratch)  # stays empty
+    log = os.path.join(scratch, "%s.log" % name)
+    errors = os.path.join(scratch, "%s.stderr" % name)
+    env = child_env(WSGI_HANDLER="bench_apps.hello", WSGI_LOG=log)
+    parent, child = socket.socketpair()
+    with open(errors, "ab") as stderr:
+        process = start_process(argv, stdin=child, stdout=subprocess.DEVNULL,
+                                stderr=stderr, cwd=app_dir, env=env,
+                                close_fds=True)
+    child.close()
+    try:
+        parent.settimeout(30)  # the first request imports the application
+        request = iis_request(app_dir)
+        for _ in range(2):  # the first answer, and one after it
+            raw, stdout, stderr_data, app_status, protocol_status = \
+                read_response_after(parent, request)
+            check_cgi_response(stdout)
+            if protocol_status != 0 or stderr_data:
+                raise BenchError("protocol status %d, stderr %r"
+                                 % (protocol_status, stderr_data[:200]))
+        expected = raw
+        parent.settimeout(10)
+        sequential(parent, request, expected, warmup)
+        latencies, elapsed, driver_cpu = sequential(parent, request,
+                                                    expected, requests)
+        rss = rss_kib(process.pid)
+        if process.poll() is not None:
+            raise BenchError("exited with status %s" % process.returncode)
+    except (BenchError, OSError) as error:
+        raise BenchError("%s: %s\n-- stderr:\n%s-- log:\n%s" % (
+            name, error, tail(errors), tail(log))) from None
+    finally:
+        parent.close()  # end of file on the pipe: the gateway exits
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        stop_process(process)
+    latencies = sorted(latencies)
+    return {
+        "requests": requests,
+        "rps": requests / elapsed,
+        "p50_us": percentile(latencies, 50) / 1000.0,
+        "p99_us": percentile(latencies, 99) / 1000.0,
+        "rss_kib": rss,
+        "driver_cpu_us": driver_cpu / requests * 1e6,
+    }
+
+
+def read_response_after(sock, request):
+    sock.sendall(request)
+    return read_response(sock)
+
+
+def sequential(sock, request, expected, count):
+    """Send ``request`` ``count`` times, one after another, each answer
+    compared byte for byte with ``expected``; return (latencies in ns,
+    elapsed seconds, the driver's own CPU seconds)."""
+    send, recv, clock = sock.sendall, sock.recv, time.perf_counter_ns
+    size = len(expected)
+    latencies = array.array("q")
+    add = latencies.append
+    cpu = time.process_time()
+    begin = clock()
+    for _ in range(count):
+        started = clock()
+        send(request)
+        got = recv(65536)
+        while len(got) < size:
+            more = recv(65536)
+            if not more:
+                raise BenchError("the gateway closed the pipe")
+            got += more
+        add(clock() - started)
+        if got != expected:
+            raise BenchError("answer differs from the first one: %r"
+                             % got[:300])
+    elapsed = (clock() - begin) / 1e9
+    return latencies, elapsed, time.process_time() - cpu
+
+
+def percentile(ordered, pct):
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100.0 * len(ordered))
+                                      - 1))
+    return ordered[index]
+
+
+# -- nginx + wrk --------------------------------------------------------
+
+def nginx_contenders(python, venv_bin):
+    ini = os.path.join(BENCH, "hello.ini")
+    return [
+        ("iiswsgi", lambda sock: [
+            os.path.join(venv_bin, "iiswsgi"), "serve", ini,
+            "--socket", sock]),
+        ("flup", lambda sock: [
+            python, os.path.join(BENCH, "flup_server.py"), sock]),
+        ("uwsgi", lambda sock: [
+            os.path.join(venv_bin, "uwsgi"), "--fastcgi-socket", sock,
+            "--wsgi-file", os.path.join(BENCH, "bench_apps.py"),
+            "--callable", "hello", "--processes", "1", "--threads", "1",
+            "--need-app", "--disable-logging", "--die-on-term",
+            "--pythonpath", BENCH]),
+    ]
+
+
+_FASTCGI_PARAMS = [
+    ("QUERY_STRING", "$query_string"),
+    ("REQUEST_METHOD", "$request_method"),
+    ("CONTENT_TYPE", "$content_type"),
+    ("CONTENT_LENGTH", "$content_length"),
+    ("SCRIPT_NAME", '""'),
+    ("PATH_INFO", "$uri"),
+    ("REQUEST_URI", "$request_uri"),
+    ("SERVER_PROTOCOL", "$server_protocol"),
+    ("REQUEST_SCHEME", "$scheme"),
+    ("GATEWAY_INTERFACE", "CGI/1.1"),
+    ("SERVER_SOFTWARE", "nginx/$nginx_version"),
+    ("REMOTE_ADDR", "$remote_addr"),
+    ("REMOTE_PORT", "$remote_port"),
+    ("SERVER_ADDR", "$server_addr"),
+    ("SERVER_PORT", "$server_port"),
+    ("SERVER_NAME", "$server_name"),
+]
+
+
+def nginx_config(directory, port, backend_socket):
+    user = ""
+    if os.geteuid() == 0:
+        import grp
+        import pwd
+        # As root, nginx would run its worker as nobody, who cannot reach
+        # the backend's socket in our private directory.
+        user = "user %s %s;\n" % (pwd.getpwuid(0).pw_name,
+                                   grp.getgrgid(0).gr_name)
+    temp = os.path.join(directory, "temp")
+    os.makedirs(temp, exist_ok=True)
+    params = "".join("            fastcgi_param %s %s;\n" % pair
+                     for pair in _FASTCGI_PARAMS)
+    return """# Written by bench/bench.py for one benchmark run.
+daemon off;
+master_process on;
+worker_processes 1;
+{user}pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{
+    worker_connections 256;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {temp}/body;
+    fastcgi_temp_path {temp}/fastcgi;
+    proxy_temp_path {temp}/proxy;
+    scgi_temp_path {temp}/scgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    upstream backend {{
+        server unix:{sock};
+        keepalive 8;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        location / {{
+            fastcgi_pass backend;
+            fastcgi_keep_conn on;
+{params}        }}
+    }}
+}}
+""".format(user=user, dir=directory, temp=temp, sock=backend_socket,
+           port=port, params=params)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise BenchError("timed out after %gs waiting for %s" % (timeout, what))
+
+
+def unix_accepts(path):
+    if not os.path.exists(path):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(path)
+            return True
+        except OSError:
+            return False
+
+
+def tcp_accepts(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def http_check(port):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", REQUEST_PATH)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200 or body != EXPECTED_BODY:
+        raise BenchError("through nginx: status %d, body %r"
+                         % (response.status, body[:200]))
+
+
+_WRK_RATE = re.compile(r"Requests/sec:\s*([0-9.]+)")
+_WRK_LATENCY = re.compile(r"^\s*(50|99)%\s+([0-9.]+)(us|ms|s)\s*$", re.M)
+_WRK_ERRORS = re.compile(
+    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_UNITS = {"us": 1.0, "ms": 1000.0, "s": 1e6}
+
+
+def run_wrk(wrk, port, connections, seconds):
+    argv = [wrk, "-t1", "-c%d" % connections, "-d%ds" % seconds,
+            "--timeout", "5s", "--latency",
+            "http://127.0.0.1:%d%s" % (port, REQUEST_PATH)]
+    done = subprocess.run(argv, capture_output=True, text=True,
+                          timeout=seconds + 30)
+    out = done.stdout
+    rate = _WRK_RATE.search(out)
+    if done.returncode != 0 or rate is None:
+        raise BenchError("wrk failed (%d): %s%s" % (done.returncode, out,
+                                                    done.stderr))
+    latency = {pct: float(value) * _UNITS[unit]
+               for pct, value, unit in _WRK_LATENCY.findall(out)}
+    socket_errors = _WRK_ERRORS.search(out)
+    errors = (sum(int(n) for n in socket_errors.groups())
+              if socket_errors else 0)
+    non2xx = _WRK_NON2XX.search(out)
+    return {"rps": float(rate.group(1)),
+            "p50_us": latency.get("50"), "p99_us": latency.get("99"),
+            "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
+
+
+def run_nginx_contender(name, make_argv, nginx, wrk, connections, seconds,
+                        warmup, scratch):
+    directory = tempfile.mkdtemp(prefix="nginx-%s-" % name, dir=scratch)
+    sock = os.path.join(directory, "backend.sock")
+    errors = os.path.join(directory, "backend.stderr")
+    env = child_env()
+    if name == "iiswsgi":
+        argv = make_argv(sock) + ["--log-file",
+                                  os.path.join(directory, "iiswsgi.log")]
+    else:
+        argv = make_argv(sock)
+    backend = web = None
+    try:
+        with open(errors, "ab") as stderr:
+            backend = start_process(argv, stdin=subprocess.DEVNULL,
+                                    stdout=stderr, stderr=stderr,
+                                    cwd=directory, env=env)
+        wait_until(lambda: unix_accepts(sock) or backend.poll() is not None,
+                   20, "%s to listen on %s" % (name, sock))
+        if backend.poll() is not None:
+            raise BenchError("exited with status %s" % backend.returncode)
+        port = free_port()
+        config = os.path.join(directory, "nginx.conf")
+        with open(config, "w") as f:
+            f.write(nginx_config(directory, port, sock))
+        with open(os.path.join(directory, "nginx.stderr"), "ab") as stderr:
+            web = start_process([nginx, "-p", directory, "-c", config,
+                                 "-e", "stderr"], stdin=subprocess.DEVNULL,
+                                stdout=stderr, stderr=stderr)
+        wait_until(lambda: tcp_accepts(port) or web.poll() is not None, 10,
+                   "nginx on port %d" % port)
+        if web.poll() is not None:
+            raise BenchError("nginx exited: %s" % tail(
+                os.path.join(directory, "nginx.stderr")))
+        http_check(port)
+        http_check(port)
+        if warmup:
+            run_wrk(wrk, port, max(connections), warmup)
+        results = {}
+        for count in connections:
+            results["c%d" % count] = run_wrk(wrk, port, count, seconds)
+        if backend.poll() is not None:
+            raise BenchError("exited with status %s" % backend.returncode)
+        results["rss_kib"] = rss_kib(backend.pid)
+        return results
+    except (BenchError, OSError, subprocess.SubprocessError) as error:
+        raise BenchError("%s behind nginx: %s\n-- backend:\n%s-- nginx:\n%s"
+                         % (name, error, tail(errors), tail(os.path.join(
+                             directory, "error.log")))) from None
+    finally:
+        if web is not None:
+            stop_process(web, signal.SIGQUIT)
+        if backend is not None:
+            stop_process(backend)  # uWSGI has --die-on-term
+
+
+# -- facts about this run -----------------------------------------------
+
+def command_output(argv):
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return (done.stdout + done.stderr).strip()
+
+
+def machine_facts():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(f.readline().split()[1])
+            memory = "%.0f GiB" % (kib / 1048576.0)
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model or platform.processor() or "unknown",
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": "%s (%s)" % (platform.python_version(),
+                               platform.python_implementation()),
+    }
+
+
+def versions(nginx, wrk, venv_bin):
+    def dist(name):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    commit = command_output(["git", "-C", ROOT, "describe", "--always",
+                             "--dirty"])
+    nginx_version = command_output([nginx, "-v"]).rpartition("/")[2]
+    wrk_version = command_output([wrk, "--version"]).split("\n")[0]
+    wrk_version = (wrk_version.split()[1] if len(wrk_version.split()) > 1
+                   else wrk_version)
+    return {
+        "iiswsgi": "%s (git %s, source %s)" % (
+            dist("iiswsgi"), commit or "?", source_fingerprint()),
+        "wfastcgi": dist("wfastcgi"),
+        "flup": dist("flup"),
+        "uWSGI": command_output([os.path.join(venv_bin, "uwsgi"),
+                                 "--version"]) or dist("uWSGI"),
+        "nginx": nginx_version,
+        "wrk": wrk_version,
+    }
+
+
+def source_fingerprint():
+    """A short digest of iiswsgi's source, to notice it changing mid-run
+    (the checkout is installed editable and may be edited meanwhile)."""
+    import hashlib
+    digest = hashlib.sha256()
+    package = os.path.join(ROOT, "iiswsgi")
+    for folder, dirs, files in sorted(os.walk(package)):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, ROOT).encode())
+                with open(path, "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()[:12]
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+# -- report -------------------------------------------------------------
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def spread(values):
+    values = [v for v in values if v is not None]
+    return (min(values), max(values)) if values else (None, None)
+
+
+def fmt(value, digits=0):
+    if value is None:
+        return "n/a"
+    return "{:,.{}f}".format(value, digits)
+
+
+def ratio(a, b):
+    if a is None or b in (None, 0):
+        return "n/a"
+    return "%.2f" % (a / b)
+
+
+def summarize(results):
+    """Medians per contender and metric."""
+    summary = {"iis": {}, "nginx": {}}
+    for name, rounds in results["iis"].items():
+        summary["iis"][name] = {
+            metric: median([r[metric] for r in rounds])
+            for metric in ("rps", "p50_us", "p99_us", "rss_kib",
+                           "driver_cpu_us")}
+        summary["iis"][name]["rps_range"] = spread([r["rps"] for r in rounds])
+    for name, rounds in results["nginx"].items():
+        entry = {}
+        for key in rounds[0]:
+            if key == "rss_kib":
+                entry[key] = median([r[key] for r in rounds])
+                continue
+            entry[key] = {metric: median([r[key][metric] for r in rounds])
+                          for metric in ("rps", "p50_us", "p99_us")}
+            entry[key]["errors"] = sum(r[key]["errors"] for r in rounds)
+            entry[key]["rps_range"] = spread([r[key]["rps"] for r in rounds])
+        summary["nginx"][name] = entry
+    return summary
+
+
+def report_markdown(results, summary):
+    info = results["info"]
+    lines = []
+    add = lines.append
+    add("Recorded by `%s` on %s." % (info["command"], info["date"]))
+    add("")
+    machine = info["machine"]
+    add("- Machine: %s cores, %s, %s RAM, Linux %s; Python %s."
+        % (machine["nproc"], machine["cpu"], machine["memory"] or "?",
+           machine["kernel"], machine["python"]))
+    add("- Versions: " + ", ".join("%s %s" % (k, v) for k, v in
+                                   info["versions"].items()) + ".")
+    add("- Settings: %s." % info["settings"])
+    add("- Load average (1, 5, 15 min) at the start: %s; at the end: %s;"
+        " the run took %s s." % (info["load_start"], info.get("load_end"),
+                                 info.get("seconds")))
+    if info.get("source_changed"):
+        add("- **Warning: iiswsgi's source changed during this run**; its"
+            " figures mix versions.")
+    add("")
+    iis = summary["iis"]
+    if iis:
+        add("### IIS mode: sequential keep-conn requests over the stdin pipe")
+        add("")
+        add("| contender | requests/s (median) | min–max over rounds"
+            " | p50 µs | p99 µs | RSS after | driver CPU µs/req |")
+        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for name, entry in iis.items():
+            low, high = entry["rps_range"]
+            add("| %s | %s | %s–%s | %s | %s | %s MiB | %s |" % (
+                name, fmt(entry["rps"]), fmt(low), fmt(high),
+                fmt(entry["p50_us"], 1), fmt(entry["p99_us"], 1),
+                fmt((entry["rss_kib"] or 0) / 1024.0, 1),
+                fmt(entry["driver_cpu_us"], 1)))
+        add("")
+    nginx = summary["nginx"]
+    if nginx:
+        add("### nginx + wrk: `fastcgi_pass unix:` with keep-alive,"
+            " wrk -t1")
+        add("")
+        add("| contender | connections | requests/s (median) |"
+            " min–max over rounds | p50 µs | p99 µs | errors |")
+        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for name, entry in nginx.items():
+            for key, figures in entry.items():
+                if key == "rss_kib":
+                    continue
+                low, high = figures["rps_range"]
+                add("| %s | %s | %s | %s–%s | %s | %s | %d |" % (
+                    name, key[1:], fmt(figures["rps"]), fmt(low), fmt(high),
+                    fmt(figures["p50_us"], 0), fmt(figures["p99_us"], 0),
+                    figures["errors"]))
+        add("")
+    add("### Ratios (iiswsgi / other, medians of this run)")
+    add("")
+    add("Throughput: above 1 means iiswsgi is faster. Latency: below 1"
+        " means iiswsgi is faster.")
+    add("")
+    add("| comparison | throughput | p50 | p99 |")
+    add("| --- | ---: | ---: | ---: |")
+    mine = iis.get("iiswsgi")
+    for other in ("wfastcgi", "minimal"):
+        if mine and other in iis:
+            theirs = iis[other]
+            add("| IIS mode: iiswsgi / %s | %s | %s | %s |" % (
+                other, ratio(mine["rps"], theirs["rps"]),
+                ratio(mine["p50_us"], theirs["p50_us"]),
+                ratio(mine["p99_us"], theirs["p99_us"])))
+    mine = nginx.get("iiswsgi")
+    for other in ("flup", "uwsgi"):
+        if mine and other in nginx:
+            for key in mine:
+                if key == "rss_kib" or key not in nginx[other]:
+                    continue
+                add("| nginx %s conn.: iiswsgi / %s | %s | %s | %s |" % (
+                    key[1:], other,
+                    ratio(mine[key]["rps"], nginx[other][key]["rps"]),
+                    ratio(mine[key]["p50_us"], nginx[other][key]["p50_us"]),
+                    ratio(mine[key]["p99_us"], nginx[other][key]["p99_us"])))
+    add("")
+    return "\n".join(lines)
+
+
+def rewrite_readme(markdown):
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    start = text.find(RESULTS_START)
+    end = text.find(RESULTS_END)
+    if start < 0 or end < start:
+        raise BenchError("%s has no %s ... %s section"
+                         % (README, RESULTS_START, RESULTS_END))
+    text = (text[:start + len(RESULTS_START)] + "\n" + markdown + "\n"
+            + text[end:])
+    with open(README, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+# -- main ---------------------------------------------------------------
+
+def rotated(items, round_index):
+    shift = round_index % len(items)
+    return items[shift:] + items[:shift]
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="bench/run", description="Benchmark iiswsgi against wfastcgi,"
+        " a minimal responder, flup and uWSGI.")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short smoke run: 1 round, few requests,"
+                             " 1 s of wrk; does not touch README.md")
+    parser.add_argument("--rounds", type=int, help="rounds (default 5)")
+    parser.add_argument("--requests", type=int,
+                        help="timed IIS-mode requests per contender and"
+                             " round (default 20000)")
+    parser.add_argument("--seconds", type=int,
+                        help="wrk duration per measurement (default 5)")
+    parser.add_argument("--only", choices=("iis", "nginx"),
+                        help="run one of the two benchmarks")
+    parser.add_argument("--write-readme", dest="write_readme",
+                        action="store_true", default=None,
+                        help="rewrite README.md's results (default unless"
+                             " --quick)")
+    parser.add_argument("--no-write-readme", dest="write_readme",
+                        action="store_false")
+    args = parser.parse_args(argv)
+    if args.quick:
+        defaults = dict(rounds=1, requests=2000, seconds=1, warmup=200,
+                        wrk_warmup=0)
+    else:
+        defaults = dict(rounds=5, requests=20000, seconds=5, warmup=1000,
+                        wrk_warmup=1)
+    for key in ("rounds", "requests", "seconds"):
+        if getattr(args, key) is None:
+            setattr(args, key, defaults[key])
+    args.warmup = defaults["warmup"]
+    args.wrk_warmup = defaults["wrk_warmup"]
+    if args.write_readme is None:
+        args.write_readme = not args.quick
+    if args.rounds < 1 or args.requests < 1 or args.seconds < 1:
+        parser.error("--rounds, --requests and --seconds must be positive")
+    return args
+
+
+def find_tool(name):
+    return shutil.which(name) or next(
+        (p for p in ("/usr/sbin/" + name, "/usr/bin/" + name)
+         if os.access(p, os.X_OK)), None)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    python = sys.executable
+    venv_bin = os.path.dirname(python)
+    nginx, wrk = find_tool("nginx"), find_tool("wrk")
+    if args.only != "iis" and not (nginx and wrk):
+        print("bench: nginx and wrk are needed: apt-get install nginx-light"
+              " wrk", file=sys.stderr)
+        return 2
+    os.makedirs(WORK, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix="run-", dir=WORK)
+    started = time.monotonic()
+    results = {"iis": {}, "nginx": {}}
+    settings = []
+    if args.only != "nginx":
+        settings.append("IIS mode %d rounds x %d timed requests (after %d"
+                        " warm-up) per contender" % (
+                            args.rounds, args.requests, args.warmup))
+    if args.only != "iis":
+        settings.append("nginx %d rounds x wrk -t1 -c1 and -c4, %d s each"
+                        " (after %d s warm-up)" % (
+                            args.rounds, args.seconds, args.wrk_warmup))
+    command = "bench/run" + "".join(" " + a for a in (
+        sys.argv[1:] if argv is None else argv))
+    results["info"] = {
+        "date": datetime.datetime.now().astimezone().strftime(
+            "%Y-%m-%d %H:%M %Z"),
+        "command": command.strip(),
+        "machine": machine_facts(),
+        "versions": versions(nginx or "nginx", wrk or "wrk", venv_bin),
+        "settings": "; ".join(settings),
+        "load_start": load_average(),
+    }
+    fingerprint = source_fingerprint()
+    try:
+        if args.only != "nginx":
+            contenders = iis_contenders(python)
+            for index in range(args.rounds):
+                for name, argv_ in rotated(contenders, index):
+                    figures = run_pipe_contender(
+                        name, argv_, args.requests, args.warmup, scratch)
+                    results["iis"].setdefault(name, []).append(figures)
+                    print("IIS   round %d/%d %-9s %8.0f req/s  p50 %6.1f us"
+                          "  p99 %6.1f us" % (
+                              index + 1, args.rounds, name, figures["rps"],
+                              figures["p50_us"], figures["p99_us"]),
+                          flush=True)
+            # Keep the report's order fixed.
+            results["iis"] = {name: results["iis"][name]
+                              for name, _ in contenders}
+        if args.only != "iis":
+            contenders = nginx_contenders(python, venv_bin)
+            for index in range(args.rounds):
+                for name, make_argv in rotated(contenders, index):
+                    figures = run_nginx_contender(
+                        name, make_argv, nginx, wrk, (1, 4), args.seconds,
+                        args.wrk_warmup, scratch)
+                    results["nginx"].setdefault(name, []).append(figures)
+                    print("nginx round %d/%d %-9s " % (
+                        index + 1, args.rounds, name) + "  ".join(
+                        "%s %8.0f req/s%s" % (
+                            key, value["rps"], " (%d errors)"
+                            % value["errors"] if value["errors"] else "")
+                        for key, value in figures.items()
+                        if key != "rss_kib"), flush=True)
+            results["nginx"] = {name: results["nginx"][name]
+                                for name, _ in contenders}
+    except BenchError as error:
+        print("bench: FAILED: %s" % error, file=sys.stderr)
+        return 1
+    finally:
+        stop_all()
+    results["info"]["seconds"] = round(time.monotonic() - started)
+    results["info"]["load_end"] = load_average()
+    if source_fingerprint() != fingerprint:
+        results["info"]["source_changed"] = True
+        print("bench: WARNING: iiswsgi's source changed during the run",
+              file=sys.stderr)
+    summary = summarize(results)
+    markdown = report_markdown(results, summary)
+    print()
+    print(markdown)
+    with open(os.path.join(WORK, "last-results.json"), "w") as f:
+        json.dump({"results": results, "summary": summary}, f, indent=1)
+    if args.write_readme:
+        rewrite_readme(markdown)
+        print("bench: wrote the results into %s" % README)
+    shutil.rmtree(scratch, ignore_errors=True)
+    print("bench: done in %d s" % results["info"]["seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
