@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 from flup.server.fcgi_single import WSGIServer
 
@@ -140,6 +141,7 @@ class IISWSGIServer(WSGIServer):
             return 2
         self._main_thread = threading.get_ident()
         self._install_signal_handlers()
+        self._watch_shutdown_event()
         try:
             if kind == "pipe":
                 self._serve_pipe()
@@ -167,16 +169,39 @@ class IISWSGIServer(WSGIServer):
 
     def _serve_pipe(self):
         transport.protect_standard_streams(self.stdin_fd)
-        log.info("serving the FastCGI pipe on standard input")
+        pipe_name = os.environ.get("_FCGI_X_PIPE_")
+        log.info("serving the FastCGI pipe on standard input%s",
+                 " (%s)" % pipe_name if pipe_name else "")
         settings = self._settings(multithread=False, multiprocess=True,
                                   max_conns=1)
-        channel = transport.PipeChannel(self.stdin_fd)
-        responder = Responder(settings, channel, self)
-        self._responders.add(responder)
+        channel = transport.stdin_channel(self.stdin_fd)
         try:
-            reason = responder.run()
-        except _Interrupted:
-            reason = "stop"
+            while True:
+                responder = Responder(settings, channel, self)
+                self._responders = {responder}
+                try:
+                    reason = responder.run()
+                except _Interrupted:
+                    reason = "stop"
+                if (reason != "close" or not channel.can_reconnect
+                        or self.stopping):
+                    break
+                # Without FCGI_KEEP_CONN the web server ends the connection
+                # after each request; IIS then connects again to the same
+                # pipe for the next one.
+                log.debug("the web server closed the connection; waiting"
+                          " for it to connect again")
+                self._main_waiting = True
+                try:
+                    channel.reconnect()
+                except (OSError, _Interrupted) as error:
+                    if not self.stopping:
+                        log.error("cannot wait for the web server to"
+                                  " connect again: %s", error)
+                    reason = "stop"
+                    break
+                finally:
+                    self._main_waiting = False
         finally:
             channel.close()
         if reason == "eof":
@@ -357,13 +382,34 @@ class IISWSGIServer(WSGIServer):
 
     def _wake_main(self):
         """Make the main thread notice :attr:`stopping` while it waits."""
-        if not self._old_signals:
-            return  # not running in the main thread: nothing to wake
         if os.name == "nt":
+            # Cancel its blocking read; retry for a while in case it had
+            # not yet entered it.
             from . import winapi
-            winapi.interrupt_thread(self._main_thread)
-        else:
+            for _ in range(20):
+                if winapi.interrupt_thread(self._main_thread):
+                    return
+                if not (self._main_waiting or self._any_idle()):
+                    return
+                time.sleep(0.1)
+        elif self._old_signals:
+            # Signal handlers are installed, so the main thread's handler
+            # runs and leaves its wait.
             signal.pthread_kill(self._main_thread, signal.SIGTERM)
+
+    def _watch_shutdown_event(self):
+        value = os.environ.get("_FCGI_SHUTDOWN_EVENT_")
+        if os.name != "nt" or not value:
+            return
+        from . import winapi
+        if winapi.watch_shutdown_event(value, self._on_shutdown_event):
+            log.info("IIS will signal the shutdown event %s before ending"
+                     " this process", value)
+
+    def _on_shutdown_event(self):
+        self.stop("IIS signalled the shutdown event")
+        if self._main_waiting or self._any_idle():
+            self._wake_main()
 
     def _start_watching(self, environ):
         regex = self.restart_regex

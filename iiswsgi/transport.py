@@ -21,8 +21,9 @@ import socket
 import stat
 import sys
 
-__all__ = ["ConnectionLost", "PipeChannel", "SocketChannel", "StdinUnusable",
-           "bind", "inspect_stdin"]
+__all__ = ["ConnectionLost", "NamedPipeChannel", "PipeChannel",
+           "SocketChannel", "StdinUnusable", "bind", "inspect_stdin",
+           "stdin_channel"]
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,17 @@ def _winapi():
 
 
 class PipeChannel:
-    """Standard input as the IIS pipe: opened twice, read and written."""
+    """Standard input as the IIS pipe: opened twice, read and written.
+
+    On POSIX (tests, inetd-style launchers) it is a connected socket or
+    another duplex descriptor.  Windows uses :class:`NamedPipeChannel`.
+    """
 
     kind = "pipe"
+    #: Whether the channel can wait for the web server to connect again.
+    can_reconnect = False
 
     def __init__(self, fd=STDIN_FILENO):
-        if os.name == "nt":
-            _winapi().prepare_pipe(fd)
         self.fd = fd
         self._reader = io.FileIO(fd, "rb", closefd=False)
         self._writer = io.FileIO(fd, "wb", closefd=False)
@@ -95,6 +100,44 @@ class PipeChannel:
         # else can be given fd 0 while the web server still holds the pipe.
         self._reader.close()
         self._writer.close()
+
+
+class NamedPipeChannel(PipeChannel):
+    """The server end of IIS's named pipe (Windows)."""
+
+    can_reconnect = True
+
+    def __init__(self, fd=STDIN_FILENO):
+        self.fd = fd
+        self._pipe = _winapi().NamedPipe(fd)
+        self.read_size = READ_SIZE
+
+    def read(self):
+        return self._pipe.read(self.read_size)
+
+    def write(self, data):
+        try:
+            self._pipe.write(data)
+        except OSError as error:
+            if _is_gone(error):
+                raise ConnectionLost(error.errno, "the web server closed the"
+                                     " pipe: %s" % error) from error
+            raise
+
+    def reconnect(self):
+        """Disconnect this client and wait for the next (OSError when the
+        wait is cancelled)."""
+        self._pipe.reconnect()
+
+    def close(self):
+        self._pipe.close()
+
+
+def stdin_channel(fd=STDIN_FILENO):
+    """The channel for the pipe the web server gave as standard input."""
+    if os.name == "nt":
+        return NamedPipeChannel(fd)
+    return PipeChannel(fd)
 
 
 class SocketChannel:
@@ -158,8 +201,12 @@ def inspect_stdin(fd=STDIN_FILENO):
         if kind == "pipe":
             return "pipe", None
         if kind == "socket":
-            sock = socket.socket(fileno=_winapi().socket_handle(fd))
-            return _socket_kind(sock)
+            # IIS's protocol="Tcp" gives a listening IPv4 socket.  Its
+            # family is given, not detected: detection needs calls that
+            # hang on an inherited socket under Wine.
+            return "listen", socket.socket(
+                socket.AF_INET, socket.SOCK_STREAM, 0,
+                _winapi().socket_handle(fd))
         raise StdinUnusable("standard input is %s: %s" % (
             _WINDOWS_KINDS.get(kind, kind), _HOW_TO_RUN))
     try:

@@ -5,14 +5,20 @@ the package touches msvcrt, ctypes.windll or _winapi.
 """
 
 import ctypes
+import logging
 import msvcrt
 import os
+import threading
 from ctypes import wintypes
 
-__all__ = ["interrupt_thread", "is_disconnect_error", "prepare_pipe",
-           "socket_handle", "stdin_kind"]
+import _winapi
 
-_FILE_TYPE_UNKNOWN = 0x0000
+__all__ = ["NamedPipe", "interrupt_thread", "is_disconnect_error",
+           "prepare_pipe", "socket_handle", "stdin_kind",
+           "watch_shutdown_event"]
+
+log = logging.getLogger(__name__)
+
 _FILE_TYPE_DISK = 0x0001
 _FILE_TYPE_CHAR = 0x0002
 _FILE_TYPE_PIPE = 0x0003
@@ -20,9 +26,17 @@ _FILE_TYPE_PIPE = 0x0003
 _ERROR_BROKEN_PIPE = 109
 _ERROR_NO_DATA = 232
 _ERROR_PIPE_NOT_CONNECTED = 233
+_ERROR_MORE_DATA = 234
+_ERROR_PIPE_CONNECTED = 535
+_ERROR_PIPE_LISTENING = 536
 _ERROR_OPERATION_ABORTED = 995
 
+_DISCONNECTED = (_ERROR_BROKEN_PIPE, _ERROR_NO_DATA,
+                 _ERROR_PIPE_NOT_CONNECTED, _ERROR_OPERATION_ABORTED)
+
 _THREAD_TERMINATE = 0x0001
+_DUPLICATE_SAME_ACCESS = 0x0002
+_WAIT_OBJECT_0 = 0
 
 _kernel32 = None
 
@@ -31,21 +45,28 @@ def _kernel():
     global _kernel32
     if _kernel32 is None:
         kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-        kernel32.GetFileType.argtypes = [wintypes.HANDLE]
-        kernel32.GetFileType.restype = wintypes.DWORD
-        kernel32.GetNamedPipeInfo.argtypes = [
-            wintypes.HANDLE, ctypes.c_void_p, ctypes.c_void_p,
-            ctypes.c_void_p, ctypes.c_void_p]
-        kernel32.GetNamedPipeInfo.restype = wintypes.BOOL
-        kernel32.OpenThread.argtypes = [
-            wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
-        kernel32.OpenThread.restype = wintypes.HANDLE
-        kernel32.CancelSynchronousIo.argtypes = [wintypes.HANDLE]
-        kernel32.CancelSynchronousIo.restype = wintypes.BOOL
-        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
-        kernel32.CloseHandle.restype = wintypes.BOOL
+        handle, dword, boolean = wintypes.HANDLE, wintypes.DWORD, wintypes.BOOL
+        for name, argtypes, restype in (
+                ("GetFileType", [handle], dword),
+                ("GetNamedPipeInfo", [handle] + [ctypes.c_void_p] * 4,
+                 boolean),
+                ("ConnectNamedPipe", [handle, ctypes.c_void_p], boolean),
+                ("DisconnectNamedPipe", [handle], boolean),
+                ("FlushFileBuffers", [handle], boolean),
+                ("OpenThread", [dword, boolean, dword], handle),
+                ("CancelSynchronousIo", [handle], boolean),
+                ("CloseHandle", [handle], boolean)):
+            function = getattr(kernel32, name)
+            function.argtypes = argtypes
+            function.restype = restype
         _kernel32 = kernel32
     return _kernel32
+
+
+def _check(ok):
+    if not ok:
+        error = ctypes.get_last_error()
+        raise OSError(None, ctypes.FormatError(error), None, error)
 
 
 def _handle(fd):
@@ -64,7 +85,7 @@ def stdin_kind(fd):
     """``"pipe"``, ``"socket"``, ``"char"``, ``"disk"``, ``"invalid"`` or
     ``"unknown"``: what the handle behind ``fd`` is."""
     handle = _handle(fd)
-    if handle is None or handle in (0, -1):
+    if handle is None or handle in (0, -1, 0xFFFFFFFFFFFFFFFF):
         return "invalid"
     kernel32 = _kernel()
     file_type = kernel32.GetFileType(handle)
@@ -83,9 +104,81 @@ def socket_handle(fd):
     return msvcrt.get_osfhandle(fd)
 
 
+def is_disconnect_error(error):
+    """True when ``error`` means the other end of a pipe went away, or the
+    read was cancelled by :func:`interrupt_thread`."""
+    return getattr(error, "winerror", None) in _DISCONNECTED
+
+
+class NamedPipe:
+    """The server end of the IIS named pipe, given as standard input.
+
+    The handle is duplicated twice, into a read end and a write end, and
+    used with ReadFile and WriteFile, which report Windows' own errors
+    (the C runtime would fold them into errno values).
+    """
+
+    def __init__(self, fd):
+        prepare_pipe(fd)
+        self.handle = msvcrt.get_osfhandle(fd)
+        process = _winapi.GetCurrentProcess()
+        self._reader = _winapi.DuplicateHandle(
+            process, self.handle, process, 0, False, _DUPLICATE_SAME_ACCESS)
+        self._writer = _winapi.DuplicateHandle(
+            process, self.handle, process, 0, False, _DUPLICATE_SAME_ACCESS)
+
+    def read(self, size):
+        """Up to ``size`` bytes; ``b""`` once the web server has gone."""
+        while True:
+            try:
+                data, error = _winapi.ReadFile(self._reader, size)
+            except OSError as failure:
+                if failure.winerror == _ERROR_PIPE_LISTENING:
+                    # No client yet: wait for the web server to connect.
+                    self.connect()
+                    continue
+                if failure.winerror in _DISCONNECTED:
+                    return b""
+                raise
+            if data or error == _ERROR_MORE_DATA:
+                return data
+            return b""
+
+    def write(self, data):
+        """Write all of ``data``; OSError (winerror set) on failure."""
+        view = memoryview(data)
+        while view:
+            written, _ = _winapi.WriteFile(self._writer, view)
+            view = view[written:]
+
+    def connect(self):
+        """Wait for a client (ConnectNamedPipe); a client that connected
+        first is fine."""
+        if not _kernel().ConnectNamedPipe(self.handle, None):
+            error = ctypes.get_last_error()
+            if error != _ERROR_PIPE_CONNECTED:
+                raise OSError(None, ctypes.FormatError(error), None, error)
+
+    def reconnect(self):
+        """End this client's connection, as PHP's FastCGI does under IIS,
+        and wait for the next one."""
+        kernel32 = _kernel()
+        kernel32.FlushFileBuffers(self.handle)
+        _check(kernel32.DisconnectNamedPipe(self.handle))
+        self.connect()
+
+    def close(self):
+        for handle in (self._reader, self._writer):
+            try:
+                _winapi.CloseHandle(handle)
+            except OSError:
+                pass
+
+
 def interrupt_thread(thread_id):
-    """Cancel the blocking read ``thread_id`` is in; the read then fails as
-    if the pipe had closed."""
+    """Cancel the blocking read or ConnectNamedPipe ``thread_id`` is in;
+    it then fails as if the pipe had closed.  False if nothing was
+    pending."""
     kernel32 = _kernel()
     handle = kernel32.OpenThread(_THREAD_TERMINATE, False, thread_id)
     if not handle:
@@ -96,9 +189,31 @@ def interrupt_thread(thread_id):
         kernel32.CloseHandle(handle)
 
 
-def is_disconnect_error(error):
-    """True when ``error`` means the other end of a pipe went away, or the
-    read was cancelled by :func:`interrupt_thread`."""
-    return getattr(error, "winerror", None) in (
-        _ERROR_BROKEN_PIPE, _ERROR_NO_DATA, _ERROR_PIPE_NOT_CONNECTED,
-        _ERROR_OPERATION_ABORTED)
+def watch_shutdown_event(value, on_signal):
+    """IIS's ``_FCGI_SHUTDOWN_EVENT_``: the decimal value of an inherited
+    event handle, signalled before IIS terminates the process.  Wait for
+    it in a daemon thread and call ``on_signal()`` then.  Returns the
+    thread, or None when ``value`` is no handle."""
+    try:
+        handle = int(value)
+    except (TypeError, ValueError):
+        log.warning("ignoring _FCGI_SHUTDOWN_EVENT_=%r: not a handle", value)
+        return None
+
+    def wait():
+        try:
+            result = _winapi.WaitForSingleObject(handle, _winapi.INFINITE)
+        except OSError as error:
+            log.warning("cannot wait on the shutdown event %d: %s",
+                        handle, error)
+            return
+        if result == _WAIT_OBJECT_0:
+            on_signal()
+        else:
+            log.warning("waiting on the shutdown event %d returned %d",
+                        handle, result)
+
+    thread = threading.Thread(target=wait, name="iiswsgi-shutdown-event",
+                              daemon=True)
+    thread.start()
+    return thread
