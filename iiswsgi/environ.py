@@ -10,9 +10,11 @@ their SCRIPT_NAME and PATH_INFO are kept.
 """
 
 import logging
+import os
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["build_environ", "mount_point", "request_path", "split_path"]
+__all__ = ["build_environ", "filesystem_path", "mount_point", "request_path",
+           "split_path"]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,28 @@ _TRUE = frozenset(("1", "on", "true", "yes"))
 # the application should still get a value it can use.
 _REQUIRED = (("REQUEST_METHOD", "GET"), ("SERVER_NAME", "localhost"),
              ("SERVER_PORT", "80"), ("SERVER_PROTOCOL", "HTTP/1.0"))
+
+
+def filesystem_path(value):
+    """A server variable naming a folder (APPL_PHYSICAL_PATH), as a path.
+
+    Parameters arrive as latin-1 text (each byte one character), but IIS
+    encodes them in the system's ANSI code page, or in UTF-8 when told to
+    (FastCGIUtf8ServerVariables).  Of the readings of those bytes, the first
+    that names an existing folder wins; with none, the text as it came."""
+    if not value or value.isascii():
+        return value
+    raw = value.encode("latin-1")
+    candidates = []
+    for encoding in ("utf-8", "mbcs", "latin-1"):
+        try:
+            candidates.append(raw.decode(encoding))
+        except (UnicodeDecodeError, LookupError):
+            continue
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return candidate
+    return value
 
 
 def remove_dot_segments(path):

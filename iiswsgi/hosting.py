@@ -18,6 +18,7 @@ import threading
 import xml.etree.ElementTree as ElementTree
 
 from . import logs
+from .environ import filesystem_path
 
 __all__ = ["HandlerError", "HostedApplication", "expand_variables",
            "find_web_config", "main", "read_app_settings", "resolve_handler"]
@@ -171,7 +172,8 @@ class HostedApplication:
 
     def load(self, environ):
         """Apply the site's settings, then import WSGI_HANDLER."""
-        app_dir = environ.get("APPL_PHYSICAL_PATH") or os.getcwd()
+        app_dir = filesystem_path(environ.get("APPL_PHYSICAL_PATH")) or (
+            os.getcwd())
         app_dir = app_dir.rstrip("\\/") or app_dir
         web_config = find_web_config(app_dir)
         settings = {}

@@ -21,6 +21,7 @@ import time
 from flup.server.fcgi_single import WSGIServer
 
 from . import fastcgi, logs, transport
+from .environ import filesystem_path
 from .responder import Responder, ResponderSettings
 from .transport import LogWriter
 from .watch import DEFAULT_RESTART_REGEX, Watcher
@@ -418,7 +419,8 @@ class IISWSGIServer(WSGIServer):
                 DEFAULT_RESTART_REGEX)
         if not regex:
             return
-        root = (self.app_dir or environ.get("APPL_PHYSICAL_PATH")
+        root = (self.app_dir
+                or filesystem_path(environ.get("APPL_PHYSICAL_PATH"))
                 or os.getcwd())
         if not os.path.isdir(root):
             log.warning("not watching for changes: the application folder"

@@ -366,7 +366,7 @@ def test_restart_when_idle(start, tmp_path):
 # -- wfastcgi-style settings and start-up --------------------------------------
 
 def test_handler_and_pythonpath_from_web_config(start, tmp_path):
-    app_dir = tmp_path / "site"
+    app_dir = tmp_path / "sïte with spaces"
     lib = tmp_path / "lib dir"
     app_dir.mkdir()
     lib.mkdir()

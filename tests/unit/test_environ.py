@@ -187,3 +187,15 @@ def test_other_variables_pass_through():
     assert environ["CERT_SUBJECT"] == "CN=x"
     assert environ["HTTP_X_CUSTOM"] == "  spaced  "
     assert environ["SERVER_SOFTWARE"] == "Microsoft-IIS/10.0"
+
+
+def test_filesystem_path_finds_the_folder_whatever_the_encoding(tmp_path):
+    from iiswsgi.environ import filesystem_path
+    folder = tmp_path / "site ü ✓"
+    folder.mkdir()
+    as_utf8 = str(folder).encode("utf-8").decode("latin-1")
+    assert filesystem_path(as_utf8) == str(folder)
+    assert filesystem_path("C:\\plain\\") == "C:\\plain\\"
+    assert filesystem_path("") == ""
+    missing = "/nowhere/\xfc"
+    assert filesystem_path(missing) == missing

@@ -111,7 +111,7 @@ class Gateway:
     """One gateway process started the IIS way."""
 
     def __init__(self, workdir, args, env=None, shutdown_event=False,
-                 stdin_socket=None, cwd=None):
+                 stdin_socket=None, cwd=None, connect_first=True):
         self.workdir = workdir
         self.log = os.path.join(workdir, "iiswsgi-%s.log" % uuid.uuid4().hex)
         environ = dict(os.environ)
@@ -123,7 +123,7 @@ class Gateway:
             self.pipe_name = r"\\.\pipe\IISFCGI-%s" % uuid.uuid4()
             server = _winapi.CreateNamedPipe(
                 self.pipe_name, PIPE_ACCESS_DUPLEX, 0, 1, 65536, 65536, 0, 0)
-            self.pipe = PipeClient(self.pipe_name)
+            self.pipe = PipeClient(self.pipe_name) if connect_first else None
             environ["_FCGI_X_PIPE_"] = self.pipe_name
             stdin = server
         else:
@@ -336,8 +336,18 @@ def scenario_no_keep_conn_reconnect(workdir):
     return with_gateway(workdir, run, MODULE, HANDLER)
 
 
+def scenario_connect_late(workdir):
+    def run(gw):
+        time.sleep(1.0)     # the gateway reads a pipe nobody connected yet
+        gw.pipe = PipeClient(gw.pipe_name)
+        gw.client = fcgi.Client(gw.pipe)
+        response = gw.request("/late", physical_path=workdir + "\\")
+        return {"response": summary(response)}
+    return with_gateway(workdir, run, MODULE, HANDLER, connect_first=False)
+
+
 def scenario_restart_on_change(workdir):
-    folder = site_dir(workdir, "restart site", {
+    folder = site_dir(workdir, "restart site ü", {
         "WSGI_HANDLER": "versioned.app"}, {"versioned.py": (
             "def app(environ, start_response):\n"
             "    start_response('200 OK', [])\n"

@@ -16,8 +16,8 @@ from tests.windows import winpython
 SCENARIOS = [
     "environ", "upload", "keep_conn", "exception", "print",
     "shutdown_event_in_flight", "shutdown_event_idle", "client_closes_pipe",
-    "no_keep_conn_reconnect", "restart_on_change", "paste_style", "tcp",
-    "log_location",
+    "no_keep_conn_reconnect", "connect_late", "restart_on_change",
+    "paste_style", "tcp", "log_location",
 ]
 
 
@@ -145,6 +145,11 @@ def test_no_keep_conn_disconnects_and_reconnects(results):
     assert seen["second"]["json"]["PATH_INFO"] == "/second"
     assert seen["second"]["json"]["pid"] == seen["gateway_pid"]
     assert seen["alive"] is True
+
+
+def test_pipe_not_yet_connected_is_waited_for(results):
+    seen = observed(results, "connect_late")
+    assert seen["response"]["json"]["PATH_INFO"] == "/late"
 
 
 def test_restart_after_a_py_change(results):
