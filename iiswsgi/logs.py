@@ -52,16 +52,22 @@ def open_log_file(path):
 
 
 class _FileHandler(logging.StreamHandler):
+    """The log file.  It outlives ``logging.config.dictConfig``: that
+    closes every handler it finds (Django configures logging so at start),
+    but this one is still the root logger's, so closing it would lose the
+    log.  Only :func:`configure` closes its file."""
+
     def __init__(self, path, stream):
         logging.StreamHandler.__init__(self, stream)
         self.path = path
 
     def close(self):
-        try:
-            self.flush()
-            self.stream.close()
-        finally:
-            logging.StreamHandler.close(self)
+        self.flush()
+        logging.StreamHandler.close(self)
+
+    def close_file(self):
+        self.close()
+        self.stream.close()
 
 
 def configure(log_file=None, debug=False, to_stderr=False, environ=None):
@@ -73,7 +79,7 @@ def configure(log_file=None, debug=False, to_stderr=False, environ=None):
     root = logging.getLogger()
     for handler in _installed:
         root.removeHandler(handler)
-        handler.close()
+        getattr(handler, "close_file", handler.close)()
     _installed.clear()
     formatter = logging.Formatter(FORMAT)
     chosen = None

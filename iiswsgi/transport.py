@@ -20,6 +20,7 @@ import os
 import socket
 import stat
 import sys
+import threading
 
 __all__ = ["ConnectionLost", "NamedPipeChannel", "PipeChannel",
            "SocketChannel", "StdinUnusable", "bind", "inspect_stdin",
@@ -331,13 +332,18 @@ def protect_standard_streams(channel_fd=STDIN_FILENO):
 
 
 class LogWriter(io.TextIOBase):
-    """A text stream whose lines go to a logger."""
+    """A text stream whose lines go to a logger.
+
+    A handler that fails reports it on sys.stderr, which may be this
+    stream: such writes, made while the stream is already logging, are
+    dropped instead of recursing."""
 
     def __init__(self, logger, level):
         io.TextIOBase.__init__(self)
         self._logger = logger
         self._level = level
         self._partial = ""
+        self._busy = threading.local()
 
     def writable(self):
         return True
@@ -346,13 +352,22 @@ class LogWriter(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s"
                             % type(text).__name__)
+        if getattr(self._busy, "on", False):
+            return len(text)
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
-        for line in lines:
-            self._logger.log(self._level, "%s", line)
+        self._log(lines)
         return len(text)
 
     def flush(self):
-        if self._partial:
-            self._logger.log(self._level, "%s", self._partial)
-            self._partial = ""
+        if self._partial and not getattr(self._busy, "on", False):
+            partial, self._partial = self._partial, ""
+            self._log([partial])
+
+    def _log(self, lines):
+        self._busy.on = True
+        try:
+            for line in lines:
+                self._logger.log(self._level, "%s", line)
+        finally:
+            self._busy.on = False
