@@ -8,6 +8,7 @@ every request gets a 500 page naming the error, which is logged once, and
 the process stays up instead of failing again on every start.
 """
 
+import atexit
 import html
 import importlib
 import logging
@@ -18,10 +19,11 @@ import threading
 import xml.etree.ElementTree as ElementTree
 
 from . import logs
-from .environ import filesystem_path
+from .environ import filesystem_path, split_path
 
-__all__ = ["HandlerError", "HostedApplication", "expand_variables",
-           "find_web_config", "main", "read_app_settings", "resolve_handler"]
+__all__ = ["ConfigError", "HandlerError", "HostedApplication",
+           "add_telemetry", "expand_variables", "find_web_config", "main",
+           "read_app_settings", "resolve_handler", "start_debugger"]
 
 log = logging.getLogger("iiswsgi")
 
@@ -44,17 +46,59 @@ def find_web_config(directory):
     return None
 
 
+class ConfigError(Exception):
+    """web.config cannot be read: the message names the file, the line and
+    the problem."""
+
+
 def read_app_settings(path):
-    """The ``<add key value>`` entries of ``<configuration><appSettings>``
-    in the web.config at ``path``, in order, as a dict."""
-    tree = ElementTree.parse(path)
-    settings = {}
-    for section in tree.getroot().findall("appSettings"):
-        for entry in section.findall("add"):
+    """The ``<appSettings>`` of the web.config at ``path``, as a dict.
+
+    As IIS reads them: entries directly under ``<configuration>`` only
+    (those inside ``<location>`` apply to other paths), in order, keys
+    matched in any case, ``<remove key>`` and ``<clear/>`` honoured.
+    DTDs are refused, so no entity can expand or reach outside the file.
+    """
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as error:
+        raise ConfigError("%s cannot be read: %s" % (path, error)) from None
+    if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
+        raise ConfigError("%s: DTDs and entity declarations are not allowed"
+                          " in web.config" % path)
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as error:
+        line, column = error.position
+        reason = str(error).split(":")[0]
+        raise ConfigError("%s, line %d, column %d: not well-formed XML (%s)"
+                          % (path, line, column + 1, reason)) from None
+    if root.tag != "configuration":
+        raise ConfigError("%s: the root element is <%s>, not <configuration>"
+                          % (path, root.tag))
+    settings = {}   # upper-cased key -> (key, value)
+    for section in root.findall("appSettings"):
+        for attribute in ("file", "configSource"):
+            if section.get(attribute):
+                log.warning("%s: <appSettings %s=...> is not supported; only"
+                            " the entries in web.config itself are read",
+                            path, attribute)
+        for entry in section:
+            if entry.tag == "clear":
+                settings.clear()
+                continue
             key = entry.get("key")
-            if key:
-                settings[key] = entry.get("value", "")
-    return settings
+            if entry.tag not in ("add", "remove"):
+                continue
+            if key is None:
+                raise ConfigError("%s: an <appSettings><%s> has no key"
+                                  " attribute" % (path, entry.tag))
+            if entry.tag == "add":
+                settings[key.upper()] = (key, entry.get("value", ""))
+            else:
+                settings.pop(key.upper(), None)
+    return dict(settings.values())
 
 
 def expand_variables(value, environ=None):
@@ -149,13 +193,8 @@ class HostedApplication:
         self.server = server
         self.application = None
         self.error = None
+        self.script_name = None
         self._lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        application = self.application
-        if application is None:
-            application = self._load(environ)
-        return application(environ, start_response)
 
     def _load(self, environ):
         with self._lock:
@@ -170,6 +209,21 @@ class HostedApplication:
                     self.application = _error_application(message)
             return self.application
 
+    def __call__(self, environ, start_response):
+        application = self.application
+        if application is None:
+            application = self._load(environ)
+        if self.script_name is not None:
+            self._mount(environ)
+        return application(environ, start_response)
+
+    def _mount(self, environ):
+        """wfastcgi's SCRIPT_NAME setting: the application's mount path."""
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        paths = split_path(path, self.script_name)
+        if paths is not None:
+            environ["SCRIPT_NAME"], environ["PATH_INFO"] = paths
+
     def load(self, environ):
         """Apply the site's settings, then import WSGI_HANDLER."""
         app_dir = filesystem_path(environ.get("APPL_PHYSICAL_PATH")) or (
@@ -182,6 +236,8 @@ class HostedApplication:
             log.info("read %d appSettings from %s", len(settings), web_config)
         else:
             log.info("no web.config in %s; using the environment", app_dir)
+        # Every appSetting becomes an environment variable before the
+        # application is imported (DJANGO_SETTINGS_MODULE and the like).
         os.environ.update(settings)
         if "WSGI_LOG" in settings:
             logs.configure(settings["WSGI_LOG"])
@@ -189,9 +245,8 @@ class HostedApplication:
             os.chdir(app_dir)
             if app_dir not in sys.path:
                 sys.path.insert(0, app_dir)
-        python_path = os.environ.get("PYTHONPATH", "") if (
-            "PYTHONPATH" in settings) else ""
-        for entry in re.split(r";", expand_variables(python_path)):
+        python_path = _setting(settings, "PYTHONPATH")
+        for entry in expand_variables(python_path or "").split(";"):
             entry = entry.strip()
             if entry and entry not in sys.path:
                 sys.path.append(entry)
@@ -201,10 +256,135 @@ class HostedApplication:
                     "WSGI_RESTART_FILE_REGEX"]
             if self.server.app_dir is None:
                 self.server.app_dir = app_dir
+        if os.environ.get("SCRIPT_NAME"):
+            self.script_name = os.environ["SCRIPT_NAME"]
+            self._mount(environ)
+        if os.environ.get("WSGI_PTVSD_SECRET"):
+            start_debugger(os.environ.get("WSGI_PTVSD_ADDRESS")
+                           or "localhost:5678", os.environ["WSGI_PTVSD_SECRET"])
         handler = os.environ.get("WSGI_HANDLER")
         application = resolve_handler(handler)
         log.info("loaded the WSGI application %s", handler)
+        key = os.environ.get("APPINSIGHTS_INSTRUMENTATIONKEY")
+        if key:
+            application = add_telemetry(application, key)
         return application
+
+
+def _setting(settings, name):
+    """An appSetting by name, in any case (wfastcgi matched PYTHONPATH so)."""
+    for key, value in settings.items():
+        if key.upper() == name:
+            return value
+    return None
+
+
+def start_debugger(address, secret):
+    """wfastcgi's WSGI_PTVSD_SECRET / WSGI_PTVSD_ADDRESS: listen for a
+    debugger with debugpy (ptvsd's successor), or ptvsd, when installed.
+    Returns True when a debugger listens.  The secret is never logged."""
+    host, _, port = address.rpartition(":")
+    try:
+        port = int(port)
+    except ValueError:
+        log.warning("WSGI_PTVSD_ADDRESS %r is not host:port; not starting"
+                    " the debugger", address)
+        return False
+    host = host.strip("[]") or "localhost"
+    try:
+        import debugpy
+    except ImportError:
+        debugpy = None
+    if debugpy is not None:
+        debugpy.listen((host, port))
+        log.info("debugpy is listening on %s:%d: attach to it from Visual"
+                 " Studio Code or Visual Studio.  debugpy has no secret, so"
+                 " WSGI_PTVSD_SECRET cannot protect it: keep the address on"
+                 " localhost or behind a firewall", host, port)
+        return True
+    try:
+        import ptvsd
+    except ImportError:
+        log.warning("WSGI_PTVSD_SECRET is set but neither debugpy nor ptvsd"
+                    " is installed (pip install debugpy); serving without a"
+                    " debugger")
+        return False
+    try:
+        ptvsd.enable_attach(secret, address=(host, port))
+    except TypeError:
+        ptvsd.enable_attach(address=(host, port))
+    log.info("ptvsd is listening on %s:%d", host, port)
+    return True
+
+
+def _connection_string(key):
+    explicit = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    return explicit or "InstrumentationKey=%s" % key
+
+
+def _quiet_telemetry_loggers():
+    # The Azure SDK logs every HTTP request it makes at INFO; with logs
+    # exported as telemetry, each export would log, and be exported, again.
+    for name in ("azure.core.pipeline.policies.http_logging_policy",
+                 "azure.monitor.opentelemetry.exporter"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
+def add_telemetry(application, key):
+    """wfastcgi's APPINSIGHTS_INSTRUMENTATIONKEY: trace requests and errors
+    with OpenTelemetry's Azure Monitor distro, or the older
+    applicationinsights package, whichever is installed."""
+    connection = _connection_string(key)
+    try:
+        from azure.monitor.opentelemetry import configure_azure_monitor
+        from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
+    except ImportError:
+        pass
+    else:
+        _quiet_telemetry_loggers()
+        configure_azure_monitor(connection_string=connection)
+        log.info("tracing requests to Azure Monitor (Application Insights)"
+                 " with OpenTelemetry")
+        return OpenTelemetryMiddleware(application)
+    try:
+        from applicationinsights import channel
+        from applicationinsights.requests import WSGIApplication
+    except ImportError:
+        log.warning("APPINSIGHTS_INSTRUMENTATIONKEY is set but no telemetry"
+                    " package is installed (pip install"
+                    " azure-monitor-opentelemetry"
+                    " opentelemetry-instrumentation-wsgi); serving without"
+                    " telemetry")
+        return application
+    fields = dict(part.split("=", 1) for part in connection.split(";")
+                  if "=" in part)
+    endpoint = fields.get("IngestionEndpoint")
+    # A synchronous queue sends in batches and on flush; its flush at exit
+    # completes, where an asynchronous sender's thread may be cut short.
+    sender = (channel.SynchronousSender(endpoint.rstrip("/") + "/v2/track")
+              if endpoint else channel.SynchronousSender())
+    telemetry = channel.TelemetryChannel(None, channel.SynchronousQueue(sender))
+    log.info("tracing requests to Application Insights with the"
+             " applicationinsights package")
+    traced = WSGIApplication(fields.get("InstrumentationKey", key),
+                             application, telemetry_channel=telemetry)
+    client = traced.client
+    atexit.register(client.flush)
+
+    def with_errors(environ, start_response):
+        # The package's middleware records nothing for a request that
+        # raises, and it is a generator, so the application runs while the
+        # response is iterated: report errors from there.
+        try:
+            yield from traced(environ, start_response)
+        except Exception:
+            client.track_exception(*sys.exc_info(), properties={
+                "path": environ.get("SCRIPT_NAME", "")
+                + environ.get("PATH_INFO", "")})
+            raise
+    return with_errors
 
 
 def main(argv=None):

@@ -92,3 +92,15 @@ def make_router(global_conf, **local_conf):
 def other(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"other"]
+
+
+def settings_app(environ, start_response):
+    """Answers with the process environment the settings produced."""
+    data = {key: value for key, value in os.environ.items()
+            if key.startswith("SETTING_") or key in (
+                "DJANGO_SETTINGS_MODULE", "WSGI_HANDLER")}
+    data["SCRIPT_NAME"] = environ["SCRIPT_NAME"]
+    data["PATH_INFO"] = environ["PATH_INFO"]
+    data["cwd"] = os.getcwd()
+    data["sys.path"] = sys.path
+    return _json(start_response, data)
