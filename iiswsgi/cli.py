@@ -7,7 +7,7 @@ import sys
 
 from . import __version__
 
-__all__ = ["main"]
+__all__ = ["disable_main", "enable_main", "main"]
 
 
 def _serve(args):
@@ -66,6 +66,132 @@ def _configure_logging(path, here):
             disable_existing_loggers=False)
 
 
+def _appcmd_failure(name, error):
+    """Print what went wrong running appcmd, and what to do; the exit
+    status."""
+    from .appcmd import AppcmdNotFound
+    print("iiswsgi %s: %s" % (name, error), file=sys.stderr)
+    if isinstance(error, AppcmdNotFound):
+        print("For IIS Express, give its appcmd.exe as the first argument:"
+              ' iiswsgi %s "C:\\Program Files\\IIS Express\\appcmd.exe"'
+              " [/apphostconfig:FILE]" % name, file=sys.stderr)
+    elif error.access_denied:
+        print("appcmd needs administrator rights: open a command prompt with"
+              ' "Run as administrator" and run this command again.',
+              file=sys.stderr)
+    return 1
+
+
+def _appcmd_command(name, words):
+    """The appcmd command given on an enable or disable command line:
+    None, or every word when the first is an existing file (as
+    wfastcgi-enable takes it)."""
+    if not words:
+        return None
+    if not os.path.isfile(words[0]):
+        raise SystemExit(
+            "iiswsgi %s: %s is not a file. With no argument, appcmd.exe is"
+            " found where IIS keeps it; the first argument, when given, is"
+            " the path of appcmd.exe (for IIS Express:"
+            ' "C:\\Program Files\\IIS Express\\appcmd.exe"), followed by'
+            " its own arguments (/apphostconfig:FILE)" % (name, words[0]))
+    return list(words)
+
+
+def _enable(args):
+    from .appcmd import AppcmdError
+    from .registration import enable, handler_snippet
+    command = _appcmd_command("enable", args.appcmd)
+    environment = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            print("iiswsgi enable: --env %s: give NAME=VALUE" % item,
+                  file=sys.stderr)
+            return 2
+        environment[name.strip()] = value
+    try:
+        result = enable(command, python=args.python, environment=environment)
+    except ValueError as error:
+        print("iiswsgi enable: %s" % error, file=sys.stderr)
+        return 1
+    except AppcmdError as error:
+        return _appcmd_failure("enable", error)
+    processor = result.script_processor
+    if result.added:
+        print("Registered the FastCGI application %s in"
+              " applicationHost.config." % processor)
+    elif result.changed:
+        print("The FastCGI application %s was already registered; its"
+              " environment variables are now set." % processor)
+    else:
+        print("The FastCGI application %s is already registered; nothing to"
+              " do." % processor)
+    for name, value in result.entry.get("environmentVariables", {}).items():
+        print("    environment: %s=%s" % (name, value))
+    print("It can now be used as a FastCGI script processor.")
+    print()
+    print("The site's handler must name it exactly, character for character"
+          " (quotes included):")
+    print()
+    print("    scriptProcessor: %s" % processor)
+    print()
+    print("For example, the site's web.config:")
+    print()
+    print(handler_snippet(processor))
+    return 0
+
+
+def _disable(args):
+    from .appcmd import AppcmdError
+    from .registration import disable
+    command = _appcmd_command("disable", args.appcmd)
+    try:
+        result = disable(command, python=args.python)
+    except ValueError as error:
+        print("iiswsgi disable: %s" % error, file=sys.stderr)
+        return 1
+    except AppcmdError as error:
+        return _appcmd_failure("disable", error)
+    if result.changed:
+        print("The FastCGI application %s is no longer registered."
+              % result.script_processor)
+    else:
+        print("The FastCGI application %s is not registered; nothing to do."
+              % result.script_processor)
+    return 0
+
+
+def _doctor(args):
+    from .appcmd import AppcmdNotFound, find_appcmd
+    from .doctor import PROBLEM, WARNING, diagnose
+    command = [args.appcmd] if args.appcmd else None
+    if args.apphostconfig:
+        try:
+            command = find_appcmd(command) + [
+                "/apphostconfig:" + args.apphostconfig]
+        except AppcmdNotFound:
+            pass                  # the check says so
+    app_dir = os.path.abspath(args.app_dir)
+    print("iiswsgi doctor: %s" % app_dir)
+    findings = diagnose(app_dir, command)
+    for finding in findings:
+        print("%-8s %s" % (finding.status, finding.message))
+        for line in finding.detail.splitlines():
+            print("         | %s" % line)
+        if finding.fix:
+            lines = finding.fix.splitlines()
+            print("         fix: %s" % lines[0])
+            for line in lines[1:]:
+                print("              %s" % line)
+    problems = sum(finding.status == PROBLEM for finding in findings)
+    warnings = sum(finding.status == WARNING for finding in findings)
+    print("%d problem%s, %d warning%s" % (
+        problems, "" if problems == 1 else "s",
+        warnings, "" if warnings == 1 else "s"))
+    return 1 if problems else 0
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="iiswsgi",
@@ -94,6 +220,56 @@ def _parser():
                        help="the [server:NAME] to read options from"
                             " (default: main)")
     serve.set_defaults(run=_serve)
+    enable = commands.add_parser(
+        "enable", help="register this Python with IIS as a FastCGI"
+                       " application (as an administrator)",
+        description="Register this Python (%s) with the arguments"
+                    " `-m iiswsgi` as a FastCGI application in IIS's"
+                    " applicationHost.config, unless it is already, and"
+                    " print the scriptProcessor a site's handler must use."
+                    " Options go before APPCMD."
+                    % sys.executable)
+    enable.add_argument(
+        "--python", metavar="PATH",
+        help="register this interpreter instead (for a virtual"
+             " environment, its base interpreter)")
+    enable.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE",
+        help="an environment variable IIS gives the processes, such as"
+             " PYTHONPATH (may be repeated)")
+    enable.add_argument(
+        "appcmd", nargs=argparse.REMAINDER, metavar="APPCMD [ARGS]",
+        help="appcmd.exe's path and arguments, for IIS Express (default:"
+             " %%IIS_BIN%%\\appcmd.exe, else"
+             " %%WINDIR%%\\System32\\inetsrv\\appcmd.exe)")
+    enable.set_defaults(run=_enable)
+    disable = commands.add_parser(
+        "disable", help="remove what `iiswsgi enable` registered",
+        description="Remove this Python (%s) with the arguments"
+                    " `-m iiswsgi` from IIS's FastCGI applications, if it is"
+                    " registered." % sys.executable)
+    disable.add_argument("--python", metavar="PATH",
+                         help="remove this interpreter's registration"
+                              " instead")
+    disable.add_argument(
+        "appcmd", nargs=argparse.REMAINDER, metavar="APPCMD [ARGS]",
+        help="appcmd.exe's path and arguments, as for enable")
+    disable.set_defaults(run=_disable)
+    doctor = commands.add_parser(
+        "doctor", help="check a site's IIS set-up",
+        description="Check the site in APPDIR: its web.config handler, the"
+                    " FastCGI application it names, the interpreter,"
+                    " WSGI_HANDLER, the log file, streaming and virtual"
+                    " environments. Exits non-zero when something is wrong.")
+    doctor.add_argument("app_dir", nargs="?", default=".", metavar="APPDIR",
+                        help="the site's folder (default: the current one)")
+    doctor.add_argument("--appcmd", metavar="PATH",
+                        help="the appcmd.exe to list FastCGI applications"
+                             " with")
+    doctor.add_argument("--apphostconfig", metavar="FILE",
+                        help="the applicationHost.config appcmd should read"
+                             " (IIS Express)")
+    doctor.set_defaults(run=_doctor)
     return parser
 
 
@@ -104,6 +280,16 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return 2
     return args.run(args)
+
+
+def enable_main(argv=None):
+    """The iiswsgi-enable command: iiswsgi enable."""
+    return main(["enable"] + list(sys.argv[1:] if argv is None else argv))
+
+
+def disable_main(argv=None):
+    """The iiswsgi-disable command: iiswsgi disable."""
+    return main(["disable"] + list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ import os
 import re
 import sys
 import threading
-import xml.etree.ElementTree as ElementTree
 
-from . import logs
+from . import logs, safexml
 from .environ import filesystem_path, split_path
 
 __all__ = ["ConfigError", "HandlerError", "HostedApplication",
@@ -60,20 +59,11 @@ def read_app_settings(path):
     DTDs are refused, so no entity can expand or reach outside the file.
     """
     try:
-        with open(path, "rb") as f:
-            text = f.read()
+        root = safexml.parse_file(path)
     except OSError as error:
         raise ConfigError("%s cannot be read: %s" % (path, error)) from None
-    if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
-        raise ConfigError("%s: DTDs and entity declarations are not allowed"
-                          " in web.config" % path)
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as error:
-        line, column = error.position
-        reason = str(error).split(":")[0]
-        raise ConfigError("%s, line %d, column %d: not well-formed XML (%s)"
-                          % (path, line, column + 1, reason)) from None
+    except safexml.XMLError as error:
+        raise ConfigError(str(error)) from None
     if root.tag != "configuration":
         raise ConfigError("%s: the root element is <%s>, not <configuration>"
                           % (path, root.tag))

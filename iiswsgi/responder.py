@@ -206,6 +206,11 @@ class Responder:
                             return "idle"
                     ready = False
                     self.idle = between
+                    # A stop signal that came just before `idle` was set
+                    # did not interrupt anything: look again.
+                    if between and server is not None and server.stopping:
+                        self.idle = False
+                        return "stop"
                     try:
                         data = channel.read()
                     finally:

@@ -80,8 +80,7 @@ def test_malformed_web_config(site):
     for _ in range(2):
         response = gw.client.request(site.params())
         assert response.status == 500
-        assert b"web.config, line" in response.body
-        assert b"not well-formed XML" in response.body
+        assert b"web.config is not well-formed XML: line" in response.body
     assert gw.process.poll() is None
     assert gw.log_text().count("could not load the WSGI application") == 1
 
