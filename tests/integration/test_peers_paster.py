@@ -13,6 +13,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from tests.integration.peers_support import IISWSGI, PASTER, Proc, \
     fcgi_params, require_script, socket_path, subprocess_env, unix_connect, \
     unix_socket_ready, wait_until, write_ini
@@ -57,30 +59,17 @@ def check_socket_server(proc, sock):
     assert not os.path.exists(sock)
 
 
-def test_paster_serve_with_socket_in_ini(tmp_path):
-    paster = require_script(PASTER)
+@pytest.mark.parametrize("name, script", [("paster", PASTER),
+                                          ("iiswsgi", IISWSGI)])
+def test_serve_with_socket_in_ini(tmp_path, name, script):
+    """`paster serve app.ini` and `iiswsgi serve app.ini` with the socket
+    given in [server:main]."""
+    command = require_script(script)
     log = tmp_path / "gateway.log"
     with socket_path(tmp_path) as sock:
         ini = write_ini(tmp_path / "app.ini", ROUTER,
                         {"socket": sock, "log_file": log, "threads": 4})
-        proc = Proc("paster", [paster, "serve", ini], tmp_path,
-                    env=subprocess_env())
-        try:
-            check_socket_server(proc, sock)
-        finally:
-            proc.stop()
-    text = read(log)
-    assert "listening on %s" % sock in text
-    assert "exiting after 4 requests: signal SIGTERM" in text
-
-
-def test_iiswsgi_serve_with_socket_in_ini(tmp_path):
-    iiswsgi = require_script(IISWSGI)
-    log = tmp_path / "gateway.log"
-    with socket_path(tmp_path) as sock:
-        ini = write_ini(tmp_path / "app.ini", ROUTER,
-                        {"socket": sock, "log_file": log, "threads": 4})
-        proc = Proc("iiswsgi", [iiswsgi, "serve", ini], tmp_path,
+        proc = Proc(name, [command, "serve", ini], tmp_path,
                     env=subprocess_env())
         try:
             check_socket_server(proc, sock)
