@@ -67,10 +67,6 @@ _APPLICATION_TYPES = frozenset(
 _REQUEST_TYPES = frozenset((BEGIN_REQUEST, ABORT_REQUEST, PARAMS, STDIN, DATA))
 _KNOWN_TYPES = _APPLICATION_TYPES | _REQUEST_TYPES | {GET_VALUES}
 
-# Keep the receive buffer from growing without end: drop consumed bytes
-# once this many have piled up at its front.
-_COMPACT_AT = 1 << 16
-
 
 class ProtocolError(Exception):
     """The peer broke the FastCGI protocol; the connection must be closed."""
@@ -177,33 +173,37 @@ def decode_pairs(data):
 
     Raises :class:`ProtocolError` when a length runs past the data.
     """
+    # latin-1 maps each byte to one character, so the text can be decoded
+    # once and sliced at the byte offsets.
+    text = data.decode("latin-1")
     pairs = {}
     pos = 0
     end = len(data)
-    while pos < end:
-        lengths = []
-        for _ in range(2):
-            if pos >= end:
-                raise ProtocolError("name-value pair cut short")
-            length = data[pos]
-            if length & 0x80:
-                if pos + 4 > end:
-                    raise ProtocolError("name-value pair length cut short")
-                length = _LONG_LENGTH.unpack_from(data, pos)[0] & 0x7FFFFFFF
+    unpack = _LONG_LENGTH.unpack_from
+    try:
+        while pos < end:
+            name_len = data[pos]
+            if name_len & 0x80:
+                name_len = unpack(data, pos)[0] & 0x7FFFFFFF
                 pos += 4
             else:
                 pos += 1
-            lengths.append(length)
-        name_len, value_len = lengths
-        value_at = pos + name_len
-        next_pos = value_at + value_len
-        if next_pos > end:
-            raise ProtocolError(
-                "name-value pair of %d+%d bytes runs past the %d bytes sent"
-                % (name_len, value_len, end - pos))
-        pairs[data[pos:value_at].decode("latin-1")] = (
-            data[value_at:next_pos].decode("latin-1"))
-        pos = next_pos
+            value_len = data[pos]
+            if value_len & 0x80:
+                value_len = unpack(data, pos)[0] & 0x7FFFFFFF
+                pos += 4
+            else:
+                pos += 1
+            value_at = pos + name_len
+            next_pos = value_at + value_len
+            if next_pos > end:
+                raise ProtocolError(
+                    "name-value pair of %d+%d bytes runs past the %d bytes"
+                    " sent" % (name_len, value_len, end - pos))
+            pairs[text[pos:value_at]] = text[value_at:next_pos]
+            pos = next_pos
+    except (IndexError, struct.error):
+        raise ProtocolError("name-value pair cut short") from None
     return pairs
 
 
@@ -238,8 +238,9 @@ class Connection:
         self._role = RESPONDER
         self._discarding = None
         self._state = _PARAMS
-        self._params = bytearray()
-        self._buffer = bytearray()
+        self._params = []
+        self._params_size = 0
+        self._buffer = b""
         self._pos = 0
         self._eof = False
         self._outbox = []
@@ -251,7 +252,13 @@ class Connection:
         if data:
             if self._eof:
                 raise RuntimeError("data received after end of file")
-            self._buffer += data
+            pos = self._pos
+            if pos >= len(self._buffer):
+                # The common case: everything earlier was consumed.
+                self._buffer = bytes(data)
+            else:
+                self._buffer = self._buffer[pos:] + data
+            self._pos = 0
         else:
             self._eof = True
 
@@ -268,22 +275,20 @@ class Connection:
     def next_event(self):
         """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
         buffer = self._buffer
+        size = len(buffer)
         while True:
             pos = self._pos
-            available = len(buffer) - pos
+            available = size - pos
             if available < HEADER_LEN:
                 return self._starved(available)
             version, rtype, rid, clen, plen = _HEADER.unpack_from(buffer, pos)
             self._check_header(version, rtype, rid, clen)
-            end = pos + HEADER_LEN + clen + plen
-            if end > len(buffer):
+            start = pos + HEADER_LEN
+            end = start + clen + plen
+            if end > size:
                 return self._starved(available)
-            content = bytes(buffer[pos + HEADER_LEN:pos + HEADER_LEN + clen])
-            if end >= _COMPACT_AT:
-                del buffer[:end]
-                self._pos = 0
-            else:
-                self._pos = end
+            content = buffer[start:start + clen]
+            self._pos = end
             event = self._dispatch(rtype, rid, content)
             if event is not None:
                 return event
@@ -381,7 +386,8 @@ class Connection:
             self.keep_conn = keep_conn
             self._role = role
             self._state = _PARAMS
-            self._params.clear()
+            self._params = []
+            self._params_size = 0
         return None
 
     def _refuse(self, rid, protocol_status, keep_conn):
@@ -397,14 +403,18 @@ class Connection:
                     "FCGI_PARAMS for request %d after its end" % rid)
             return None
         if content:
-            if len(self._params) + len(content) > self.max_params_size:
+            self._params_size += len(content)
+            if self._params_size > self.max_params_size:
                 raise ProtocolError(
                     "request %d sent more than %d bytes of parameters"
                     % (rid, self.max_params_size))
-            self._params += content
+            self._params.append(content)
             return None
-        params = decode_pairs(self._params)
-        self._params.clear()
+        chunks = self._params
+        params = decode_pairs(chunks[0] if len(chunks) == 1
+                              else b"".join(chunks))
+        self._params = []
+        self._params_size = 0
         self._state = _STDIN
         return Request(rid, self._role, self.keep_conn, params)
 

@@ -128,6 +128,10 @@ class IISWSGIServer(WSGIServer):
 
     def run(self):
         """Serve until told to stop; return the exit status."""
+        # Handlers first: a stop signal that comes once the socket exists
+        # (the moment a supervisor sees the server as up) must be handled.
+        self._main_thread = threading.get_ident()
+        self._install_signal_handlers()
         try:
             if self._bindAddress is not None:
                 kind = "bound"
@@ -136,12 +140,14 @@ class IISWSGIServer(WSGIServer):
             else:
                 kind, sock = transport.inspect_stdin(self.stdin_fd)
         except transport.StdinUnusable as error:
+            self._restore_signal_handlers()
             log.error("%s", error)
             if sys.stderr is not None:
                 print("iiswsgi: %s" % error, file=sys.stderr)
             return 2
-        self._main_thread = threading.get_ident()
-        self._install_signal_handlers()
+        except BaseException:
+            self._restore_signal_handlers()
+            raise
         self._watch_shutdown_event()
         try:
             if kind == "pipe":
