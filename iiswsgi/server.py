@@ -11,6 +11,7 @@ its bytes and answers requests: see :mod:`iiswsgi.transport` and
 import logging
 import os
 import queue
+import select
 import selectors
 import signal
 import socket
@@ -36,6 +37,9 @@ _DEFAULT = object()
 _STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGBREAK")
 
 _WAKE = "wake"
+
+#: How long a worker waits on its connection for the next request.
+LINGER_SECONDS = 0.05
 
 
 def _drain(sock):
@@ -93,6 +97,7 @@ class IISWSGIServer(WSGIServer):
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._responders = set()
+        self._lingering = 0
         self._watcher = None
         self._main_waiting = False
         self._main_thread = None
@@ -306,6 +311,13 @@ class IISWSGIServer(WSGIServer):
                 return
             try:
                 reason = responder.run(until_idle=True)
+                # A busy web server sends the next request on the same
+                # connection at once: wait a moment for it here rather
+                # than hand the connection back, while no other connection
+                # needs a worker and half the workers are free.
+                while (reason == "idle" and not self.stopping
+                       and self._linger(responder, ready)):
+                    reason = responder.run(until_idle=True)
             except _Interrupted:
                 reason = "stop"
             except Exception:
@@ -319,6 +331,23 @@ class IISWSGIServer(WSGIServer):
                     self._close(responder)  # the server is shutting down
             else:
                 self._close(responder)
+
+    def _linger(self, responder, ready):
+        """Wait up to LINGER_SECONDS for ``responder``'s next request;
+        True when it came."""
+        with self._lock:
+            if self._lingering >= self.threads // 2 or not ready.empty():
+                return False
+            self._lingering += 1
+        try:
+            readable, _, _ = select.select([responder.channel.sock], [], [],
+                                           LINGER_SECONDS)
+        except (OSError, ValueError):
+            return False
+        finally:
+            with self._lock:
+                self._lingering -= 1
+        return bool(readable)
 
     def _take_back(self, selector):
         """Watch again the connections workers finished with."""
