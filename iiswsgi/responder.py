@@ -237,8 +237,7 @@ class Responder:
                       " FastCGI protocol: %s", error)
             return "error"
         except ConnectionLost as error:
-            log.warning("the web server closed the connection during a"
-                        " request: %s", error)
+            log.warning("closing the connection: %s", error)
             return "eof"
 
     def _linger(self):

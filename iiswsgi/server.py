@@ -69,7 +69,8 @@ class IISWSGIServer(WSGIServer):
     None disables).  ``script_name``: force the application's mount path.
     ``trust_original_url``: route on X-Original-URL even when IIS does not
     say the URL was rewritten.  ``threads``: requests served at once
-    when listening.
+    when listening.  ``read_timeout``: seconds a listening connection may
+    stay silent in the middle of a request (None: for ever).
     """
 
     def __init__(self, application, environ=None, bindAddress=None,
@@ -77,7 +78,8 @@ class IISWSGIServer(WSGIServer):
                  spool_threshold=1 << 20, max_body=None, spool_dir=None,
                  max_requests=None, restart_regex=_DEFAULT, app_dir=None,
                  script_name=None, trust_original_url=False, threads=16,
-                 watch_interval=1.0, stdin_fd=transport.STDIN_FILENO):
+                 watch_interval=1.0, read_timeout=60.0,
+                 stdin_fd=transport.STDIN_FILENO):
         WSGIServer.__init__(self, application, environ=environ,
                             bindAddress=bindAddress, umask=umask, debug=debug,
                             roles=roles)
@@ -91,6 +93,7 @@ class IISWSGIServer(WSGIServer):
         self.trust_original_url = trust_original_url
         self.threads = max(1, int(threads))
         self.watch_interval = watch_interval
+        self.read_timeout = read_timeout or None
         self.stdin_fd = stdin_fd
         self.requests_served = 0
         self.stop_reason = None
@@ -292,7 +295,10 @@ class IISWSGIServer(WSGIServer):
         except OSError as error:
             log.error("accept failed: %s", error)
             return
-        client.setblocking(True)
+        # Workers only wait to read in the middle of a request (between
+        # requests connections wait in the selector): a web server silent
+        # that long has gone.
+        client.settimeout(self.read_timeout)
         if not self._isClientAllowed(address):
             log.warning("refusing a connection from %s, not in"
                         " FCGI_WEB_SERVER_ADDRS", address)
@@ -521,6 +527,14 @@ def _int(name, value):
                          % (name, value)) from None
 
 
+def _float(name, value):
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise ValueError("option %s: %r is not a number of seconds"
+                         % (name, value)) from None
+
+
 def _octal(name, value):
     try:
         return value if isinstance(value, int) else int(str(value), 8)
@@ -538,7 +552,8 @@ _OPTIONS = {
     "spool_threshold": _size, "max_body": _size, "spool_dir": _text,
     "max_requests": _int, "log_file": _text, "debug": _bool,
     "restart_regex": _text, "app_dir": _text, "script_name": _text,
-    "trust_original_url": _bool, "threads": _int, "watch_interval": float,
+    "trust_original_url": _bool, "threads": _int, "watch_interval": _float,
+    "read_timeout": _float,
 }
 
 

@@ -153,6 +153,9 @@ class SocketChannel:
     def read(self):
         try:
             return self.sock.recv(self.read_size)
+        except TimeoutError:
+            raise ConnectionLost(0, "the web server sent nothing for %s s"
+                                 % self.sock.gettimeout()) from None
         except OSError as error:
             if _is_gone(error):
                 return b""

@@ -66,6 +66,8 @@ def test_no_such_ini(tmp_path):
      {"debug": True, "trust_original_url": False, "threads": 4}),
     ({"restart_regex": "", "max_requests": "10"},
      {"restart_regex": "", "max_requests": 10}),
+    ({"read_timeout": "2.5", "watch_interval": "3"},
+     {"read_timeout": 2.5, "watch_interval": 3.0}),
 ])
 def test_parse_options(options, expected):
     assert parse_options(options) == expected
@@ -77,6 +79,7 @@ def test_parse_options(options, expected):
     ({"umask": "9"}, "octal"),
     ({"debug": "perhaps"}, "true or false"),
     ({"threads": "many"}, "whole number"),
+    ({"read_timeout": "soon"}, "number of seconds"),
 ])
 def test_parse_options_errors(options, message):
     with pytest.raises(ValueError, match=message):
@@ -116,3 +119,42 @@ def test_debug_shows_the_traceback(tmp_path):
         assert b"Traceback" in response.body
     finally:
         gateway.stop()
+
+
+def test_read_timeout_ends_a_silent_connection(tmp_path):
+    import socket as sockets
+    import time
+    from tests.support import fcgi
+    sock_path = tmp_path / "gw.sock"
+    ini = tmp_path / "app.ini"
+    ini.write_text(APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                         "socket = %s\nread_timeout = 1\n" % sock_path)
+    log = tmp_path / "log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iiswsgi.cli", "serve", str(ini),
+         "--log-file", str(log)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [ROOT, os.path.join(TESTS, "apps")])))
+    try:
+        wait_for(sock_path.exists, what="the socket")
+        silent = sockets.socket(sockets.AF_UNIX)
+        silent.connect(str(sock_path))
+        # Half of a PARAMS record, then nothing.
+        silent.sendall(fcgi.begin(1) + fcgi.record(
+            fcgi.PARAMS, 1, fcgi.pairs(iis_params("/")))[:20])
+        began = time.monotonic()
+        silent.settimeout(10)
+        assert silent.recv(100) == b""          # the gateway closed it
+        assert time.monotonic() - began < 5
+        silent.close()
+        other = sockets.socket(sockets.AF_UNIX)
+        other.connect(str(sock_path))
+        client = fcgi.Client(other)
+        assert client.request(iis_params("/after")).status == 200
+        other.close()
+        assert "the web server sent nothing for 1.0 s" in log.read_text()
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0
