@@ -318,6 +318,105 @@ def run_pipe_contender(name, argv, requests, warmup, scratch):
     }
 
 
+# -- memory -----------------------------------------------------------
+
+def proc_status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise BenchError("no %s for process %d" % (field, pid))
+
+
+def memory_request(app_dir, path, query="", method="GET", length=0, rid=1):
+    variables = dict(iis_server_variables(app_dir, path))
+    variables.update(QUERY_STRING=query, REQUEST_METHOD=method,
+                     CONTENT_LENGTH=str(length))
+    return (fcgi_record(BEGIN_REQUEST, rid, struct.pack(">HB5x", 1, 1))
+            + fcgi_record(PARAMS, rid, fcgi_pairs(variables.items()))
+            + fcgi_record(PARAMS, rid))
+
+
+def run_memory(python, scratch, upload_mib, stream_mib):
+    """iiswsgi in IIS mode: peak RSS growth for an upload of
+    ``upload_mib`` MiB read in blocks, and RSS while it streams a
+    ``stream_mib`` MiB response."""
+    app_dir = tempfile.mkdtemp(prefix="app-", dir=scratch)
+    log = os.path.join(scratch, "memory.log")
+    env = child_env(WSGI_HANDLER="bench_apps.memory", WSGI_LOG=log)
+    parent, child = socket.socketpair()
+    process = start_process([python, "-m", "iiswsgi"], stdin=child,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=app_dir, env=env,
+                            close_fds=True)
+    child.close()
+    pid = process.pid
+    parent.settimeout(60)
+    try:
+        parent.sendall(memory_request(app_dir, "/stream", "10")
+                       + fcgi_record(STDIN, 1))
+        read_response(parent)
+        before = proc_status_kib(pid, "VmHWM")
+        size = upload_mib << 20
+        parent.sendall(memory_request(app_dir, "/upload", method="POST",
+                                      length=size))
+        block = fcgi_record(STDIN, 1, b"u" * 65535)
+        sent = 0
+        while sent + 65535 <= size:
+            parent.sendall(block)
+            sent += 65535
+        parent.sendall(fcgi_record(STDIN, 1, b"u" * (size - sent))
+                       + fcgi_record(STDIN, 1))
+        _, stdout, _, _, _ = read_response(parent)
+        if not stdout.endswith(str(size).encode()):
+            raise BenchError("the upload answer was %r" % stdout[-100:])
+        upload_growth = proc_status_kib(pid, "VmHWM") - before
+        total = stream_mib << 20
+        parent.sendall(memory_request(app_dir, "/stream", str(total))
+                       + fcgi_record(STDIN, 1))
+        received = 0
+        samples = []
+        next_sample = 0
+        buffered = bytearray()
+        while True:
+            data = parent.recv(1 << 20)
+            if not data:
+                raise BenchError("the gateway closed the pipe mid-stream")
+            buffered += data
+            # Count the body bytes record by record; drop what is read.
+            pos = 0
+            done = False
+            while len(buffered) - pos >= 8:
+                _, rtype, _, clen, plen, _ = _HEADER.unpack_from(buffered, pos)
+                if len(buffered) - pos < 8 + clen + plen:
+                    break
+                if rtype == STDOUT:
+                    received += clen
+                elif rtype == END_REQUEST:
+                    done = True
+                pos += 8 + clen + plen
+            del buffered[:pos]
+            if received >= next_sample:
+                samples.append(proc_status_kib(pid, "VmRSS"))
+                next_sample += total // 10
+            if done:
+                break
+        if received < total:
+            raise BenchError("streamed %d of %d bytes" % (received, total))
+    except (BenchError, OSError) as error:
+        raise BenchError("memory: %s\n-- log:\n%s" % (error, tail(log))) \
+            from None
+    finally:
+        parent.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        stop_process(process)
+    return {"upload_mib": upload_mib, "upload_growth_kib": upload_growth,
+            "stream_mib": stream_mib, "stream_rss_kib": samples}
+
+
 def read_response_after(sock, request):
     sock.sendall(request)
     return read_response(sock)
@@ -764,6 +863,24 @@ def report_markdown(results, summary):
                     fmt(figures["p50_us"], 0), fmt(figures["p99_us"], 0),
                     figures["errors"]))
         add("")
+    memory = results.get("memory")
+    if memory:
+        samples = memory["stream_rss_kib"]
+        add("### Memory: iiswsgi in IIS mode")
+        add("")
+        add("| measure | figure |")
+        add("| --- | ---: |")
+        add("| peak RSS growth for a %d MiB upload read in 64 KiB blocks"
+            " | %.1f MiB |" % (memory["upload_mib"],
+                               memory["upload_growth_kib"] / 1024.0))
+        add("| RSS while streaming %d MiB (at 0%%, then every 10%%) | %s MiB |"
+            % (memory["stream_mib"], ", ".join(
+                "%.1f" % (kib / 1024.0) for kib in samples)))
+        add("| RSS growth over the stream | %.1f MiB |"
+            % ((max(samples) - samples[0]) / 1024.0))
+        add("")
+    if not (iis or nginx):
+        return "\n".join(lines)
     add("### Ratios (iiswsgi / other, medians of this run)")
     add("")
     add("Throughput: above 1 means iiswsgi is faster. Latency: below 1"
@@ -828,8 +945,8 @@ def parse_args(argv):
                              " round (default 20000)")
     parser.add_argument("--seconds", type=int,
                         help="wrk duration per measurement (default 5)")
-    parser.add_argument("--only", choices=("iis", "nginx"),
-                        help="run one of the two benchmarks")
+    parser.add_argument("--only", choices=("iis", "nginx", "memory"),
+                        help="run one of the benchmarks")
     parser.add_argument("--write-readme", dest="write_readme",
                         action="store_true", default=None,
                         help="rewrite README.md's results (default unless"
@@ -870,20 +987,24 @@ def main(argv=None):
     python = sys.executable
     venv_bin = os.path.dirname(python)
     nginx, wrk = find_tool("nginx"), find_tool("wrk")
-    if args.only != "iis" and not (nginx and wrk):
+    if args.only in (None, "nginx") and not (nginx and wrk):
         print("bench: nginx and wrk are needed: apt-get install nginx-light"
               " wrk", file=sys.stderr)
         return 2
     os.makedirs(WORK, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="run-", dir=WORK)
     started = time.monotonic()
-    results = {"iis": {}, "nginx": {}}
+    results = {"iis": {}, "nginx": {}, "memory": {}}
     settings = []
-    if args.only != "nginx":
+    upload_mib, stream_mib = (20, 100) if args.quick else (200, 1024)
+    if args.only in (None, "memory"):
+        settings.append("memory: a %d MiB upload and a %d MiB streamed"
+                        " response" % (upload_mib, stream_mib))
+    if args.only in (None, "iis"):
         settings.append("IIS mode %d rounds x %d timed requests (after %d"
                         " warm-up) per contender" % (
                             args.rounds, args.requests, args.warmup))
-    if args.only != "iis":
+    if args.only in (None, "nginx"):
         settings.append("nginx %d rounds x wrk -t1 -c1 and -c4, %d s each"
                         " (after %d s warm-up)" % (
                             args.rounds, args.seconds, args.wrk_warmup))
@@ -900,7 +1021,16 @@ def main(argv=None):
     }
     fingerprint = source_fingerprint()
     try:
-        if args.only != "nginx":
+        if args.only in (None, "memory"):
+            results["memory"] = run_memory(python, scratch, upload_mib,
+                                           stream_mib)
+            print("memory: upload of %d MiB: peak RSS +%.1f MiB; streaming"
+                  " %d MiB: RSS %s MiB" % (
+                      upload_mib, results["memory"]["upload_growth_kib"]
+                      / 1024.0, stream_mib, ", ".join(
+                          "%.1f" % (kib / 1024.0) for kib in
+                          results["memory"]["stream_rss_kib"])), flush=True)
+        if args.only in (None, "iis"):
             contenders = iis_contenders(python)
             for index in range(args.rounds):
                 for name, argv_ in rotated(contenders, index):
@@ -915,7 +1045,7 @@ def main(argv=None):
             # Keep the report's order fixed.
             results["iis"] = {name: results["iis"][name]
                               for name, _ in contenders}
-        if args.only != "iis":
+        if args.only in (None, "nginx"):
             contenders = nginx_contenders(python, venv_bin)
             for index in range(args.rounds):
                 for name, make_argv in rotated(contenders, index):
