@@ -1,0 +1,24 @@
+"""The iiswsgi sample: a Web Deploy package serving iiswsgi's test page.
+
+    python setup.py bdist_msdeploy    # dist/WSGISampleIISApp-...msdeploy.zip
+"""
+
+from setuptools import setup
+
+setup(
+    name="WSGISampleIISApp",
+    version="0.2",
+    title="IIS WSGI Sample App",
+    description="Sample app demonstrating the use of iiswsgi with Microsoft"
+                " Web Deploy.",
+    long_description=open("CHANGES.rst", encoding="utf-8").read(),
+    keywords="python IIS FastCGI WSGI",
+    url="https://github.com/rpatterson/iiswsgi/tree/master/examples/"
+        "sample.msdeploy",
+    author_url="https://github.com/rpatterson/iiswsgi",
+    license="MIT",
+    icon_url="https://www.python.org/static/community_logos/"
+             "python-powered-h-50x65.png",
+    install_requires=["iiswsgi"],
+    py_modules=[],
+)

@@ -1,0 +1,34 @@
+"""setup() keywords iiswsgi adds (``distutils.setup_keywords``), checked
+when setup() is called.  Strings: ``title``, ``author_url``,
+``license_url``, ``display_url``, ``help_url``, ``icon_url``,
+``screenshot_url``, ``discovery_file``, ``published``,
+``msdeploy_url_template``.  Lists of requirement strings: ``webpi_dependencies``
+(products WebPI installs first).  ``msdeploy_package`` is a bool: whether
+``build`` builds the Manifest.xml (default: when Manifest.xml.in exists).
+"""
+
+from distutils.errors import DistutilsSetupError
+
+__all__ = ["check_bool", "check_string", "check_strings"]
+
+
+def check_string(dist, attr, value):
+    if not isinstance(value, str):
+        raise DistutilsSetupError(
+            "setup() keyword %s must be a string, not %s: %r"
+            % (attr, type(value).__name__, value))
+
+
+def check_strings(dist, attr, value):
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or (
+            not all(isinstance(item, str) for item in value)):
+        raise DistutilsSetupError(
+            "setup() keyword %s must be a list of strings, not %r"
+            % (attr, value))
+
+
+def check_bool(dist, attr, value):
+    if not isinstance(value, bool):
+        raise DistutilsSetupError(
+            "setup() keyword %s must be True or False, not %r"
+            % (attr, value))

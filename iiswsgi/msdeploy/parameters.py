@@ -1,0 +1,172 @@
+"""Parameters.xml: what Web Deploy (and WebPI) asks the installer for, and
+where each value goes.
+
+:func:`read_parameters` parses and checks it: well-formed, every parameter
+named and named once, at least one parameter tagged ``iisApp`` (the
+application path), every ``<parameterEntry>`` of a known kind, and every
+regular expression (``scope``, and ``match`` where it is one) compiling.
+Python's ``re`` stands in for .NET's regular expressions, which agree on
+what package authors write.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from .. import safexml
+from .errors import PackageError
+
+__all__ = ["ENTRY_KINDS", "Entry", "Parameter", "Parameters",
+           "read_parameters"]
+
+# kind -> (scope is a regex, match is a regex)
+ENTRY_KINDS = {
+    "providerpath": (True, True),
+    "textfile": (True, True),
+    "xmlfile": (True, False),            # match is an XPath
+    "textfileposition": (True, False),   # match is line;column;length
+    "deploymentobjectattribute": (True, False),
+    "destinationvirtualdirectory": (False, False),
+    "destinationbinding": (False, False),
+}
+IIS_APP_TAG = "iisapp"
+
+
+@dataclass
+class Entry:
+    kind: str
+    scope: str = ""
+    match: str = ""
+
+
+@dataclass
+class Parameter:
+    name: str
+    description: str = ""
+    default_value: str = None
+    tags: list = field(default_factory=list)
+    entries: list = field(default_factory=list)
+    validation: dict = field(default_factory=dict)
+
+    def has_tag(self, tag):
+        return tag.lower() in (t.lower() for t in self.tags)
+
+
+@dataclass
+class Parameters:
+    parameters: list
+    source: str = "Parameters.xml"
+
+    def __iter__(self):
+        return iter(self.parameters)
+
+    def __getitem__(self, name):
+        for parameter in self.parameters:
+            if parameter.name.lower() == name.lower():
+                return parameter
+        raise KeyError(name)
+
+    @property
+    def application_path(self):
+        """The first parameter tagged iisApp."""
+        for parameter in self.parameters:
+            if parameter.has_tag(IIS_APP_TAG):
+                return parameter
+        return None
+
+
+def _tags(text):
+    return [tag.strip() for tag in (text or "").split(",") if tag.strip()]
+
+
+def _regex_problem(text):
+    try:
+        re.compile(text)
+    except re.error as error:
+        return str(error)
+    return None
+
+
+def read_parameters(path):
+    """The :class:`Parameters` of the file at ``path``; PackageError
+    listing every problem found, each naming the file and parameter."""
+    try:
+        root = safexml.parse_file(path)
+    except FileNotFoundError:
+        raise PackageError("%s not found: an MSDeploy package needs a"
+                           " Parameters.xml" % path) from None
+    except OSError as error:
+        raise PackageError("%s cannot be read: %s" % (path, error)) from None
+    except safexml.XMLError as error:
+        raise PackageError(str(error)) from None
+    return parse_parameters(root, path)
+
+
+def parse_parameters(root, source="Parameters.xml"):
+    problems = []
+    if root.tag != "parameters":
+        raise PackageError("%s: the root element is <%s>, not <parameters>"
+                           % (source, root.tag))
+    seen = {}
+    parameters = []
+    for number, element in enumerate(root.findall("parameter"), 1):
+        name = element.get("name")
+        if not name:
+            problems.append("parameter #%d has no name attribute" % number)
+            name = "#%d" % number
+        elif name.lower() in seen:
+            problems.append(
+                "parameter %r: the name is used twice (also parameter #%d;"
+                " names are compared in any case)" % (name, seen[name.lower()]))
+        else:
+            seen[name.lower()] = number
+        parameter = Parameter(name, element.get("description", ""),
+                              element.get("defaultValue"),
+                              _tags(element.get("tags")))
+        for entry_element in element.findall("parameterEntry"):
+            kind = entry_element.get("kind") or entry_element.get("type")
+            entry = Entry(kind or "", entry_element.get("scope", ""),
+                          entry_element.get("match", ""))
+            parameter.entries.append(entry)
+            if not kind:
+                problems.append("parameter %r: a <parameterEntry> has no kind"
+                                " attribute" % name)
+                continue
+            known = ENTRY_KINDS.get(kind.lower())
+            if known is None:
+                problems.append(
+                    "parameter %r: unknown parameterEntry kind %r (known:"
+                    " ProviderPath, TextFile, XmlFile, TextFilePosition,"
+                    " DeploymentObjectAttribute, DestinationVirtualDirectory,"
+                    " DestinationBinding)" % (name, kind))
+                continue
+            for attribute, is_regex in zip(("scope", "match"), known):
+                text = entry_element.get(attribute)
+                if not is_regex or text is None:
+                    continue
+                problem = _regex_problem(text)
+                if problem:
+                    problems.append(
+                        "parameter %r: the %s entry's %s %r is not a valid"
+                        " regular expression: %s"
+                        % (name, kind, attribute, text, problem))
+        validations = element.findall("parameterValidation")
+        if len(validations) > 1:
+            problems.append("parameter %r: more than one"
+                            " <parameterValidation>" % name)
+        if validations:
+            parameter.validation = dict(validations[0].attrib)
+        parameters.append(parameter)
+    result = Parameters(parameters, source)
+    if not parameters:
+        problems.append("no <parameter> at all")
+    elif result.application_path is None:
+        problems.append(
+            "no parameter is tagged iisApp: add tags=\"iisApp\" to the"
+            " application path parameter (with a <parameterEntry"
+            " kind=\"ProviderPath\" scope=\"iisApp\" match=...>)")
+    if problems:
+        raise PackageError("%s: %s" % (source, "; ".join(problems))
+                           if len(problems) == 1 else
+                           "%s has %d problems:\n  %s" % (
+                               source, len(problems), "\n  ".join(problems)))
+    return result

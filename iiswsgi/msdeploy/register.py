@@ -1,0 +1,71 @@
+"""Register a web.config's ``<fastCgi><application>`` entries in
+applicationHost.config: IIS does not honour them in web.config (the section
+is AppHostOnly), so they are added with appcmd, replacing an entry with the
+same fullPath and arguments (compared in any case, as IIS does).
+
+Without appcmd (not Windows, or IIS not installed) the commands that would
+have run are logged and nothing else happens.
+"""
+
+import logging
+import shlex
+
+from .. import appcmd as appcmd_module
+
+__all__ = ["planned_commands", "register_applications"]
+
+log = logging.getLogger("iiswsgi.msdeploy.register")
+
+
+def planned_commands(application):
+    """The appcmd argument lists that register ``application``."""
+    section = "/section:" + appcmd_module.FASTCGI_SECTION
+    key = dict(fullPath=application.full_path,
+               arguments=application.arguments)
+    commands = [["set", "config", section, "/+" +
+                 appcmd_module.bracket_expression(**key,
+                                                  **application.attributes),
+                 "/commit:apphost"]]
+    for name, value in application.environment_variables.items():
+        commands.append([
+            "set", "config", section, "/+"
+            + appcmd_module.bracket_expression(**key)
+            + ".environmentVariables."
+            + appcmd_module.bracket_expression(name=name, value=value),
+            "/commit:apphost"])
+    return commands
+
+
+def register_applications(web_config, appcmd=None):
+    """Register every FastCGI application of ``web_config`` (a
+    :class:`~.webconfig.WebConfig`); how many were registered (0 when
+    appcmd is not there)."""
+    if not web_config.fastcgi_applications:
+        log.warning("%s has no <system.webServer><fastCgi><application>:"
+                    " no FastCGI application to register", web_config.path)
+        return 0
+    try:
+        command = appcmd_module.Appcmd(appcmd)
+    except appcmd_module.AppcmdNotFound as error:
+        log.warning("%s; the FastCGI applications of %s are not"
+                    " registered. appcmd would have been run as:", error,
+                    web_config.path)
+        for application in web_config.fastcgi_applications:
+            for words in planned_commands(application):
+                log.warning("  appcmd %s", shlex.join(words))
+        return 0
+    existing = appcmd_module.list_fastcgi_applications(command)
+    for application in web_config.fastcgi_applications:
+        for entry in existing:
+            if appcmd_module.same_key(entry, application.full_path,
+                                      application.arguments):
+                log.info("removing the registered FastCGI application"
+                         " %s|%s to replace it", entry["fullPath"],
+                         entry["arguments"])
+                appcmd_module.remove_fastcgi_application(
+                    entry["fullPath"], entry["arguments"], appcmd=command)
+        appcmd_module.add_fastcgi_application(
+            application.full_path, application.arguments, appcmd=command,
+            environment_variables=application.environment_variables,
+            **application.attributes)
+    return len(web_config.fastcgi_applications)

@@ -1,0 +1,160 @@
+"""Templates, Manifest.xml conversion, Parameters.xml checks and the zip."""
+
+import os
+import zipfile
+
+import pytest
+
+from iiswsgi.msdeploy import PackageError, decode_provider_options
+from iiswsgi.msdeploy.manifest import build_manifest, read_manifest, \
+    convert_manifest
+from iiswsgi.msdeploy.package import check_name, write_package
+from iiswsgi.msdeploy.parameters import read_parameters
+from iiswsgi.msdeploy.probe import split_arguments
+from iiswsgi.msdeploy.template import substitute, xml_escape
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("$NAME ${NAME}x %NAME%", "App App}x App".replace("}", "")),
+    ("%%NAME%% 100%% $$NAME", "%NAME% 100% $NAME"),
+    ("%name% $Name", "App App"),
+    ("%SystemDrive%\\Py $UNKNOWN ${UNKNOWN}", "%SystemDrive%\\Py $UNKNOWN"
+     " ${UNKNOWN}"),
+    ("%A%%B%", "12"),
+    ("50% off, 20% more", "50% off, 20% more"),
+])
+def test_substitute(text, expected):
+    variables = {"NAME": "App", "A": "1", "B": "2"}
+    assert substitute(text, variables) == expected
+
+
+def test_substitute_escapes():
+    assert substitute('a="%V%"', {"V": '<&"\'>'}, xml_escape) == \
+        'a="&lt;&amp;&quot;&apos;&gt;"'
+
+
+def test_manifest_conversion():
+    manifest = convert_manifest(read_manifest(
+        '<MSDeploy.iisApp><iisApp path="App"/>'
+        '<runCommand path="C:\\x.exe -v" waitAttempts="10"'
+        ' successReturnCodes="0x0" MSDeploy.MSDeployLinkName="Child1"/>'
+        '</MSDeploy.iisApp>'))
+    (_, run) = list(manifest.root)
+    assert set(run.attrib) == {
+        "path", "MSDeploy.MSDeployLinkName",
+        "MSDeploy.MSDeployKeyAttributeName",
+        "MSDeploy.MSDeployProviderOptions"}
+    assert run.get("MSDeploy.MSDeployKeyAttributeName") == "path"
+    assert decode_provider_options(
+        run.get("MSDeploy.MSDeployProviderOptions")) == (
+        "runCommand", "C:\\x.exe -v",
+        [("waitAttempts", "10"), ("successReturnCodes", "0x0")])
+    assert manifest.iis_app_paths == ["App"]
+
+
+def test_manifest_errors(tmp_path):
+    with pytest.raises(PackageError, match="Manifest.xml.in not found"):
+        build_manifest(str(tmp_path / "Manifest.xml.in"),
+                       str(tmp_path / "Manifest.xml"), {})
+    (tmp_path / "Manifest.xml.in").write_text("<m><iisApp path='x'></m>")
+    with pytest.raises(PackageError, match="not well-formed.*line 1"):
+        build_manifest(str(tmp_path / "Manifest.xml.in"),
+                       str(tmp_path / "Manifest.xml"), {})
+    (tmp_path / "Manifest.xml.in").write_text(
+        "<m><runCommand path='a'/><runCommand waitAttempts='1'/></m>")
+    with pytest.raises(PackageError,
+                       match="the 2nd <runCommand> has no path"):
+        build_manifest(str(tmp_path / "Manifest.xml.in"),
+                       str(tmp_path / "Manifest.xml"), {})
+    assert not (tmp_path / "Manifest.xml").exists()
+
+
+PARAMETER = """<parameter name="%s" tags="%s">
+  <parameterEntry kind="%s" scope="iisApp" match="%s"/></parameter>"""
+
+
+def parameters(tmp_path, *items):
+    path = tmp_path / "Parameters.xml"
+    path.write_text("<parameters>%s</parameters>" % "".join(
+        PARAMETER % item for item in items))
+    return str(path)
+
+
+def test_parameters_ok(tmp_path):
+    result = read_parameters(parameters(
+        tmp_path, ("App Path", "Hidden, IISAPP", "ProviderPath", "^a$"),
+        ("x", "", "TextFile", "__x__")))
+    assert result.application_path.name == "App Path"
+    assert result["X"].entries[0].match == "__x__"
+
+
+@pytest.mark.parametrize("items, message", [
+    ([("A", "iisapp", "ProviderPath", "a"), ("a", "", "TextFile", "b")],
+     "parameter 'a': the name is used twice"),
+    ([("A", "hidden", "ProviderPath", "a")], "no parameter is tagged iisApp"),
+    ([("A", "iisapp", "Bogus", "a")], "parameter 'A': unknown parameterEntry"
+     " kind 'Bogus'"),
+    ([("A", "iisapp", "TextFile", "(")], "parameter 'A': the TextFile"
+     " entry's match '(' is not a valid regular expression"),
+])
+def test_parameters_problems(tmp_path, items, message):
+    with pytest.raises(PackageError) as error:
+        read_parameters(parameters(tmp_path, *items))
+    assert str(tmp_path / "Parameters.xml") in str(error.value)
+    assert message in str(error.value)
+
+
+def test_parameters_malformed(tmp_path):
+    (tmp_path / "Parameters.xml").write_text("<parameters>")
+    with pytest.raises(PackageError, match="not well-formed"):
+        read_parameters(str(tmp_path / "Parameters.xml"))
+
+
+def files(tmp_path):
+    (tmp_path / "a").mkdir(exist_ok=True)
+    (tmp_path / "a" / "x.txt").write_text("x")
+    (tmp_path / "b.txt").write_text("b")
+    return {"App/a/x.txt": str(tmp_path / "a" / "x.txt"),
+            "Manifest.xml": str(tmp_path / "b.txt"),
+            "App/b.txt": str(tmp_path / "b.txt")}
+
+
+def test_zip_deterministic(tmp_path):
+    first, second = tmp_path / "1.zip", tmp_path / "2.zip"
+    write_package(str(first), files(tmp_path))
+    os.utime(tmp_path / "b.txt", (1e9, 1e9))
+    write_package(str(second), dict(reversed(list(files(tmp_path).items()))))
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == [
+        "App/", "App/a/", "App/a/x.txt", "App/b.txt", "Manifest.xml"]
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert [i.external_attr for i in infos] == [0x10, 0x10, 0x20, 0x20, 0x20]
+    assert {i.create_system for i in infos} == {0}
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../x", "App/../../x",
+                                  "C:\\x", "App\\..\\..\\x", ""])
+def test_zip_refuses_unsafe_names(tmp_path, name):
+    with pytest.raises(PackageError, match="refusing"):
+        check_name(name)
+    target = tmp_path / "dist" / "p.zip"
+    with pytest.raises(PackageError):
+        write_package(str(target), {name: str(tmp_path)})
+    assert not target.parent.exists() or not os.listdir(target.parent)
+
+
+def test_zip_names_use_slashes():
+    assert check_name("App\\sub\\x.py") == "App/sub/x.py"
+    assert check_name("./App//x") == "App/x"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('-m iiswsgi.cli serve "C:\\my app\\x.ini"',
+     ["-m", "iiswsgi.cli", "serve", "C:\\my app\\x.ini"]),
+    ('a\\\\"b c" d\\"e', ['a\\b c', 'd"e']),
+    ('  ""  x', ["", "x"]),
+])
+def test_split_arguments(text, expected):
+    assert split_arguments(text) == expected
