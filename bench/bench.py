@@ -417,6 +417,60 @@ def run_memory(python, scratch, upload_mib, stream_mib):
             "stream_mib": stream_mib, "stream_rss_kib": samples}
 
 
+# -- packaging ----------------------------------------------------------
+
+def make_package_tree(root, files):
+    """The sample Web Deploy project plus ``files`` small modules."""
+    sample = os.path.join(os.path.dirname(BENCH), "examples", "sample.msdeploy")
+    shutil.copytree(sample, root)
+    per_folder = 100
+    for index in range(files):
+        folder = os.path.join(root, "bigapp", "part%03d" % (index // per_folder))
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "module%04d.py" % index), "w") as f:
+            f.write("# module %d\nVALUE = %r\n" % (index, "x" * 1500))
+    with open(os.path.join(root, "MANIFEST.in"), "a") as f:
+        f.write("recursive-include bigapp *.py\n")
+
+
+def timed(argv, cwd, env):
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise BenchError("%s failed:\n%s" % (" ".join(argv),
+                                             done.stderr[-3000:]))
+    return elapsed
+
+
+def run_package(python, scratch, files, rounds):
+    """Seconds for ``setup.py bdist_msdeploy`` (with and without its
+    install step) and for ``python -m zipfile -c`` of the same tree."""
+    root = os.path.join(scratch, "package")
+    make_package_tree(root, files)
+    env = child_env()
+    figures = {"bdist_msdeploy": [], "bdist_msdeploy --skip-install": [],
+               "zipfile -c": []}
+    commands = {
+        "bdist_msdeploy": [python, "setup.py", "-q", "bdist_msdeploy"],
+        "bdist_msdeploy --skip-install": [python, "setup.py", "-q",
+                                          "bdist_msdeploy", "--skip-install"],
+        "zipfile -c": [python, "-m", "zipfile", "-c",
+                       os.path.join(scratch, "tree.zip"), "."],
+    }
+    timed(commands["bdist_msdeploy"], root, env)   # warm-up, egg-info
+    for index in range(rounds):
+        for name, argv in rotated(list(commands.items()), index):
+            for leftover in ("dist", os.path.join(scratch, "tree.zip")):
+                path = os.path.join(root, leftover)
+                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(
+                    path) else (os.path.exists(path) and os.remove(path))
+            figures[name].append(timed(argv, root, env))
+    return {"files": files, "seconds": {k: median(v) for k, v in
+                                        figures.items()}}
+
+
 def read_response_after(sock, request):
     sock.sendall(request)
     return read_response(sock)
@@ -879,6 +933,17 @@ def report_markdown(results, summary):
         add("| RSS growth over the stream | %.1f MiB |"
             % ((max(samples) - samples[0]) / 1024.0))
         add("")
+    package = results.get("package")
+    if package:
+        seconds = package["seconds"]
+        base = seconds["zipfile -c"]
+        add("### Packaging: an application of %d files" % package["files"])
+        add("")
+        add("| command | seconds (median) | / zipfile -c |")
+        add("| --- | ---: | ---: |")
+        for name, value in seconds.items():
+            add("| `%s` | %.2f | %s |" % (name, value, ratio(value, base)))
+        add("")
     if not (iis or nginx):
         return "\n".join(lines)
     add("### Ratios (iiswsgi / other, medians of this run)")
@@ -945,7 +1010,8 @@ def parse_args(argv):
                              " round (default 20000)")
     parser.add_argument("--seconds", type=int,
                         help="wrk duration per measurement (default 5)")
-    parser.add_argument("--only", choices=("iis", "nginx", "memory"),
+    parser.add_argument("--only", choices=("iis", "nginx", "memory",
+                                           "package"),
                         help="run one of the benchmarks")
     parser.add_argument("--write-readme", dest="write_readme",
                         action="store_true", default=None,
@@ -994,12 +1060,16 @@ def main(argv=None):
     os.makedirs(WORK, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="run-", dir=WORK)
     started = time.monotonic()
-    results = {"iis": {}, "nginx": {}, "memory": {}}
+    results = {"iis": {}, "nginx": {}, "memory": {}, "package": {}}
+    package_files = 500 if args.quick else 5000
     settings = []
     upload_mib, stream_mib = (20, 100) if args.quick else (200, 1024)
     if args.only in (None, "memory"):
         settings.append("memory: a %d MiB upload and a %d MiB streamed"
                         " response" % (upload_mib, stream_mib))
+    if args.only in (None, "package"):
+        settings.append("packaging: an app of %d files, %d rounds"
+                        % (package_files, args.rounds))
     if args.only in (None, "iis"):
         settings.append("IIS mode %d rounds x %d timed requests (after %d"
                         " warm-up) per contender" % (
@@ -1030,6 +1100,13 @@ def main(argv=None):
                       / 1024.0, stream_mib, ", ".join(
                           "%.1f" % (kib / 1024.0) for kib in
                           results["memory"]["stream_rss_kib"])), flush=True)
+        if args.only in (None, "package"):
+            results["package"] = run_package(python, scratch, package_files,
+                                             args.rounds)
+            print("package: %s" % ", ".join(
+                "%s %.2f s" % item
+                for item in results["package"]["seconds"].items()),
+                flush=True)
         if args.only in (None, "iis"):
             contenders = iis_contenders(python)
             for index in range(args.rounds):

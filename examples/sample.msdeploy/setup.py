@@ -13,9 +13,9 @@ setup(
                 " Web Deploy.",
     long_description=open("CHANGES.rst", encoding="utf-8").read(),
     keywords="python IIS FastCGI WSGI",
-    url="https://github.com/rpatterson/iiswsgi/tree/master/examples/"
+    url="https://example.org/iiswsgi/examples/"
         "sample.msdeploy",
-    author_url="https://github.com/rpatterson/iiswsgi",
+    author_url="https://example.org/iiswsgi",
     license="MIT",
     icon_url="https://www.python.org/static/community_logos/"
              "python-powered-h-50x65.png",
