@@ -1,0 +1,21 @@
+"""atheris fuzzer for targets.record_stream (see fuzz/README.md)."""
+
+import os
+import sys
+
+import atheris
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+with atheris.instrument_imports(include=["iiswsgi", "targets"]):
+    import targets
+
+
+def main():
+    atheris.Setup(sys.argv, targets.record_stream)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
