@@ -9,9 +9,14 @@ not memory.
 import io
 import tempfile
 
-__all__ = ["Input", "RequestTooLarge"]
+__all__ = ["ClientDisconnected", "Input", "RequestTooLarge"]
 
 _EMPTY = b""
+
+
+class ClientDisconnected(OSError):
+    """The web server aborted the request, or went away, before the body
+    ended: what was read of it is not the whole body."""
 
 
 class RequestTooLarge(ValueError):
@@ -30,7 +35,9 @@ class Input(io.RawIOBase):
     ``pull()`` returns the next piece of the body, or ``b""`` at its end.
     Up to ``spool_threshold`` bytes are kept in memory; past that they go to
     a temporary file in ``spool_dir``.  More than ``max_size`` bytes raise
-    :class:`RequestTooLarge` (None: no limit).
+    :class:`RequestTooLarge` (None: no limit).  ``pull()`` raises
+    :class:`ClientDisconnected` when the body will never end; reads then
+    keep raising it.
     """
 
     def __init__(self, pull, spool_threshold=1 << 20, max_size=None,
@@ -46,6 +53,7 @@ class Input(io.RawIOBase):
         self._pos = 0
         self._complete = pull is None
         self._too_large = False
+        self._disconnected = None
 
     # -- filling -----------------------------------------------------------
 
@@ -68,9 +76,15 @@ class Input(io.RawIOBase):
         """Pull one more piece; False at the end of the body."""
         if self._too_large:
             raise RequestTooLarge(self._max_size)
+        if self._disconnected is not None:
+            raise ClientDisconnected(*self._disconnected.args)
         if self._complete:
             return False
-        data = self._pull()
+        try:
+            data = self._pull()
+        except ClientDisconnected as error:
+            self._disconnected = error
+            raise
         if not data:
             self._complete = True
             return False

@@ -151,15 +151,16 @@ def build_environ(params, script_name=None, trust_original_url=False):
     if "APPL_MD_PATH" in environ:
         # IIS: SCRIPT_NAME and PATH_INFO both hold the whole path.
         if path is None:
-            path = environ.get("PATH_INFO") or environ.get("URL") or "/"
+            path = remove_dot_segments(
+                environ.get("PATH_INFO") or environ.get("URL") or "/")
         mount = (script_name if script_name is not None
                  else mount_point(environ["APPL_MD_PATH"]))
         environ["SCRIPT_NAME"], environ["PATH_INFO"] = _iis_paths(
             environ, path, mount)
     elif script_name is not None:
         if path is None:
-            path = (environ.get("SCRIPT_NAME", "")
-                    + environ.get("PATH_INFO", ""))
+            path = remove_dot_segments(environ.get("SCRIPT_NAME", "")
+                                       + environ.get("PATH_INFO", ""))
         environ["SCRIPT_NAME"], environ["PATH_INFO"] = _iis_paths(
             environ, path, script_name)
     else:

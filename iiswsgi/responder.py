@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from . import fastcgi
-from .body import Input, RequestTooLarge
+from .body import ClientDisconnected, Input, RequestTooLarge
 from .environ import build_environ
 from .transport import ConnectionLost
 
@@ -172,6 +172,7 @@ class Responder:
             roles=settings.roles, max_conns=settings.max_conns,
             max_reqs=settings.max_reqs)
         self.aborted = False
+        self._broken = None
         #: True while the responder waits, between requests, for the web
         #: server: the only moment it may be stopped at once.
         self.idle = False
@@ -262,28 +263,38 @@ class Responder:
             return
 
     def _pull(self):
-        """The next piece of the active request's body; b"" at its end."""
+        """The next piece of the active request's body; b"" at its end.
+
+        ClientDisconnected when the web server aborts the request or the
+        connection fails before the body's end; a failed connection is
+        kept in ``_broken``, and :meth:`respond` ends it."""
         conn = self.conn
-        while True:
-            event = conn.next_event()
-            if event is fastcgi.NEED_DATA:
-                reply = conn.data_to_send()
-                if reply:
-                    self.channel.write(reply)
-                conn.receive_data(self.channel.read())
-                continue
-            kind = type(event)
-            if kind is fastcgi.Body:
-                return event.data
-            if kind is fastcgi.BodyEnd:
-                return b""
-            if kind is fastcgi.Abort:
-                self.aborted = True
-                return b""
-            if event is fastcgi.CLOSED:
-                raise ConnectionLost(
-                    0, "the web server closed the connection before the"
-                    " request body ended")
+        try:
+            while True:
+                event = conn.next_event()
+                if event is fastcgi.NEED_DATA:
+                    reply = conn.data_to_send()
+                    if reply:
+                        self.channel.write(reply)
+                    conn.receive_data(self.channel.read())
+                    continue
+                kind = type(event)
+                if kind is fastcgi.Body:
+                    return event.data
+                if kind is fastcgi.BodyEnd:
+                    return b""
+                if kind is fastcgi.Abort:
+                    self.aborted = True
+                    raise ClientDisconnected(
+                        0, "the web server aborted the request before its"
+                        " body ended")
+                if event is fastcgi.CLOSED:
+                    raise ConnectionLost(
+                        0, "the web server closed the connection before the"
+                        " request body ended")
+        except (fastcgi.ProtocolError, ConnectionLost) as error:
+            self._broken = error
+            raise ClientDisconnected(0, str(error)) from error
 
     def respond(self, request):
         """Run the application for ``request`` and send its response;
@@ -301,6 +312,7 @@ class Responder:
         environ["wsgi.input"] = body
         response = _Response(self)
         pending = b""
+        self._broken = None
         try:
             status = self._check_length(environ)
             if status:
@@ -313,8 +325,19 @@ class Responder:
         except RequestTooLarge:
             pending = self._error_response(response, 413, environ)
         except Exception:
-            pending = self._error_response(response, 500, environ,
-                                           sys.exc_info())
+            if self._broken is None and not self.aborted:
+                pending = self._error_response(response, 500, environ,
+                                               sys.exc_info())
+            else:
+                # The application failed because its body never came.
+                log.info("the request for %s%s ended before its body: %s",
+                         environ.get("SCRIPT_NAME", ""),
+                         environ.get("PATH_INFO", ""), sys.exc_info()[1])
+        if self._broken is not None:
+            # The connection failed under wsgi.input: nothing more can be
+            # said on it.
+            body.close()
+            raise self._broken
         # The request ends now, even if part of its body has not come: a
         # web server may hold the rest back until it sees the end (nginx
         # does), and the connection drops what still comes for it.

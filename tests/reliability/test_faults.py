@@ -99,18 +99,9 @@ CLOSE_STAGES = {
     + fcgi.record(fcgi.STDIN, 1, b"x" * 40),
 }
 
-MID_RECORD_STDIN_BUG = (
-    "IISWSGI BUG: the web server closing the pipe in the middle of an "
-    "FCGI_STDIN record while the application reads wsgi.input raises "
-    "fastcgi.ProtocolError inside the application; Responder.respond "
-    "treats it as an application failure and logs 'the application failed' "
-    "with a traceback at ERROR level (then tries to send a 500 to a closed "
-    "pipe) instead of the disconnect warning")
-
 
 @pytest.mark.parametrize("stage", sorted(CLOSE_STAGES) + [
-    pytest.param("mid-stdin-inside-a-record", marks=pytest.mark.xfail(
-        strict=True, reason=MID_RECORD_STDIN_BUG))])
+    "mid-stdin-inside-a-record"])
 def test_pipe_closed_at_every_stage(start, stage):
     gw = start()
     if stage == "mid-stdin-inside-a-record":
@@ -170,15 +161,7 @@ def test_abort_in_the_middle_of_the_body(start, markers):
     assert problems(gw.log_text()) == []
 
 
-ABORTED_BODY_BUG = (
-    "IISWSGI BUG: when the web server aborts a request while the "
-    "application reads wsgi.input, the read returns b'' as if the body had "
-    "ended (Responder._pull turns Abort into end of body), so the "
-    "application sees a clean, truncated body (300 of 1000 bytes) and "
-    "acts on it (stores a truncated upload); the read should raise")
 
-
-@pytest.mark.xfail(strict=True, reason=ABORTED_BODY_BUG)
 def test_an_aborted_body_is_not_a_clean_end(start, markers):
     gw = start()
     p = params("/store", method="POST")
@@ -481,14 +464,7 @@ def test_paths_never_leave_the_application(start, raw, expected):
     assert "." not in segments and ".." not in segments
 
 
-NO_RAW_URL_BUG = (
-    "IISWSGI BUG: with no UNENCODED_URL/REQUEST_URI, build_environ splits "
-    "the PATH_INFO the server sent without resolving dot segments, so "
-    "'/app/../other' gives SCRIPT_NAME '/app', PATH_INFO '/../other' (the "
-    "same request with a raw URL gives '', '/other')")
 
-
-@pytest.mark.xfail(strict=True, reason=NO_RAW_URL_BUG)
 @pytest.mark.parametrize("params_in, script_name", [
     ({"APPL_MD_PATH": "/LM/W3SVC/1/ROOT/app", "PATH_INFO": "/app/../other"},
      None),
