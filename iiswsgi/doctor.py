@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import appcmd as appcmd_module
 from . import logs, safexml
 from .hosting import find_web_config
+from .msdeploy.webconfig import Handler
 from .registration import (ARGUMENTS, handler_snippet, quote_path,
                            script_processor, venv_redirector)
 
@@ -51,21 +52,6 @@ class Finding:
     detail: str = ""              # more text to show as it is (a traceback)
 
 
-@dataclass
-class _Handler:
-    name: str
-    script_processor: str
-    attributes: dict
-
-    @property
-    def full_path(self):
-        return self.script_processor.partition("|")[0]
-
-    @property
-    def arguments(self):
-        return self.script_processor.partition("|")[2]
-
-
 def _fastcgi_handlers(root):
     """The FastCgiModule handlers web.config leaves in effect, honouring
     ``<remove>`` and ``<clear>``, in ``<configuration>`` and in
@@ -82,7 +68,7 @@ def _fastcgi_handlers(root):
                     handlers.pop(name.lower(), None)
                 elif element.tag == "add":
                     handlers[name.lower()] = element
-    return [_Handler(element.get("name", ""),
+    return [Handler(element.get("name", ""),
                      element.get("scriptProcessor", ""),
                      dict(element.attrib))
             for element in handlers.values()
