@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import appcmd as appcmd_module
 from . import logs, safexml
-from .hosting import find_web_config
+from .hosting import ConfigError, app_settings, find_web_config
 from .msdeploy.webconfig import Handler
 from .registration import (ARGUMENTS, handler_snippet, quote_path,
                            script_processor, venv_redirector)
@@ -73,20 +73,6 @@ def _fastcgi_handlers(root):
                      dict(element.attrib))
             for element in handlers.values()
             if "fastcgimodule" in element.get("modules", "").lower()]
-
-
-def _app_settings(root):
-    settings = {}
-    for section in root.findall("appSettings"):
-        for element in section:
-            key = element.get("key", "")
-            if element.tag == "clear":
-                settings.clear()
-            elif element.tag == "remove":
-                settings.pop(key, None)
-            elif element.tag == "add" and key:
-                settings[key] = element.get("value", "")
-    return settings
 
 
 def log_file_problem(path):
@@ -176,8 +162,13 @@ class _Doctor:
             self.add(PROBLEM, "cannot read %s: %s" % (path, error),
                      "IIS cannot read it either (HTTP 500.19): fix the XML")
             return self.findings
+        try:
+            settings = app_settings(root, path)
+        except ConfigError as error:
+            self.add(PROBLEM, str(error), "the gateway cannot read its"
+                     " settings either: fix the <appSettings>")
+            return self.findings
         self.add(OK, "web.config: %s" % path)
-        settings = _app_settings(root)
         handlers = _fastcgi_handlers(root)
         python = None
         if not handlers:

@@ -21,8 +21,9 @@ from . import logs, safexml
 from .environ import filesystem_path, split_path
 
 __all__ = ["ConfigError", "HandlerError", "HostedApplication",
-           "add_telemetry", "expand_variables", "find_web_config", "main",
-           "read_app_settings", "resolve_handler", "start_debugger"]
+           "add_telemetry", "app_settings", "expand_variables",
+           "find_web_config", "main", "read_app_settings", "resolve_handler",
+           "start_debugger"]
 
 log = logging.getLogger("iiswsgi")
 
@@ -67,6 +68,12 @@ def read_app_settings(path):
     if root.tag != "configuration":
         raise ConfigError("%s: the root element is <%s>, not <configuration>"
                           % (path, root.tag))
+    return app_settings(root, path)
+
+
+def app_settings(root, path):
+    """The appSettings of an already parsed web.config (``root``, read from
+    ``path``), by the rules of :func:`read_app_settings`."""
     settings = {}   # upper-cased key -> (key, value)
     for section in root.findall("appSettings"):
         for attribute in ("file", "configSource"):

@@ -353,6 +353,24 @@ def test_doctor_removed_handler(iis):
     assert 'PROBLEM  no handler with modules="FastCgiModule"' in result.stdout
 
 
+def test_doctor_reads_settings_as_the_gateway_does(iis):
+    site = make_site(iis.tmp)
+    path = site / "web.config"
+    # A key removed in another case is gone for the gateway too.
+    path.write_text(path.read_text().replace(
+        "  </appSettings>", '    <remove key="wsgi_handler" />\n'
+        "  </appSettings>"))
+    result = iis.run("doctor", site)
+    assert "WSGI_HANDLER is not set" in result.stdout + result.stderr
+    # An <add> without a key stops the gateway: doctor says so.
+    path.write_text(path.read_text().replace(
+        '<remove key="wsgi_handler" />', '<add value="orphan" />'))
+    result = iis.run("doctor", site)
+    assert result.returncode == 1
+    assert "PROBLEM  %s: an <appSettings><add> has no key attribute" % path \
+        in result.stdout
+
+
 def test_doctor_unregistered_script_processor(iis):
     site = make_site(iis.tmp)
     result = iis.run("doctor", site)
