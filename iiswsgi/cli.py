@@ -192,6 +192,35 @@ def _doctor(args):
     return 1 if problems else 0
 
 
+def _emulate(args):
+    from .emulator import ConfigError, EmulatorServer
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
+        stream=sys.stdout)
+    if not args.verbose:
+        logging.getLogger("waitress").setLevel(logging.WARNING)
+    try:
+        server = EmulatorServer(args.site_dir, args.host, args.port,
+                                args.apphost)
+    except ConfigError as error:
+        print("iiswsgi emulate: %s" % error, file=sys.stderr)
+        return 2
+    except OSError as error:
+        print("iiswsgi emulate: cannot listen on %s:%d: %s" % (
+            args.host, args.port, error.strerror or error), file=sys.stderr)
+        return 1
+    urls = server.urls()
+    print("iiswsgi emulate: serving %s as IIS would, at %s" % (
+        server.site_dir, urls[0]), flush=True)
+    for url in urls[1:]:
+        print("  another application of the site: %s" % url)
+    print("Press Ctrl-C to stop.", flush=True)
+    server.serve_forever()
+    return 0
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="iiswsgi",
@@ -270,6 +299,34 @@ def _parser():
                         help="the applicationHost.config appcmd should read"
                              " (IIS Express)")
     doctor.set_defaults(run=_doctor)
+    emulate = commands.add_parser(
+        "emulate", help="run a site on this machine as IIS's FastCGI module"
+                        " would",
+        description="Serve the site in SITE_DIR over HTTP the way IIS"
+                    " would: its web.config's FastCGI handler names the"
+                    " process to start (scriptProcessor), which gets a"
+                    " duplex channel as standard input, IIS's server"
+                    " variables and its process pool (maxInstances,"
+                    " instanceMaxRequests, activityTimeout, requestTimeout,"
+                    " idleTimeout, queueLength, stderrMode,"
+                    " responseBufferLimit).  Settings come from"
+                    " applicationHost.config with --apphost, else from the"
+                    " site's web.config <fastCgi>, else IIS's defaults."
+                    " Runs on Linux and macOS.")
+    emulate.add_argument("site_dir", metavar="SITE_DIR",
+                         help="the site's folder, where its web.config is")
+    emulate.add_argument("--host", default="127.0.0.1",
+                         help="listen on this address (default: 127.0.0.1)")
+    emulate.add_argument("--port", type=int, default=8080,
+                         help="listen on this port (default: 8080; 0 picks a"
+                              " free one)")
+    emulate.add_argument("--apphost", metavar="FILE",
+                         help="an applicationHost.config for the"
+                              " <fastCgi><application> settings and the"
+                              " site's other applications")
+    emulate.add_argument("-v", "--verbose", action="store_true",
+                         help="log more")
+    emulate.set_defaults(run=_emulate)
     return parser
 
 

@@ -42,6 +42,17 @@ def router(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/boom":
         raise RuntimeError("boom on purpose")
+    if path == "/crash":
+        os._exit(3)
+    if path == "/trickle":
+        pause = float(environ.get("QUERY_STRING") or 1)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def trickle():
+            yield b"first\n"
+            time.sleep(pause)
+            yield b"second\n"
+        return trickle()
     if path == "/print":
         print("printed by the application")
         sys.stderr.write("written to stderr by the application\n")

@@ -1,0 +1,147 @@
+"""The process pool of one ``<fastCgi><application>``, as IIS keeps it:
+at most maxInstances processes, one request each at a time; requests wait
+in a queue of queueLength (503 beyond); a process is recycled after
+instanceMaxRequests requests or idleTimeout seconds idle, and replaced
+when it exits."""
+
+import logging
+import threading
+import time
+
+from .process import FastCgiProcess
+
+__all__ = ["Pool", "QueueFull"]
+
+log = logging.getLogger("iiswsgi.emulator")
+
+
+class QueueFull(Exception):
+    """The pool's queue is full (IIS answers 503)."""
+
+
+class Pool:
+    def __init__(self, settings, environ):
+        self.settings = settings
+        self.environ = environ
+        self._idle = []             # most recently used last
+        self._count = 0             # processes running or starting
+        self._waiting = 0
+        self._closed = False
+        self._condition = threading.Condition()
+        self._stopping = []
+        self._all = set()
+        self.started = 0
+
+    @property
+    def size(self):
+        with self._condition:
+            return self._count
+
+    def acquire(self):
+        """A process for one request: an idle one, a new one when the pool
+        has room, or the first one released.  Raises QueueFull, or
+        ProcessFailure when a process cannot be started."""
+        with self._condition:
+            while True:
+                if self._closed:
+                    raise QueueFull("the emulator is stopping")
+                while self._idle:
+                    process = self._idle.pop()
+                    if process.usable():
+                        return process
+                    self._count -= 1
+                    log.info("FastCGI process %d had exited (status %s);"
+                             " starting another", process.pid,
+                             process.poll())
+                    process.kill()
+                if self._count < self.settings.max_instances:
+                    self._count += 1
+                    break
+                if self._waiting >= self.settings.queue_length:
+                    raise QueueFull(
+                        "%d request(s) are already waiting for one of the %d"
+                        " process(es) (queueLength)" % (
+                            self._waiting, self.settings.max_instances))
+                self._waiting += 1
+                try:
+                    self._condition.wait()
+                finally:
+                    self._waiting -= 1
+        try:
+            process = FastCgiProcess(self.settings, self.environ)
+        except BaseException:
+            with self._condition:
+                self._count -= 1
+                self._condition.notify()
+            raise
+        with self._condition:
+            self.started += 1
+            self._all.add(process)
+        return process
+
+    def release(self, process, reusable):
+        """Give ``process`` back after a request; it is stopped instead
+        when it cannot be reused or has served instanceMaxRequests."""
+        recycle = (not reusable or not process.alive()
+                   or process.requests >= self.settings.instance_max_requests)
+        with self._condition:
+            if recycle or self._closed:
+                self._count -= 1
+            else:
+                self._idle.append(process)
+            self._condition.notify()
+        if recycle or self._closed:
+            if process.alive() and process.requests >= \
+                    self.settings.instance_max_requests:
+                log.info("FastCGI process %d served instanceMaxRequests (%d);"
+                         " recycling it", process.pid, process.requests)
+            self._stop_later(process)
+
+    def _stop_later(self, process):
+        with self._condition:
+            self._all.discard(process)
+        thread = threading.Thread(target=process.stop,
+                                  name="iiswsgi-emulate-stop", daemon=True)
+        thread.start()
+        with self._condition:
+            self._stopping = [t for t in self._stopping if t.is_alive()]
+            self._stopping.append(thread)
+
+    def reap_idle(self, now=None):
+        """Stop processes idle for idleTimeout seconds."""
+        now = time.monotonic() if now is None else now
+        expired = []
+        with self._condition:
+            for process in list(self._idle):
+                if now - process.last_used >= self.settings.idle_timeout:
+                    self._idle.remove(process)
+                    self._count -= 1
+                    expired.append(process)
+            if expired:
+                self._condition.notify_all()
+        for process in expired:
+            log.info("FastCGI process %d idle for idleTimeout (%d s);"
+                     " stopping it", process.pid, self.settings.idle_timeout)
+            self._stop_later(process)
+
+    def close(self, grace=3):
+        """Stop every idle process and refuse new requests; wait (up to a
+        few seconds) for the processes being stopped."""
+        with self._condition:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            self._condition.notify_all()
+        for process in idle:
+            self._stop_later(process)
+        deadline = time.monotonic() + grace + 3
+        with self._condition:
+            stopping = list(self._stopping)
+        for thread in stopping:
+            thread.join(max(0, deadline - time.monotonic()))
+        # Processes still in a request are ended as IIS ends them when its
+        # worker process goes: at once.
+        with self._condition:
+            busy, self._all = list(self._all), set()
+        for process in busy:
+            process.kill()

@@ -1,0 +1,359 @@
+"""One FastCGI process, started and spoken to as IIS's FastCGI module does:
+a connected duplex channel as standard input, standard output and error
+unusable, one request at a time with FCGI_KEEP_CONN."""
+
+import errno
+import logging
+import os
+import signal
+import socket
+import struct
+import threading
+import time
+
+from .. import fastcgi
+from .config import split_command_line
+
+__all__ = ["ProcessFailure", "FastCgiProcess", "ExchangeEvent"]
+
+log = logging.getLogger("iiswsgi.emulator")
+
+_HEADER = struct.Struct("!BBHHBx")
+_END_BODY = struct.Struct("!LB3x")
+_REQUEST_ID = 1
+_CHUNK = 65535
+
+
+class ProcessFailure(Exception):
+    """The process failed a request the way IIS reports it: ``message``
+    is IIS's wording, ``detail`` what happened, ``code`` the HRESULT IIS
+    shows."""
+
+    def __init__(self, message, detail="", code="0x80070000", unseen=False):
+        Exception.__init__(self, message)
+        self.message = message
+        self.detail = detail
+        self.code = code
+        # True when the process is known not to have read the request
+        # (it had gone before it could): the request may go to another.
+        self.unseen = unseen
+
+
+EXITED = "The FastCGI process exited unexpectedly"
+ACTIVITY = "The FastCGI process exceeded configured activity timeout"
+REQUEST = "The FastCGI process exceeded configured request timeout"
+UNKNOWN = "An unknown FastCGI error occurred"
+START = "The FastCGI executable could not be started"
+
+
+class ExchangeEvent:
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    END = "end"
+
+
+def _posix_spawn(argv, env, channel):
+    """Start ``argv`` with ``channel`` as fd 0 and fds 1 and 2 closed, in
+    a session of its own (so a terminal's Ctrl-C reaches the emulator,
+    which stops its children itself).  Like IIS, which starts them in its
+    own folder, the process does not start in the site's folder: it
+    inherits the emulator's."""
+    actions = [(os.POSIX_SPAWN_DUP2, channel.fileno(), 0),
+               (os.POSIX_SPAWN_CLOSE, 1), (os.POSIX_SPAWN_CLOSE, 2)]
+    return os.posix_spawn(argv[0], argv, env, file_actions=actions,
+                          setsid=True)
+
+
+class FastCgiProcess:
+    """A FastCGI process of the pool for ``settings``."""
+
+    def __init__(self, settings, environ):
+        self.settings = settings
+        self.requests = 0
+        self.last_used = time.monotonic()
+        self.pid = None
+        self._status = None
+        self._wait_lock = threading.Lock()
+        argv = [settings.full_path] + split_command_line(settings.arguments)
+        env = dict(environ)
+        env.update(settings.environment_variables)
+        if os.name == "nt":
+            raise ProcessFailure(START, "iiswsgi emulate starts FastCGI"
+                                 " processes on POSIX systems only; on"
+                                 " Windows, use IIS or IIS Express")
+        if not os.path.isfile(argv[0]) or not os.access(argv[0], os.X_OK):
+            raise ProcessFailure(
+                START, "fullPath %s is not an executable file" % argv[0],
+                "0x80070002")
+        self.channel, child = socket.socketpair()
+        try:
+            self.pid = _posix_spawn(argv, env, child)
+        except OSError as error:
+            self.channel.close()
+            raise ProcessFailure(START, "%s: %s" % (argv[0], error),
+                                 "0x%08x" % (0x80070000 | (error.errno or 0))
+                                 ) from None
+        finally:
+            child.close()
+        self.started = time.monotonic()
+        log.info("started FastCGI process %d: %s", self.pid,
+                 " ".join(argv))
+
+    # -- life ---------------------------------------------------------------
+
+    def poll(self):
+        """The exit status, or None while it runs."""
+        with self._wait_lock:
+            if self._status is None and self.pid is not None:
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:
+                    status, pid = 0, self.pid
+                if pid:
+                    self._status = os.waitstatus_to_exitcode(status)
+            return self._status
+
+    def alive(self):
+        return self.poll() is None
+
+    def usable(self):
+        """Whether an idle process can take a request: it runs and has not
+        closed its end of the channel (as the gateway does when it exits
+        after a request)."""
+        if not self.alive():
+            return False
+        try:
+            self.channel.setblocking(False)
+            try:
+                return self.channel.recv(1, socket.MSG_PEEK) != b""
+            finally:
+                self.channel.setblocking(True)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
+    def wait(self, timeout):
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+        return self._status
+
+    def kill(self):
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.wait(5)
+        self._close_channel()
+
+    def stop(self, grace=None):
+        """End it as IIS does when recycling: the channel is closed (the
+        gateway exits on end of file), then, after ``grace`` seconds,
+        SIGTERM and finally SIGKILL."""
+        if grace is None:
+            grace = max(self.settings.signal_before_terminate_seconds, 3)
+        self._close_channel()
+        if self.wait(grace) is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            if self.wait(2) is None:
+                self.kill()
+        log.info("FastCGI process %d ended (exit status %s) after %d"
+                 " request(s)", self.pid, self._status, self.requests)
+
+    def _close_channel(self):
+        try:
+            self.channel.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.channel.close()
+
+    def _exit_detail(self):
+        status = self.wait(0.5)
+        if status is None:
+            return "the process closed its standard input"
+        if status < 0:
+            return "the process was killed by signal %d" % -status
+        return "the process exited with status %d" % status
+
+    # -- one request --------------------------------------------------------
+
+    def exchange(self, params, body, content_length):
+        """Run one request; an iterator of (ExchangeEvent, data) ending
+        with (END, app_status).  ``params`` is a list of (bytes, bytes);
+        ``body`` a readable file of ``content_length`` bytes.  Raises
+        ProcessFailure (and leaves the process dead) as IIS would fail
+        the request."""
+        return _Exchange(self, params, body, content_length)
+
+
+class _Exchange:
+    def __init__(self, process, params, body, content_length):
+        self.process = process
+        self.settings = process.settings
+        self.done = False
+        self.received = 0           # bytes of records read
+        self._buffer = bytearray()
+        self._writer = None
+        self._writer_error = None
+        start = time.monotonic()
+        self._deadline = start + self.settings.request_timeout
+        process.requests += 1
+        process.last_used = start
+        encode = fastcgi.encode_record
+        head = [encode(fastcgi.BEGIN_REQUEST, _REQUEST_ID, struct.pack(
+            "!HB5x", fastcgi.RESPONDER, fastcgi.KEEP_CONN))]
+        pairs = fastcgi.encode_pairs(params)
+        for offset in range(0, len(pairs), _CHUNK):
+            head.append(encode(fastcgi.PARAMS, _REQUEST_ID,
+                               pairs[offset:offset + _CHUNK]))
+        head.append(encode(fastcgi.PARAMS, _REQUEST_ID))
+        if not content_length:
+            head.append(encode(fastcgi.STDIN, _REQUEST_ID))
+        self._send(b"".join(head))
+        if content_length:
+            self._writer = threading.Thread(
+                target=self._write_body, args=(body, content_length),
+                name="iiswsgi-emulate-stdin", daemon=True)
+            self._writer.start()
+
+    def _send(self, data):
+        try:
+            self.process.channel.sendall(data)
+        except OSError as error:
+            # The process had gone before it read all the parameters, so
+            # its application never saw the request.
+            failure = self._fail(EXITED, "writing the request failed (%s);"
+                                 " %s" % (error.strerror or error,
+                                          self.process._exit_detail()),
+                                 "0x8007006d")
+            failure.unseen = True
+            raise failure
+
+    def _write_body(self, body, remaining):
+        encode = fastcgi.encode_record
+        channel = self.process.channel
+        try:
+            while remaining > 0:
+                chunk = body.read(min(remaining, _CHUNK))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                channel.sendall(encode(fastcgi.STDIN, _REQUEST_ID, chunk))
+            channel.sendall(encode(fastcgi.STDIN, _REQUEST_ID))
+        except OSError as error:
+            self._writer_error = error
+
+    def _fail(self, message, detail, code="0x80070000"):
+        self.done = True
+        self.process.kill()
+        return ProcessFailure(message, detail, code)
+
+    def _fill(self, needed):
+        channel = self.process.channel
+        while len(self._buffer) < needed:
+            now = time.monotonic()
+            remaining = self._deadline - now
+            if remaining <= 0:
+                raise self._fail(REQUEST, "no answer within requestTimeout"
+                                 " (%d s)" % self.settings.request_timeout,
+                                 "0x80070102")
+            activity = self.settings.activity_timeout
+            channel.settimeout(min(activity, remaining))
+            try:
+                data = channel.recv(262144)
+            except socket.timeout:
+                if time.monotonic() >= self._deadline:
+                    continue
+                raise self._fail(ACTIVITY, "no data from the process for"
+                                 " activityTimeout (%d s)" % activity,
+                                 "0x80070102") from None
+            except OSError as error:
+                failure = self._fail(EXITED, "reading the answer failed (%s)"
+                                     % (error.strerror or error),
+                                     "0x80070109")
+                # A process that exits with the request unread resets the
+                # channel; one that read it and then died just closes it.
+                failure.unseen = (error.errno == errno.ECONNRESET
+                                  and not self.received)
+                raise failure from None
+            if not data:
+                detail = self.process._exit_detail()
+                raise self._fail(EXITED, detail, "0x80070109")
+            self._buffer += data
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        while not self.done:
+            self._fill(8)
+            version, kind, request_id, length, padding = \
+                _HEADER.unpack_from(self._buffer)
+            total = 8 + length + padding
+            self._fill(total)
+            content = bytes(self._buffer[8:8 + length])
+            del self._buffer[:total]
+            self.received += total
+            if version != 1:
+                raise self._fail(UNKNOWN, "a record of FastCGI version %d"
+                                 % version)
+            if request_id != _REQUEST_ID:
+                continue
+            if kind == fastcgi.STDOUT and content:
+                return ExchangeEvent.STDOUT, content
+            if kind == fastcgi.STDERR and content:
+                return ExchangeEvent.STDERR, content
+            if kind == fastcgi.END_REQUEST:
+                return self._end(content)
+            if kind not in (fastcgi.STDOUT, fastcgi.STDERR):
+                raise self._fail(UNKNOWN, "an unexpected record of type %d"
+                                 % kind)
+        raise StopIteration
+
+    def _end(self, content):
+        self.done = True
+        if len(content) < 8:
+            raise self._fail(UNKNOWN, "FCGI_END_REQUEST of %d bytes"
+                             % len(content))
+        app_status, protocol_status = _END_BODY.unpack_from(content)
+        if protocol_status != fastcgi.REQUEST_COMPLETE:
+            raise self._fail(UNKNOWN, "the process refused the request"
+                             " (protocol status %d)" % protocol_status)
+        if self._writer is not None:
+            # The process has answered; it reads what is left of the body
+            # (or the channel breaks), else it cannot take another request.
+            self._writer.join(min(self.settings.activity_timeout, 10))
+            if self._writer.is_alive():
+                self.process.kill()
+        self.process.last_used = time.monotonic()
+        return ExchangeEvent.END, app_status
+
+    def abort(self):
+        """The client went away before the end: send FCGI_ABORT_REQUEST as
+        IIS does and wait briefly for the process to end the request;
+        kill it when it does not, so it is never reused mid-request."""
+        if self.done:
+            return
+        try:
+            self.process.channel.sendall(fastcgi.encode_record(
+                fastcgi.ABORT_REQUEST, _REQUEST_ID))
+            self._deadline = min(self._deadline, time.monotonic() + 5)
+            for kind, _ in self:
+                if kind == ExchangeEvent.END:
+                    return
+        except (ProcessFailure, OSError):
+            pass
+        self.done = True
+        self.process.kill()
+
+    @property
+    def reusable(self):
+        return self.done and self.process.alive() and \
+            self._writer_error is None

@@ -1,0 +1,90 @@
+"""``iiswsgi emulate``: serve a site over HTTP on loopback with waitress,
+handing requests to FastCGI processes as IIS would."""
+
+import logging
+import os
+import signal
+import threading
+
+from .app import SERVER_SOFTWARE, Emulator
+from .config import load_site
+
+__all__ = ["EmulatorServer"]
+
+log = logging.getLogger("iiswsgi.emulator")
+
+
+class EmulatorServer:
+    """The emulator behind a waitress HTTP server bound to ``host`` and
+    ``port`` (0: any free port)."""
+
+    def __init__(self, site_dir, host="127.0.0.1", port=8080, apphost=None,
+                 environ=None):
+        import waitress.server
+
+        self.site = load_site(site_dir, apphost)
+        self.site_dir = os.path.abspath(site_dir)
+        self.emulator = Emulator(self.site, environ, local_addr=host)
+        # Enough threads for every process of every pool plus some queued
+        # requests; waitress queues the rest itself.
+        self.server = waitress.server.create_server(
+            self.emulator, host=host, port=port, threads=16,
+            ident=SERVER_SOFTWARE, clear_untrusted_proxy_headers=True,
+            channel_timeout=300, cleanup_interval=30)
+        self._stopped = threading.Event()
+
+    @property
+    def port(self):
+        return int(self.server.effective_port)
+
+    @property
+    def host(self):
+        return self.server.effective_host
+
+    def urls(self):
+        """The URL of each application of the site, the one of SITE_DIR
+        first."""
+        host = self.host
+        if ":" in host:
+            host = "[%s]" % host
+        base = "http://%s:%s" % (host, self.port)
+        urls = []
+        for application in sorted(self.site.applications,
+                                  key=lambda app: app.path):
+            url = base + (application.path.rstrip("/") + "/")
+            if os.path.normcase(application.physical_path) == \
+                    os.path.normcase(self.site_dir):
+                urls.insert(0, url)
+            else:
+                urls.append(url)
+        return urls
+
+    def serve_forever(self):
+        """Serve until stop(), SIGINT (Ctrl-C) or SIGTERM; then stop every
+        FastCGI process."""
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, self._on_signal)
+        server = self.server
+        try:
+            while not self._stopped.is_set():
+                server.asyncore.loop(timeout=0.5, map=server._map, count=1,
+                                     use_poll=True)
+        finally:
+            self.close()
+
+    def _on_signal(self, number, frame):
+        self._stopped.set()
+
+    def stop(self):
+        """Make serve_forever() return (from any thread)."""
+        self._stopped.set()
+        self.server.trigger.pull_trigger()
+
+    def close(self):
+        log.info("stopping: ending the FastCGI processes")
+        self.emulator.close()
+        self.server.close()
+        self.server.asyncore.close_all(self.server._map)
+        self.server.task_dispatcher.shutdown(timeout=2)
+        log.info("stopped")

@@ -1,0 +1,67 @@
+"""A FastCGI responder that is not the gateway, for the emulator's tests
+of what IIS does with FCGI_STDERR output and broken answers.
+
+    python raw_responder.py
+
+Serves requests on the channel IIS gives as standard input.  The request's
+path picks the answer:
+
+* ``/stderr``: a normal answer, with a line on FCGI_STDERR before it;
+* ``/stderr-late``: the answer, then the FCGI_STDERR line;
+* ``/noheaders``: a body with no blank line ending the headers;
+* ``/hang``: no answer at all;
+* ``/location``: only a Location header (IIS makes that a 302);
+* anything else: ``ok`` with ``Status: 201``.
+"""
+
+import os
+import socket
+import time
+
+from iiswsgi import fastcgi
+
+
+def answer(connection, request_id, path):
+    out = (lambda rid, data: connection.send_stdout(data))
+    err = (lambda text: fastcgi.encode_record(fastcgi.STDERR, request_id,
+                                              text))
+    headers = b"Content-Type: text/plain\r\n\r\n"
+    if path == "/stderr":
+        return [err(b"warning: the database is slow\n"),
+                out(request_id, headers + b"body after stderr")]
+    if path == "/stderr-late":
+        return [out(request_id, headers + b"body before stderr"),
+                err(b"warning: late\n")]
+    if path == "/noheaders":
+        return [out(request_id, b"just a body, no headers")]
+    if path == "/hang":
+        time.sleep(3600)
+    if path == "/location":
+        return [out(request_id, b"Location: /elsewhere\r\n\r\n")]
+    return [out(request_id, b"Status: 201\r\n" + headers + b"ok")]
+
+
+def main():
+    channel = socket.socket(fileno=os.dup(0))
+    connection = fastcgi.Connection()
+    path = None
+    while True:
+        event = connection.next_event()
+        if event is fastcgi.CLOSED:
+            return
+        if event is fastcgi.NEED_DATA:
+            connection.receive_data(channel.recv(65536))
+            continue
+        if isinstance(event, fastcgi.Request):
+            path = event.params.get("PATH_INFO")
+        elif isinstance(event, fastcgi.BodyEnd):
+            data = answer(connection, event.request_id, path)
+            data.append(connection.end_request(0))
+            channel.sendall(b"".join(data))
+        pending = connection.data_to_send()
+        if pending:
+            channel.sendall(pending)
+
+
+if __name__ == "__main__":
+    main()
