@@ -10,6 +10,7 @@ path picks the answer:
 * ``/stderr-late``: the answer, then the FCGI_STDERR line;
 * ``/noheaders``: a body with no blank line ending the headers;
 * ``/hang``: no answer at all;
+* ``/drip``: headers, then a byte every half second, never ending;
 * ``/location``: only a Location header (IIS makes that a 302);
 * anything else: ``ok`` with ``Status: 201``.
 """
@@ -55,6 +56,12 @@ def main():
         if isinstance(event, fastcgi.Request):
             path = event.params.get("PATH_INFO")
         elif isinstance(event, fastcgi.BodyEnd):
+            if path == "/drip":
+                channel.sendall(connection.send_stdout(
+                    b"Content-Type: text/plain\r\n\r\n"))
+                while True:
+                    time.sleep(0.5)
+                    channel.sendall(connection.send_stdout(b"."))
             data = answer(connection, event.request_id, path)
             data.append(connection.end_request(0))
             channel.sendall(b"".join(data))

@@ -343,18 +343,26 @@ def test_cgi_headers_as_iis_reads_them(tmp_path):
     assert redirect == (302, "/elsewhere")
 
 
-def test_activity_timeout(tmp_path):
+@pytest.mark.parametrize("path, setting, message", [
+    ("/hang", "activityTimeout", b"exceeded configured activity timeout"),
+    ("/drip", "requestTimeout", b"exceeded configured request timeout"),
+])
+def test_timeouts(tmp_path, path, setting, message):
+    # 10 s is the least either setting takes.
     site = write_site(tmp_path / "site", processor=RAW,
-                      fastcgi={"activityTimeout": "10"})
+                      fastcgi={setting: "10"})
     with emulating(site) as server:
         started = time.monotonic()
-        status, _, body = fetch(server, "/hang")
+        status, _, body = fetch(server, path)
         elapsed = time.monotonic() - started
         again, _, _ = fetch(server, "/")
+        (pool,) = server.emulator.pools
+        processes = pool.started
     assert status == 500
-    assert b"exceeded configured activity timeout" in body
+    assert message in body
     assert 9.5 <= elapsed < 20, elapsed
     assert again == 201
+    assert processes == 2          # the stuck one was killed
 
 
 def test_static_files_and_request_filtering(tmp_path):
