@@ -118,7 +118,10 @@ class HandlerRule:
 
     @property
     def key(self):
-        return self.script_processor.casefold()
+        # "C:\\php\\php-cgi.exe" without "|" names the application with
+        # no arguments.
+        full_path, _, arguments = self.script_processor.partition("|")
+        return (full_path + "|" + arguments).casefold()
 
     def matches(self, method, relative):
         """Whether this handler takes ``method`` on ``relative`` (the path
@@ -332,8 +335,14 @@ def load_site(site_dir, apphost=None):
                for app in applications):
             applications.sort(key=lambda app: len(app.path), reverse=True)
             return Site(name, site_id, applications, fastcgi, apphost)
-    log.info("%s: no site maps %s; serving it as the root of site 1 with"
-             " the <fastCgi> settings of that file", apphost, site_dir)
+    log.warning(
+        "%s: no application of its sites has the folder %s (theirs: %s);"
+        " serving it as the root of site 1, with the <fastCgi> settings of"
+        " that file.  An unset %%VARIABLE%% in a physicalPath reads as"
+        " empty.", apphost, site_dir, ", ".join(
+            "%s%s -> %s" % (name, app.path, app.physical_path)
+            for name, _, applications in sites for app in applications)
+        or "none")
     return Site("Default Web Site", 1, [Application("/", site_dir)], fastcgi,
                 apphost)
 

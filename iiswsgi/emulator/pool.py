@@ -97,11 +97,16 @@ class Pool:
                          " recycling it", process.pid, process.requests)
             self._stop_later(process)
 
-    def _stop_later(self, process):
-        with self._condition:
-            self._all.discard(process)
-        thread = threading.Thread(target=process.stop,
-                                  name="iiswsgi-emulate-stop", daemon=True)
+    def _stop_later(self, process, grace=None):
+        def stop():
+            try:
+                process.stop(grace)
+            finally:
+                with self._condition:
+                    self._all.discard(process)
+
+        thread = threading.Thread(target=stop, name="iiswsgi-emulate-stop",
+                                  daemon=True)
         thread.start()
         with self._condition:
             self._stopping = [t for t in self._stopping if t.is_alive()]
@@ -124,24 +129,23 @@ class Pool:
                      " stopping it", process.pid, self.settings.idle_timeout)
             self._stop_later(process)
 
-    def close(self, grace=3):
-        """Stop every idle process and refuse new requests; wait (up to a
-        few seconds) for the processes being stopped."""
+    def close(self, grace=2):
+        """Refuse new requests and end every process within about
+        ``grace`` seconds: idle ones are asked to go (their channel is
+        closed), and whatever still runs then is killed, busy or not."""
         with self._condition:
             self._closed = True
             idle, self._idle = self._idle, []
             self._count -= len(idle)
             self._condition.notify_all()
         for process in idle:
-            self._stop_later(process)
-        deadline = time.monotonic() + grace + 3
+            self._stop_later(process, grace)
+        deadline = time.monotonic() + grace
         with self._condition:
             stopping = list(self._stopping)
         for thread in stopping:
             thread.join(max(0, deadline - time.monotonic()))
-        # Processes still in a request are ended as IIS ends them when its
-        # worker process goes: at once.
         with self._condition:
-            busy, self._all = list(self._all), set()
-        for process in busy:
+            left = list(self._all)
+        for process in left:
             process.kill()

@@ -157,7 +157,7 @@ class FastCgiProcess:
         if grace is None:
             grace = max(self.settings.signal_before_terminate_seconds, 3)
         self._close_channel()
-        if self.wait(grace) is None:
+        if self.pid is not None and self.wait(grace) is None:
             try:
                 os.kill(self.pid, signal.SIGTERM)
             except ProcessLookupError:

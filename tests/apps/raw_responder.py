@@ -3,7 +3,9 @@ of what IIS does with FCGI_STDERR output and broken answers.
 
     python raw_responder.py
 
-Serves requests on the channel IIS gives as standard input.  The request's
+Serves requests on the channel IIS gives as standard input.  With
+RAW_RESPONDER_STUBBORN set it ignores SIGTERM and lingers after its
+channel closes.  The request's
 path picks the answer:
 
 * ``/stderr``: a normal answer, with a line on FCGI_STDERR before it;
@@ -16,6 +18,7 @@ path picks the answer:
 """
 
 import os
+import signal
 import socket
 import time
 
@@ -43,12 +46,18 @@ def answer(connection, request_id, path):
 
 
 def main():
+    if os.environ.get("RAW_RESPONDER_STUBBORN"):
+        # A process that outstays its welcome: deaf to SIGTERM, and still
+        # there long after its channel closes.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     channel = socket.socket(fileno=os.dup(0))
     connection = fastcgi.Connection()
     path = None
     while True:
         event = connection.next_event()
         if event is fastcgi.CLOSED:
+            if os.environ.get("RAW_RESPONDER_STUBBORN"):
+                time.sleep(120)
             return
         if event is fastcgi.NEED_DATA:
             connection.receive_data(channel.recv(65536))

@@ -400,11 +400,12 @@ def test_double_escaping_allowed_by_web_config(tmp_path):
     assert data["REQUEST_URI"] == "/a%2525b+c"
 
 
-def _start_cli(site_dir, *args):
+def _start_cli(site_dir, *args, env=None):
     process = subprocess.Popen(
         [sys.executable, "-m", "iiswsgi.cli", "emulate", str(site_dir),
          "--port", "0"] + list(args),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env)
     line = process.stdout.readline()
     match = re.search(r"at (http://\S+)", line)
     if not match:
@@ -456,6 +457,33 @@ def test_ctrl_c_stops_it_and_every_process(tmp_path):
         assert time.monotonic() < deadline, "FastCGI processes left running"
         time.sleep(0.1)
     assert '"GET /"' in output     # the access log
+
+
+def test_ctrl_c_ends_even_a_stubborn_process(tmp_path):
+    # signalBeforeTerminateSeconds=30, as the examples set it, must not
+    # keep Ctrl-C waiting, nor leave a process behind.
+    site = write_site(tmp_path / "site", processor=RAW, fastcgi={
+        "signalBeforeTerminateSeconds": "30"})
+    process, url = _start_cli(site, env=dict(os.environ,
+                                             RAW_RESPONDER_STUBBORN="1"))
+    try:
+        assert urllib.request.urlopen(url, timeout=30).status == 201
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        process.wait(15)
+        elapsed = time.monotonic() - started
+        output = process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert elapsed < 8, elapsed
+    (pid,) = [int(pid) for pid in re.findall(
+        r"started FastCGI process (\d+)", output)]
+    deadline = time.monotonic() + 5
+    while not _gone(pid):
+        assert time.monotonic() < deadline, "the FastCGI process was left"
+        time.sleep(0.1)
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path):

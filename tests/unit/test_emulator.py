@@ -91,6 +91,14 @@ def test_handler_matching(path, verb, method, relative, matches):
     assert rule.matches(method, relative) is matches
 
 
+def test_script_processor_without_arguments_names_the_bare_application():
+    rule = HandlerRule.from_element(_element(
+        '<add name="php" modules="FastCgiModule"'
+        ' scriptProcessor="C:\\PHP\\php-cgi.exe" />'), "web.config")
+    settings = FastCgiSettings("c:\\php\\PHP-CGI.exe")
+    assert rule.key == settings.key
+
+
 def test_response_buffer_limit_must_be_a_number():
     with pytest.raises(ConfigError, match="responseBufferLimit='-1'"):
         HandlerRule.from_element(_element(
