@@ -18,8 +18,9 @@ import tempfile
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["ProbeUnavailable", "Response", "iis_params", "probe",
-           "split_arguments"]
+from ..emulator.config import split_command_line
+
+__all__ = ["ProbeUnavailable", "Response", "iis_params", "probe"]
 
 log = logging.getLogger("iiswsgi.msdeploy.probe")
 
@@ -55,44 +56,6 @@ class Response:
         if self.output.strip():
             lines += ["Process output:", self.output[-limit:]]
         return "\n".join(lines)
-
-
-def split_arguments(text):
-    """A Windows command line split as the C runtime does: whitespace
-    separates, double quotes group, backslashes are literal except before
-    a double quote."""
-    args, current, quoted, started = [], [], False, False
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\":
-            count = 0
-            while index < len(text) and text[index] == "\\":
-                count += 1
-                index += 1
-            if index < len(text) and text[index] == '"':
-                current.append("\\" * (count // 2))
-                if count % 2:
-                    current.append('"')
-                    index += 1
-            else:
-                current.append("\\" * count)
-            started = True
-            continue
-        if char == '"':
-            quoted = not quoted
-            started = True
-        elif char in " \t" and not quoted:
-            if started:
-                args.append("".join(current))
-                current, started = [], False
-        else:
-            current.append(char)
-            started = True
-        index += 1
-    if started:
-        args.append("".join(current))
-    return args
 
 
 def iis_params(url, app_dir, site_id=1, app_path=""):
@@ -242,7 +205,7 @@ def probe(argv, app_dir, url="/", env=None, timeout=60, params=None):
 
 def gateway_command(handler):
     """The argv IIS runs for a web.config handler's scriptProcessor."""
-    argv = [handler.full_path] + split_arguments(handler.arguments)
+    argv = [handler.full_path] + split_command_line(handler.arguments)
     return argv
 
 

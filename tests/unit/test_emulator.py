@@ -26,6 +26,7 @@ from iiswsgi.emulator.process import ProcessFailure
     ('"say ""hi"""', ['say "hi"']),
     ("", []),
     ("   ", []),
+    ('a\\\\"b c" d\\"e', ['a\\b c', 'd"e']),
 ])
 def test_split_command_line(line, words):
     assert split_command_line(line) == words

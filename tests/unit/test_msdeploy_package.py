@@ -10,7 +10,6 @@ from iiswsgi.msdeploy.manifest import build_manifest, read_manifest, \
     convert_manifest
 from iiswsgi.msdeploy.package import check_name, write_package
 from iiswsgi.msdeploy.parameters import read_parameters
-from iiswsgi.msdeploy.probe import split_arguments
 from iiswsgi.msdeploy.template import substitute, xml_escape
 
 
@@ -148,13 +147,3 @@ def test_zip_refuses_unsafe_names(tmp_path, name):
 def test_zip_names_use_slashes():
     assert check_name("App\\sub\\x.py") == "App/sub/x.py"
     assert check_name("./App//x") == "App/x"
-
-
-@pytest.mark.parametrize("text, expected", [
-    ('-m iiswsgi.cli serve "C:\\my app\\x.ini"',
-     ["-m", "iiswsgi.cli", "serve", "C:\\my app\\x.ini"]),
-    ('a\\\\"b c" d\\"e', ['a\\b c', 'd"e']),
-    ('  ""  x', ["", "x"]),
-])
-def test_split_arguments(text, expected):
-    assert split_arguments(text) == expected
