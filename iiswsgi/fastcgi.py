@@ -272,6 +272,29 @@ class Connection:
         """How many received bytes are not yet turned into events."""
         return len(self._buffer) - self._pos
 
+    def abort_pending(self):
+        """True when the web server has aborted the active request: its
+        FCGI_ABORT_REQUEST was read as an event, or is among the complete
+        records received and not yet read.  Looks ahead without consuming
+        anything, so body records before it stay for ``wsgi.input``."""
+        rid = self.request_id
+        if rid is None:
+            return False
+        if self._state == _ABORTED:
+            return True
+        buffer = self._buffer
+        pos = self._pos
+        last = len(buffer) - HEADER_LEN
+        unpack = _HEADER.unpack_from
+        while pos <= last:
+            version, rtype, rec_id, clen, plen = unpack(buffer, pos)
+            if version != VERSION_1:
+                return False    # next_event() reports the broken stream
+            if rtype == ABORT_REQUEST and rec_id == rid:
+                return True
+            pos += HEADER_LEN + clen + plen
+        return False
+
     def next_event(self):
         """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
         buffer = self._buffer

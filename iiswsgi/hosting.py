@@ -172,7 +172,8 @@ def _error_application(message):
             "<h1>500 Internal Server Error</h1>\n"
             "<p>The WSGI application could not be loaded:</p>\n"
             "<pre>%s</pre>\n<p>The traceback is in the iiswsgi log.</p>\n"
-            "</body></html>\n" % html.escape(message)).encode("utf-8")
+            "</body></html>\n" % html.escape(logs.redact(message))
+            ).encode("utf-8")
 
     def failed(environ, start_response):
         start_response("500 Internal Server Error", [
@@ -230,6 +231,7 @@ class HostedApplication:
         settings = {}
         if web_config is not None:
             settings = read_app_settings(web_config)
+            logs.protect_secrets(settings)
             log.info("read %d appSettings from %s", len(settings), web_config)
         else:
             log.info("no web.config in %s; using the environment", app_dir)
@@ -248,6 +250,9 @@ class HostedApplication:
             if entry and entry not in sys.path:
                 sys.path.append(entry)
         if self.server is not None:
+            timeout = read_timeout_setting()
+            if timeout is not _UNSET:
+                self.server.set_read_timeout(timeout)
             if "WSGI_RESTART_FILE_REGEX" in os.environ:
                 self.server.restart_regex = os.environ[
                     "WSGI_RESTART_FILE_REGEX"]
@@ -256,6 +261,7 @@ class HostedApplication:
         if os.environ.get("SCRIPT_NAME"):
             self.script_name = os.environ["SCRIPT_NAME"]
             self._mount(environ)
+        logs.protect_secrets(os.environ)
         if os.environ.get("WSGI_PTVSD_SECRET"):
             start_debugger(os.environ.get("WSGI_PTVSD_ADDRESS")
                            or "localhost:5678", os.environ["WSGI_PTVSD_SECRET"])
@@ -266,6 +272,28 @@ class HostedApplication:
         if key:
             application = add_telemetry(application, key)
         return application
+
+
+_UNSET = object()
+
+
+def read_timeout_setting(environ=None):
+    """WSGI_READ_TIMEOUT: seconds the web server may stay silent in the
+    middle of a request (0: no limit); ``_UNSET`` when it is not set or
+    not a number (which is logged)."""
+    env = os.environ if environ is None else environ
+    text = env.get("WSGI_READ_TIMEOUT", "").strip()
+    if not text:
+        return _UNSET
+    try:
+        seconds = float(text)
+        if seconds < 0 or seconds != seconds:
+            raise ValueError
+    except ValueError:
+        log.warning("ignoring WSGI_READ_TIMEOUT=%r: not a number of seconds",
+                    text)
+        return _UNSET
+    return seconds
 
 
 def _setting(settings, name):
@@ -388,6 +416,7 @@ def main(argv=None):
     """Serve the site's WSGI application on standard input, as IIS asks."""
     from .server import IISWSGIServer
     args = sys.argv[1:] if argv is None else argv
+    logs.protect_secrets(os.environ)
     path = logs.configure()
     log.info("iiswsgi starting (pid %d, %s, log %s)", os.getpid(),
              sys.executable, path)
@@ -395,6 +424,10 @@ def main(argv=None):
         log.warning("ignoring arguments %s: settings come from web.config"
                     " <appSettings> and the environment", args)
     application = HostedApplication()
-    server = IISWSGIServer(application)
+    options = {}
+    timeout = read_timeout_setting()
+    if timeout is not _UNSET:
+        options["read_timeout"] = timeout
+    server = IISWSGIServer(application, **options)
     application.server = server
     return server.run()

@@ -6,14 +6,24 @@ the WSGI_LOG setting, or the first writable of
 ``%IIS_USER_HOME%\\Logs\\%IISEXPRESS_SITENAME%\\iiswsgi.log``,
 ``%IIS_USER_HOME%\\Logs\\iiswsgi.log``, ``%TEMP%\\iiswsgi.log`` and
 ``iiswsgi.log`` in the system's temporary directory.
+
+Secrets never reach it: the values of settings whose names look secret
+(``WSGI_PTVSD_SECRET``, ``APPINSIGHTS_INSTRUMENTATIONKEY``, connection
+strings, ``*PASSWORD*``, ``*TOKEN*``, ``*KEY*``, ...) are registered with
+:func:`protect_secrets`, and every line the log handlers write (messages,
+tracebacks, the application's ``print()``) has them replaced by
+``[redacted]``, as do the gateway's error pages (:func:`redact`).
 """
 
 import logging
 import os
+import re
 import sys
 import tempfile
+import threading
 
-__all__ = ["FORMAT", "candidates", "configure", "open_log_file"]
+__all__ = ["FORMAT", "REDACTED", "add_secret", "candidates", "configure",
+           "is_secret_name", "open_log_file", "protect_secrets", "redact"]
 
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
@@ -21,6 +31,78 @@ LOG_NAME = "iiswsgi.log"
 
 # Handlers this module added, so configuring again replaces them.
 _installed = []
+
+REDACTED = "[redacted]"
+
+_SECRET_NAME = re.compile(
+    r"SECRET|PASSWORD|PASSWD|PASSPHRASE|PWD|TOKEN|KEY|CONNECTION_?STRING"
+    r"|CONN_?STR|CREDENTIAL|SIGNATURE|PRIVATE|(?:^|_)(?:SAS|AUTH|DSN)(?:_|$)",
+    re.IGNORECASE)
+# Values too common to be anyone's secret (and to redact everywhere).
+_NOT_SECRET = frozenset(("true", "false", "yes", "no", "on", "off", "none",
+                         "null"))
+_MIN_SECRET = 4
+_secrets = set()
+_secret_pattern = None
+_secrets_lock = threading.Lock()
+
+
+# Names that look secret and are not (the working directory, a socket).
+_NOT_SECRET_NAMES = frozenset(("PWD", "OLDPWD", "SSH_AUTH_SOCK"))
+
+
+def is_secret_name(name):
+    """True for a setting whose name says its value is secret."""
+    name = (name or "").strip()
+    return (bool(_SECRET_NAME.search(name))
+            and name.upper() not in _NOT_SECRET_NAMES)
+
+
+def add_secret(value):
+    """Never write ``value`` to the log (nor to an error page); a
+    connection string's secret parts (``InstrumentationKey=...;``,
+    ``Password=...``) are registered on their own too."""
+    global _secret_pattern
+    value = str(value or "").strip()
+    values = {value}
+    if "=" in value:
+        for part in value.split(";"):
+            name, _, part_value = part.partition("=")
+            if is_secret_name(name.strip()):
+                values.add(part_value.strip())
+    values = {v for v in values
+              if len(v) >= _MIN_SECRET and v.lower() not in _NOT_SECRET}
+    with _secrets_lock:
+        if values <= _secrets:
+            return
+        _secrets.update(values)
+        # Longest first, so a secret holding another is hidden whole.
+        _secret_pattern = re.compile("|".join(
+            re.escape(v) for v in sorted(_secrets, key=len, reverse=True)))
+
+
+def protect_secrets(settings):
+    """:func:`add_secret` for every value of ``settings`` (a mapping, such
+    as the appSettings or ``os.environ``) whose name looks secret."""
+    for name, value in settings.items():
+        if is_secret_name(name):
+            add_secret(value)
+
+
+def redact(text):
+    """``text`` with every registered secret replaced by ``[redacted]``."""
+    pattern = _secret_pattern
+    if pattern is None or not text:
+        return text
+    return pattern.sub(REDACTED, text)
+
+
+class _Formatter(logging.Formatter):
+    """The log's format, with secrets redacted from the whole line,
+    traceback included."""
+
+    def format(self, record):
+        return redact(logging.Formatter.format(self, record))
 
 
 def candidates(environ=None):
@@ -81,7 +163,7 @@ def configure(log_file=None, debug=False, to_stderr=False, environ=None):
         root.removeHandler(handler)
         getattr(handler, "close_file", handler.close)()
     _installed.clear()
-    formatter = logging.Formatter(FORMAT)
+    formatter = _Formatter(FORMAT)
     chosen = None
     failures = []
     for path in paths:

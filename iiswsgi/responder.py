@@ -6,10 +6,10 @@ import re
 import sys
 import traceback
 
-from . import fastcgi
+from . import fastcgi, logs
 from .body import ClientDisconnected, Input, RequestTooLarge
 from .environ import build_environ
-from .transport import ConnectionLost
+from .transport import ConnectionLost, ReadTimeout
 
 __all__ = ["FileWrapper", "Responder", "ResponderSettings"]
 
@@ -23,6 +23,10 @@ _SEQUENCES = (list, tuple)
 
 #: How long to wait for the rest of a body before closing a connection.
 LINGER_SECONDS = 5.0
+
+#: While a response streams, input that arrives is read ahead (to see an
+#: FCGI_ABORT_REQUEST) only while fewer bytes than this wait unread.
+LOOKAHEAD_LIMIT = 1 << 18
 
 _ERROR_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{status}</title></head>
@@ -138,7 +142,19 @@ class _Response:
             raise ValueError("response headers must be latin-1 text: %s"
                              % error) from None
         self.has_length = has_length
-        return self.write
+        return self.app_write
+
+    def app_write(self, data):
+        """The ``write()`` start_response returns: :meth:`write`, then a
+        look (without waiting) for an abort.  Once the web server has
+        aborted the request or gone, it raises ClientDisconnected (an
+        OSError, as a write to a closed connection would), so an
+        application streaming with write() stops too."""
+        responder = self._responder
+        if responder.aborted:
+            raise ClientDisconnected(0, "the web server aborted the request")
+        self.write(data)
+        responder.stream_interrupted()
 
     def write(self, data):
         if self.head is None:
@@ -173,6 +189,7 @@ class Responder:
             max_reqs=settings.max_reqs)
         self.aborted = False
         self._broken = None
+        self._looked_at = 0
         #: True while the responder waits, between requests, for the web
         #: server: the only moment it may be stopped at once.
         self.idle = False
@@ -213,7 +230,7 @@ class Responder:
                         self.idle = False
                         return "stop"
                     try:
-                        data = channel.read()
+                        data = channel.read(between)
                     finally:
                         self.idle = False
                     conn.receive_data(data)
@@ -237,9 +254,40 @@ class Responder:
             log.error("closing the connection: the web server broke the"
                       " FastCGI protocol: %s", error)
             return "error"
+        except ReadTimeout as error:
+            log.warning("closing the connection: %s", error)
+            return "timeout"
         except ConnectionLost as error:
             log.warning("closing the connection: %s", error)
             return "eof"
+
+    def stream_interrupted(self):
+        """True when the web server has aborted the active request, or
+        closed the connection, while its response is being sent.
+
+        Never waits: input is read only when some is already waiting
+        (and while less than LOOKAHEAD_LIMIT bytes are held unread); the
+        records are looked at, not consumed, so a body the application
+        has not read yet stays for ``wsgi.input``."""
+        if self.aborted:
+            return True
+        conn = self.conn
+        if (not conn.peer_closed and conn.buffered < LOOKAHEAD_LIMIT
+                and self.channel.pending()):
+            try:
+                data = self.channel.read()
+            except ConnectionLost:
+                data = b""
+            conn.receive_data(data)
+        # The records held are looked through again only when they
+        # changed (arrived here, or were read by wsgi.input).
+        buffered = conn.buffered
+        if conn.peer_closed or (buffered != self._looked_at
+                                and conn.abort_pending()):
+            self.aborted = True
+            return True
+        self._looked_at = buffered
+        return False
 
     def _linger(self):
         """Before closing a connection the web server asked to close, let
@@ -302,6 +350,7 @@ class Responder:
         settings = self.settings
         conn = self.conn
         self.aborted = False
+        self._looked_at = 0
         environ = build_environ(request.params, settings.script_name,
                                 settings.trust_original_url)
         if settings.base_environ:
@@ -329,8 +378,9 @@ class Responder:
                 pending = self._error_response(response, 500, environ,
                                                sys.exc_info())
             else:
-                # The application failed because its body never came.
-                log.info("the request for %s%s ended before its body: %s",
+                # The application failed because its body never came, or
+                # because write() told it the request was aborted.
+                log.info("the request for %s%s ended early: %s",
                          environ.get("SCRIPT_NAME", ""),
                          environ.get("PATH_INFO", ""), sys.exc_info()[1])
         if self._broken is not None:
@@ -386,9 +436,20 @@ class Responder:
                             head[:-2], len(data))
                     data = head + data
                 return self.conn.send_stdout(data)
+            interrupted = self.stream_interrupted
             for data in result:
                 if data:
                     response.write(data)
+                if interrupted():
+                    log.info("the web server %s during the response to"
+                             " %s %s%s: the application's iterator is"
+                             " closed", "closed the connection"
+                             if self.conn.peer_closed else
+                             "aborted the request",
+                             environ.get("REQUEST_METHOD"),
+                             environ.get("SCRIPT_NAME", ""),
+                             environ.get("PATH_INFO", ""))
+                    return b""
             if not response.sent:
                 if response.head is None:
                     raise AssertionError("the application returned without"
@@ -414,8 +475,8 @@ class Responder:
             return b""
         details = ""
         if exc_info is not None and self.settings.debug:
-            details = "<pre>%s</pre>" % html.escape(
-                "".join(traceback.format_exception(*exc_info)))
+            details = "<pre>%s</pre>" % html.escape(logs.redact(
+                "".join(traceback.format_exception(*exc_info))))
         exc_info = None
         title = "%d %s" % (status, _REASONS[status])
         page = _ERROR_PAGE.format(status=title, message=_MESSAGES[status],

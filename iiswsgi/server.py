@@ -69,8 +69,11 @@ class IISWSGIServer(WSGIServer):
     None disables).  ``script_name``: force the application's mount path.
     ``trust_original_url``: route on X-Original-URL even when IIS does not
     say the URL was rewritten.  ``threads``: requests served at once
-    when listening.  ``read_timeout``: seconds a listening connection may
-    stay silent in the middle of a request (None: for ever).
+    when listening.  ``read_timeout``: seconds the web server may stay
+    silent in the middle of a request (a record or a request partly
+    received), on a listening connection or on the IIS pipe (POSIX; on
+    Windows IIS's activityTimeout bounds it); between requests the wait is
+    not bounded.  None or 0: for ever.
     """
 
     def __init__(self, application, environ=None, bindAddress=None,
@@ -105,8 +108,16 @@ class IISWSGIServer(WSGIServer):
         self._main_waiting = False
         self._main_thread = None
         self._old_signals = []
+        self._pipe_channel = None
 
     # -- state shared with the responders ------------------------------
+
+    def set_read_timeout(self, seconds):
+        """Change ``read_timeout`` (for connections accepted from now on,
+        and for the IIS pipe at once)."""
+        self.read_timeout = seconds or None
+        if self._pipe_channel is not None:
+            self._pipe_channel.set_read_timeout(self.read_timeout)
 
     @property
     def stopping(self):
@@ -189,7 +200,8 @@ class IISWSGIServer(WSGIServer):
                  " (%s)" % pipe_name if pipe_name else "")
         settings = self._settings(multithread=False, multiprocess=True,
                                   max_conns=1)
-        channel = transport.stdin_channel(self.stdin_fd)
+        channel = transport.stdin_channel(self.stdin_fd, self.read_timeout)
+        self._pipe_channel = channel
         try:
             while True:
                 responder = Responder(settings, channel, self)
@@ -225,6 +237,9 @@ class IISWSGIServer(WSGIServer):
             self.stop("the web server asked to close the connection")
         elif reason == "error":
             self.stop("the FastCGI stream broke")
+        elif reason == "timeout":
+            self.stop("the web server went silent in the middle of a"
+                      " request (read_timeout %g s)" % self.read_timeout)
 
     def _serve_listener(self, sock, inherited):
         """Accept connections; serve requests with a pool of ``threads``
@@ -584,6 +599,7 @@ def parse_options(options):
 def serve(application, log_file=None, debug=False, **options):
     """Log, then run an :class:`IISWSGIServer`; return its exit status."""
     bound = options.get("bindAddress") is not None
+    logs.protect_secrets(os.environ)
     path = logs.configure(log_file, debug=debug, to_stderr=bound)
     log.info("iiswsgi starting (pid %d, log %s)", os.getpid(), path)
     server = IISWSGIServer(application, debug=debug, **options)

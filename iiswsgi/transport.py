@@ -9,22 +9,27 @@
   mod_fcgid, lighttpd, spawn-fcgi): connections are accepted from it.
 * A bound address: the server opens its own listening socket.
 
-A channel has ``read()`` (``b""`` at end of file), ``write(data)`` (all of
-it, or :class:`ConnectionLost`) and ``close()``.
+A channel has ``read(idle=False)`` (``b""`` at end of file; with a read
+timeout set, :class:`ReadTimeout` when the web server stays silent that
+long in the middle of a request, that is unless ``idle``),
+``pending()`` (True when a read would not block, checked without
+waiting), ``write(data)`` (all of it, or :class:`ConnectionLost`) and
+``close()``.
 """
 
 import errno
 import io
 import logging
 import os
+import select
 import socket
 import stat
 import sys
 import threading
 
 __all__ = ["ConnectionLost", "NamedPipeChannel", "PipeChannel",
-           "SocketChannel", "StdinUnusable", "bind", "inspect_stdin",
-           "stdin_channel"]
+           "ReadTimeout", "SocketChannel", "StdinUnusable", "bind",
+           "inspect_stdin", "stdin_channel"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,40 @@ _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ESHUTDOWN,
 
 class ConnectionLost(OSError):
     """The web server closed the connection while we were writing."""
+
+
+class ReadTimeout(ConnectionLost):
+    """The web server sent nothing for the read timeout in the middle of
+    a request: the stream cannot be trusted to resume."""
+
+
+def _silent(seconds):
+    return ReadTimeout(0, "the web server sent nothing for %s s in the"
+                       " middle of a request" % seconds)
+
+
+class _Poller:
+    """Whether a descriptor is readable, waiting at most a given time.
+
+    poll() where the system has it (any descriptor number), else
+    select()."""
+
+    __slots__ = ("_poll", "_fd")
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._poll = None
+        if hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(fd, select.POLLIN | select.POLLPRI)
+
+    def readable(self, seconds):
+        """True when a read would not block (data, end of file or an
+        error is waiting); ``seconds`` 0 checks without waiting."""
+        if self._poll is not None:
+            return bool(self._poll.poll(max(0, int(seconds * 1000 + 0.999))))
+        readable, _, _ = select.select([self._fd], [], [], seconds)
+        return bool(readable)
 
 
 class StdinUnusable(Exception):
@@ -67,13 +106,26 @@ class PipeChannel:
     #: Whether the channel can wait for the web server to connect again.
     can_reconnect = False
 
-    def __init__(self, fd=STDIN_FILENO):
+    def __init__(self, fd=STDIN_FILENO, read_timeout=None):
         self.fd = fd
         self._reader = io.FileIO(fd, "rb", closefd=False)
         self._writer = io.FileIO(fd, "wb", closefd=False)
+        self._poller = _Poller(fd)
         self.read_size = READ_SIZE
+        #: Seconds a read in the middle of a request may wait (None: for
+        #: ever).  Idle reads, between requests, always wait for ever: IIS
+        #: legitimately keeps the pipe silent for as long as no request
+        #: comes.
+        self.read_timeout = read_timeout or None
 
-    def read(self):
+    def read(self, idle=False):
+        timeout = self.read_timeout
+        # Reads in the middle of a request wait in poll() first, bounded;
+        # idle reads (between requests, the hot path under IIS) go
+        # straight to read(), with no extra call.
+        if (timeout is not None and not idle
+                and not self._poller.readable(timeout)):
+            raise _silent(timeout)
         try:
             data = self._reader.read(self.read_size)
         except OSError as error:
@@ -81,6 +133,12 @@ class PipeChannel:
                 return b""
             raise
         return data or b""
+
+    def pending(self):
+        try:
+            return self._poller.readable(0)
+        except (OSError, ValueError):
+            return False
 
     def write(self, data):
         view = memoryview(data)
@@ -94,7 +152,9 @@ class PipeChannel:
             raise
 
     def set_read_timeout(self, seconds):
-        """Pipes cannot time out a read: reads keep blocking."""
+        """Reads in the middle of a request give up after ``seconds``
+        (None or 0: never)."""
+        self.read_timeout = seconds or None
 
     def close(self):
         # The descriptor belongs to the process: leave it open, so nothing
@@ -108,13 +168,22 @@ class NamedPipeChannel(PipeChannel):
 
     can_reconnect = True
 
-    def __init__(self, fd=STDIN_FILENO):
+    def __init__(self, fd=STDIN_FILENO, read_timeout=None):
         self.fd = fd
         self._pipe = _winapi().NamedPipe(fd)
         self.read_size = READ_SIZE
+        # Kept but not applied: a synchronous ReadFile can only be timed
+        # by polling PeekNamedPipe (latency on every request that arrives
+        # in several writes) or by cancelling it from another thread
+        # (which races with the write that follows).  IIS's
+        # activityTimeout ends a process that waits too long.
+        self.read_timeout = read_timeout or None
 
-    def read(self):
+    def read(self, idle=False):
         return self._pipe.read(self.read_size)
+
+    def pending(self):
+        return self._pipe.pending()
 
     def write(self, data):
         try:
@@ -130,15 +199,19 @@ class NamedPipeChannel(PipeChannel):
         wait is cancelled)."""
         self._pipe.reconnect()
 
+    def set_read_timeout(self, seconds):
+        """Recorded only: see ``__init__``."""
+        self.read_timeout = seconds or None
+
     def close(self):
         self._pipe.close()
 
 
-def stdin_channel(fd=STDIN_FILENO):
+def stdin_channel(fd=STDIN_FILENO, read_timeout=None):
     """The channel for the pipe the web server gave as standard input."""
     if os.name == "nt":
-        return NamedPipeChannel(fd)
-    return PipeChannel(fd)
+        return NamedPipeChannel(fd, read_timeout)
+    return PipeChannel(fd, read_timeout)
 
 
 class SocketChannel:
@@ -149,17 +222,28 @@ class SocketChannel:
     def __init__(self, sock):
         self.sock = sock
         self.read_size = READ_SIZE
+        self._poller = None
 
-    def read(self):
+    def read(self, idle=False):
+        # Listening connections wait between requests in the server's
+        # selector, so every blocking read here is in a request: the
+        # socket's own timeout applies to all of them.
         try:
             return self.sock.recv(self.read_size)
         except TimeoutError:
-            raise ConnectionLost(0, "the web server sent nothing for %s s"
-                                 % self.sock.gettimeout()) from None
+            raise _silent(self.sock.gettimeout()) from None
         except OSError as error:
             if _is_gone(error):
                 return b""
             raise
+
+    def pending(self):
+        try:
+            if self._poller is None:
+                self._poller = _Poller(self.sock.fileno())
+            return self._poller.readable(0)
+        except (OSError, ValueError):
+            return False
 
     def write(self, data):
         try:

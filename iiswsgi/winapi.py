@@ -144,6 +144,17 @@ class NamedPipe:
                 return data
             return b""
 
+    def pending(self):
+        """True when a read would not block: bytes are waiting, or the
+        web server has gone (PeekNamedPipe, which never waits).  False
+        when that cannot be told."""
+        try:
+            available, _ = _winapi.PeekNamedPipe(self._reader)
+        except OSError as failure:
+            # Gone: the read that follows returns end of file at once.
+            return failure.winerror in _DISCONNECTED
+        return available > 0
+
     def write(self, data):
         """Write all of ``data``; OSError (winerror set) on failure."""
         view = memoryview(data)

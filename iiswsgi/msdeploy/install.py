@@ -18,18 +18,28 @@ installed into it, and ``setup.py`` is run there with the given commands
 (default ``install_msdeploy test_msdeploy``).  Everything is also logged to
 ``iiswsgi_install.log`` in the application directory, since Web Deploy
 swallows the output.
+
+The command runs as an administrator, in folders other people may write
+to, so nothing there is followed out of the site: a folder path with a
+``..`` part is refused; ``APPL_PHYSICAL_PATH`` must resolve inside one of
+the IIS sites' folders (when appcmd can list them); a stamp that is a
+symbolic link, a hard link or not a regular file is ignored (with a
+warning), and a site folder with a ``..`` part is not searched; the log is
+never written through a link.
 """
 
 import argparse
 import logging
 import os
 import re
+import stat
 import subprocess
 import sys
 import sysconfig
 
 from .. import appcmd as appcmd_module
 from . import STAMP
+from .package import is_within
 
 __all__ = ["InstallError", "create_virtualenv", "find_app_directory",
            "main", "search_order"]
@@ -42,6 +52,76 @@ DEFAULT_COMMANDS = ["install_msdeploy", "test_msdeploy"]
 
 class InstallError(Exception):
     """The application cannot be found or installed."""
+
+
+def _has_parent_part(path):
+    return ".." in re.split(r"[\\/]+", path)
+
+
+def site_folders(sites):
+    """Every physical folder of ``sites`` (expanded), without duplicates."""
+    folders = []
+    for site in sites:
+        for application in site.applications:
+            for directory in application.virtual_directories:
+                if directory.expanded_path not in folders:
+                    folders.append(directory.expanded_path)
+    return folders
+
+
+def stamp_problem(directory):
+    """Why the stamp in ``directory`` must not be trusted, or None when it
+    is a plain file of its own there.  FileNotFoundError when there is
+    none."""
+    try:
+        info = os.lstat(os.path.join(directory, STAMP))
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        return "it cannot be examined (%s)" % error
+    if stat.S_ISLNK(info.st_mode) or getattr(
+            info, "st_file_attributes", 0) & getattr(
+            stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0):
+        return "it is a symbolic link (or another reparse point)"
+    if not stat.S_ISREG(info.st_mode):
+        return "it is not a regular file"
+    if info.st_nlink > 1:
+        return "it is a hard link to a file that is also elsewhere"
+    return None
+
+
+def _stamp_mtime(directory):
+    """The stamp's modification time, or None (logged) when it is missing
+    or untrusted."""
+    try:
+        problem = stamp_problem(directory)
+    except FileNotFoundError:
+        log.debug("%s: no %s", directory, STAMP)
+        return None
+    if problem:
+        log.warning("ignoring %s: %s", os.path.join(directory, STAMP),
+                    problem)
+        return None
+    return os.lstat(os.path.join(directory, STAMP)).st_mtime
+
+
+def _folder_problem(path, folders):
+    """Why the application folder ``path`` must not be used, or None:
+    it has a ``..`` part, is not a folder, or resolves outside every one
+    of the site ``folders`` (when they are known: not None)."""
+    if _has_parent_part(path):
+        return "it has a '..' part"
+    if not os.path.isdir(path):
+        return "it is not a directory"
+    if folders is None:
+        return None
+    real = os.path.realpath(path)
+    for folder in folders:
+        if not _has_parent_part(folder) and is_within(
+                real, os.path.realpath(folder)):
+            return None
+    return ("it resolves to %s, outside the folders of the IIS sites"
+            " (through a symbolic link or junction)" % real)
 
 
 def search_order(sites):
@@ -91,11 +171,7 @@ def find_app_directory(app_name=None, appcmd=None, environ=None,
     env = os.environ if environ is None else environ
     given = env.get("APPL_PHYSICAL_PATH")
     if given:
-        if not os.path.isdir(given):
-            raise InstallError("APPL_PHYSICAL_PATH is %s, which is not a"
-                               " directory" % given)
-        log.info("APPL_PHYSICAL_PATH is set: %s", given)
-        return given
+        return _given_directory(given, appcmd, env)
     try:
         sites = appcmd_module.list_sites(appcmd, env)
     except appcmd_module.AppcmdError as error:
@@ -105,10 +181,14 @@ def find_app_directory(app_name=None, appcmd=None, environ=None,
     searched, found = [], []
     for path in search_order(sites):
         searched.append(path)
-        stamp = os.path.join(path, STAMP)
-        stamped = os.path.isfile(stamp)
+        problem = _folder_problem(path, None)
+        if problem:
+            if os.path.lexists(path):
+                log.warning("not searching %s: %s", path, problem)
+            continue
+        mtime = _stamp_mtime(path)
+        stamped = mtime is not None
         if not stamped and (require_stamp or not app_name):
-            log.debug("%s: no %s", path, STAMP)
             continue
         if app_name:
             name = dist_name(path)
@@ -116,7 +196,7 @@ def find_app_directory(app_name=None, appcmd=None, environ=None,
                 log.info("%s has a stamp but its setup.py names %s, not %s",
                          path, name, app_name)
                 continue
-        found.append((path, os.path.getmtime(stamp) if stamped else 0))
+        found.append((path, mtime if stamped else 0))
     if not found:
         raise InstallError(
             "found no %s%s in the IIS application directories appcmd"
@@ -129,6 +209,39 @@ def find_app_directory(app_name=None, appcmd=None, environ=None,
                     " choosing the newest stamp: %s", STAMP,
                     ", ".join(path for path, _ in found), best[0])
     return best[0]
+
+
+def _given_directory(given, appcmd, env):
+    """APPL_PHYSICAL_PATH, checked against the IIS sites when appcmd can
+    list them."""
+    try:
+        folders = site_folders(appcmd_module.list_sites(appcmd, env))
+    except appcmd_module.AppcmdError as error:
+        log.info("APPL_PHYSICAL_PATH cannot be checked against the IIS"
+                 " sites: %s", error)
+        folders = None
+    problem = _folder_problem(given, folders)
+    if problem:
+        raise InstallError("refusing APPL_PHYSICAL_PATH %s: %s"
+                           % (given, problem))
+    log.info("APPL_PHYSICAL_PATH is set: %s", given)
+    return given
+
+
+def _open_log(path):
+    """A handler appending to ``path``, never through a link someone left
+    there (InstallError)."""
+    if os.path.islink(path):
+        raise InstallError("refusing to log to %s: it is a symbolic link"
+                           % path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(
+        os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as error:
+        raise InstallError("cannot open the log %s: %s" % (path, error)) \
+            from None
+    return logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
 
 
 def _venv_python(directory):
@@ -238,8 +351,7 @@ def _install(args, commands, root):
     directory = find_app_directory(args.app_name, args.appcmd,
                                    require_stamp=not args.ignore_stamp)
     directory = os.path.abspath(directory)
-    handler = logging.FileHandler(os.path.join(directory, LOG_NAME),
-                                  encoding="utf-8")
+    handler = _open_log(os.path.join(directory, LOG_NAME))
     handler.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -247,15 +359,22 @@ def _install(args, commands, root):
     try:
         log.info("installing the application in %s", directory)
         stamp = os.path.join(directory, STAMP)
-        if os.path.isfile(stamp):
+        try:
+            problem = stamp_problem(directory)
+        except FileNotFoundError:
             if not args.ignore_stamp:
+                raise InstallError(
+                    "no %s in %s: it has been installed already (run with"
+                    " -i to install again)" % (STAMP, directory)) from None
+        else:
+            if problem and not args.ignore_stamp:
+                raise InstallError("refusing %s: %s" % (stamp, problem))
+            if problem:
+                log.warning("leaving %s alone: %s", stamp, problem)
+            elif not args.ignore_stamp:
                 # Removed whatever happens next: we tried.
                 os.unlink(stamp)
                 log.info("removed %s", stamp)
-        elif not args.ignore_stamp:
-            raise InstallError(
-                "no %s in %s: it has been installed already (run with -i to"
-                " install again)" % (STAMP, directory))
         env = dict(os.environ, APPL_PHYSICAL_PATH=directory)
         python = sys.executable
         if args.virtualenv:
@@ -278,6 +397,7 @@ def _install(args, commands, root):
     finally:
         root.removeHandler(handler)
         handler.close()
+        handler.stream.close()
 
 
 if __name__ == "__main__":

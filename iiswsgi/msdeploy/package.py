@@ -6,16 +6,25 @@ entry, fixed timestamps (1980-01-01) and MS-DOS attributes (the "made by"
 system is MS-DOS, as Windows' own zip writer does), forward slashes only.
 It is written to a temporary file beside the target and renamed into place
 at the end, so a failure leaves nothing half-written.
+
+Nothing leaves its folder, either way: entry names that are absolute, carry
+a drive, or climb with ``..`` are refused when writing, and so are files
+reached through a symbolic link (or junction) that points outside the
+project; :func:`extract_package` refuses such members, backslashes and
+links too, and never writes through a link already in the target.
 """
 
 import logging
 import os
+import re
+import stat
 import tempfile
 import zipfile
 
 from .errors import PackageError
 
-__all__ = ["archive_name", "check_name", "write_package"]
+__all__ = ["archive_name", "check_member", "check_name", "extract_package",
+           "is_within", "write_package"]
 
 log = logging.getLogger("iiswsgi.msdeploy.package")
 
@@ -24,16 +33,91 @@ DOS_DIRECTORY = 0x10
 DOS_ARCHIVE = 0x20
 
 
-def check_name(name):
-    """``name`` as a zip entry name (``/``-separated); PackageError when it
-    is absolute, has a drive, or climbs out with ``..``."""
-    text = name.replace("\\", "/")
+# Control characters; and a name part of dots and spaces only (beyond
+# "."), which Windows trims to ".." or to nothing.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _unsafe(text):
+    """Why the ``/``-separated ``text`` would leave its folder, or None."""
     parts = text.split("/")
-    if (text.startswith("/") or (len(text) > 1 and text[1] == ":")
-            or ".." in parts or not text.strip("/")):
-        raise PackageError("refusing the package entry %r: names must be"
-                           " relative, without '..' or a drive" % name)
-    return "/".join(part for part in parts if part not in ("", "."))
+    if text.startswith("/"):
+        return "it is absolute"
+    if ":" in text:
+        return "it has a drive or a ':' (a Windows stream or device name)"
+    if _CONTROL.search(text):
+        return "it has a control character"
+    if any(part.strip(". ") == "" and part not in ("", ".") for part in parts):
+        return ("it has a '..' part (or one of dots and spaces only,"
+                " which Windows reads as '..' or as nothing)")
+    if not text.strip("/"):
+        return "it is empty"
+    return None
+
+
+def check_name(name):
+    """``name`` as a zip entry name (``/``-separated; ``\\`` is taken as
+    a separator); PackageError when it is absolute, has a drive, or climbs
+    out with ``..``."""
+    text = name.replace("\\", "/")
+    problem = _unsafe(text)
+    if problem:
+        raise PackageError("refusing the package entry %r: %s; names must"
+                           " be relative, without '..' or a drive"
+                           % (name, problem))
+    return "/".join(part for part in parts_of(text))
+
+
+def parts_of(text):
+    return [part for part in text.split("/") if part not in ("", ".")]
+
+
+def check_member(name):
+    """The parts of a zip member's name, for extraction; PackageError when
+    it is absolute, has a drive, climbs out with ``..`` or holds a
+    backslash (a separator on Windows, so ``a\\..\\..\\x`` climbs
+    there)."""
+    problem = "it holds a backslash" if "\\" in name else _unsafe(name)
+    if problem:
+        raise PackageError("refusing the zip member %r: %s" % (name, problem))
+    return parts_of(name)
+
+
+def is_within(path, folder):
+    """True when ``path`` is ``folder`` or inside it (both absolute; case
+    folded as the system does; False across drives)."""
+    path, folder = os.path.normcase(path), os.path.normcase(folder)
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:                  # another drive
+        return False
+
+
+def _check_source(source, entry, root):
+    """Refuse a file to pack that is not one, or that is reached through a
+    link pointing outside ``root``."""
+    where = "%s (for the package entry %r)" % (source, entry)
+    try:
+        mode = os.lstat(source).st_mode
+    except OSError:
+        mode = 0
+    if not os.path.isfile(source):
+        raise PackageError("%s is not a file" % where)
+    if not is_within(os.path.abspath(source), root):
+        # Given by an absolute path (a file the build wrote elsewhere):
+        # it must at least not be a link.  A relative one must not climb.
+        if not os.path.isabs(source):
+            raise PackageError("refusing %s: it is outside the project"
+                               " folder %s" % (where, root))
+        if stat.S_ISLNK(mode):
+            raise PackageError("refusing %s: it is a symbolic link" % where)
+        return
+    real = os.path.realpath(source)
+    if not is_within(real, os.path.realpath(root)):
+        raise PackageError(
+            "refusing %s: it is, or is in a folder that is, a symbolic link"
+            " pointing outside the project folder %s (to %s)"
+            % (where, root, real))
 
 
 def archive_name(*parts):
@@ -49,18 +133,22 @@ def _info(name, directory):
     return info
 
 
-def write_package(target, files):
+def write_package(target, files, root=None):
     """Write the zip ``target`` from ``files``, a mapping of entry name to
-    the path of the file to store; the entry names written."""
+    the path of the file to store; the entry names written.
+
+    ``root`` is the project folder (default: the current one).  A file in
+    it must not be reached through a symbolic link pointing outside it;
+    a relative path must not climb out of it; a file elsewhere (given by
+    an absolute path) must not itself be a link."""
+    root = os.path.abspath(root or os.curdir)
     entries = {}
     for name, source in files.items():
         entry = check_name(name)
         if entry in entries and entries[entry] != source:
             raise PackageError("two files for the package entry %r: %s and"
                                " %s" % (entry, entries[entry], source))
-        if not os.path.isfile(source):
-            raise PackageError("%s (for the package entry %r) is not a file"
-                               % (source, entry))
+        _check_source(source, entry, root)
         entries[entry] = source
     directories = set()
     for entry in entries:
@@ -98,3 +186,60 @@ def write_package(target, files):
         raise
     log.info("wrote %s (%d files)", target, len(entries))
     return [key for key, _, _ in names]
+
+
+def _is_link_member(info):
+    # Unix zip tools keep the file's mode in the high 16 bits.
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
+def extract_package(archive, target, prefix=""):
+    """Extract the members of the zip ``archive`` whose names start with
+    ``prefix`` (a folder, such as ``"App/"``, which is dropped) into
+    ``target``; the paths written.
+
+    PackageError, before anything is written, for a member that is absolute,
+    has a drive, climbs out with ``..``, holds a backslash or is a symbolic
+    link; and for a member that would be written through a link already in
+    ``target``."""
+    target = os.path.abspath(target)
+    with zipfile.ZipFile(archive) as zipped:
+        members = []
+        for info in zipped.infolist():
+            parts = check_member(info.filename)
+            if _is_link_member(info):
+                raise PackageError("refusing the zip member %r: it is a"
+                                   " symbolic link" % info.filename)
+            if not info.filename.startswith(prefix):
+                continue
+            parts = check_member(info.filename[len(prefix):]) if (
+                info.filename[len(prefix):].strip("/")) else []
+            if parts:
+                members.append((info, parts))
+        os.makedirs(target, exist_ok=True)
+        real_target = os.path.realpath(target)
+        written = []
+        for info, parts in members:
+            path = os.path.join(target, *parts)
+            if info.is_dir():
+                folder = path
+            else:
+                folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            if not is_within(os.path.realpath(folder), real_target) or (
+                    os.path.islink(path)):
+                raise PackageError(
+                    "refusing the zip member %r: %s is, or is in, a symbolic"
+                    " link" % (info.filename, path))
+            if info.is_dir():
+                continue
+            with zipped.open(info) as source, open(path, "wb") as output:
+                while True:
+                    block = source.read(1 << 16)
+                    if not block:
+                        break
+                    output.write(block)
+            written.append(path)
+    log.info("extracted %d files from %s into %s", len(written), archive,
+             target)
+    return written

@@ -9,14 +9,17 @@ Python's ``re`` stands in for .NET's regular expressions, which agree on
 what package authors write.
 """
 
+import os
 import re
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 
 from .. import safexml
 from .errors import PackageError
+from .template import check_xml_text
 
 __all__ = ["ENTRY_KINDS", "Entry", "Parameter", "Parameters",
-           "read_parameters"]
+           "parameters_xml", "read_parameters", "write_parameters"]
 
 # kind -> (scope is a regex, match is a regex)
 ENTRY_KINDS = {
@@ -170,3 +173,49 @@ def parse_parameters(root, source="Parameters.xml"):
                            "%s has %d problems:\n  %s" % (
                                source, len(problems), "\n  ".join(problems)))
     return result
+
+
+def _attributes(element, pairs, where):
+    for name, value in pairs:
+        if value is None:
+            continue
+        try:
+            element.set(name, check_xml_text(str(value), "the %s of %s"
+                                             % (name, where)))
+        except ValueError as error:
+            raise PackageError(str(error)) from None
+
+
+def parameters_xml(parameters):
+    """The text of a Parameters.xml holding ``parameters`` (an iterable of
+    :class:`Parameter`); every value reads back exactly, through
+    :func:`read_parameters`.  PackageError for a value XML cannot hold."""
+    root = ElementTree.Element("parameters")
+    for parameter in parameters:
+        where = "parameter %r" % parameter.name
+        element = ElementTree.SubElement(root, "parameter")
+        _attributes(element, [
+            ("name", parameter.name),
+            ("description", parameter.description or None),
+            ("defaultValue", parameter.default_value),
+            ("tags", ", ".join(parameter.tags) or None)], where)
+        if parameter.validation:
+            _attributes(ElementTree.SubElement(element, "parameterValidation"),
+                        parameter.validation.items(), where)
+        for entry in parameter.entries:
+            _attributes(ElementTree.SubElement(element, "parameterEntry"), [
+                ("kind", entry.kind), ("scope", entry.scope),
+                ("match", entry.match)], where)
+    ElementTree.indent(root)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            + ElementTree.tostring(root, encoding="unicode") + "\n")
+
+
+def write_parameters(parameters, path):
+    """Write :func:`parameters_xml` to ``path`` (UTF-8, replaced at once)."""
+    text = parameters_xml(parameters)
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+    return path

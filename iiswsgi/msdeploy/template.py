@@ -10,9 +10,10 @@ cmd.exe or IIS on the target.
 
 import logging
 import re
-from xml.sax.saxutils import escape
 
-__all__ = ["substitute", "xml_escape"]
+from .errors import PackageError
+
+__all__ = ["check_xml_text", "substitute", "xml_escape"]
 
 log = logging.getLogger("iiswsgi.msdeploy.template")
 
@@ -25,10 +26,36 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+# What XML 1.0 cannot hold at all, even as a character reference.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff"
+                      "\ufffe\uffff]")
+
+# Markup characters, and the white space an XML parser would normalise
+# (in attribute values to a space, CR and CR LF to LF everywhere): as
+# references, every character comes back as it was.
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+            "'": "&apos;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
+_SPECIAL = re.compile("[&<>\"'\t\n\r]")
+
+
+def check_xml_text(value, what="a value"):
+    """``value``, or ValueError naming ``what`` when XML 1.0 cannot
+    represent one of its characters (NUL and other C0 controls, lone
+    surrogates, U+FFFE, U+FFFF)."""
+    bad = _NOT_XML.search(value)
+    if bad:
+        raise ValueError("%s holds the character U+%04X at position %d,"
+                         " which XML cannot represent" % (
+                             what, ord(bad.group()), bad.start()))
+    return value
+
+
 def xml_escape(value):
     """``value`` safe inside XML text and double- or single-quoted
-    attributes."""
-    return escape(value, {'"': "&quot;", "'": "&apos;"})
+    attributes, parsed back exactly as it is (tabs and line ends
+    included); ValueError for characters XML cannot hold."""
+    check_xml_text(value)
+    return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value)
 
 
 def substitute(text, variables, escape_value=None, source="the template"):
@@ -54,6 +81,12 @@ def substitute(text, variables, escape_value=None, source="the template"):
                       match.group(0))
             return match.group(0)
         value = str(value)
-        return escape_value(value) if escape_value else value
+        if not escape_value:
+            return value
+        try:
+            return escape_value(value)
+        except ValueError as error:
+            raise PackageError("%s: the value of %s cannot be written: %s"
+                               % (source, match.group(0), error)) from None
 
     return _TOKEN.sub(replace, text)

@@ -1,0 +1,153 @@
+"""Secrets never reach the log file or an error page: the real gateway
+(`python -m iiswsgi`, started the IIS way; and `egg:iiswsgi#iis` with
+``debug``) with a debugger secret, an Application Insights key and
+connection string and other secret-looking appSettings, an application
+that leaks them every way it can, then a grep of the log and of every
+response."""
+
+import os
+
+import pytest
+
+from tests.integration.test_wfastcgi_settings import (  # noqa: F401
+    Collector, collector, hiding, site, telemetry_env)
+from tests.support.iis import ROOT, Gateway, iis_params
+
+IKEY = "5ec7e75a-1a2b-4c3d-9e8f-0123456789ab"
+SECRETS = {
+    "WSGI_PTVSD_SECRET": "ptvsd-Zq8wR4nX",
+    "APPINSIGHTS_INSTRUMENTATIONKEY": IKEY,
+    "DB_PASSWORD": "hunter2-Pw9kLm",
+    "API_TOKEN": "tok_4f9e2b7c1d",
+    "SECRET_KEY": "django-insecure-8u2k!x#q",
+    "StorageConnectionString": "DefaultEndpointsProtocol=https;"
+                               "AccountName=acct;AccountKey=Acc0untK3y+/==",
+}
+# What is registered apart from the whole values: a connection string's
+# secret part, seen alone.
+PARTS = ["Acc0untK3y+/=="]
+
+LEAKY_APP = '''
+import logging, os, sys
+
+def _all():
+    return " ".join(os.environ[name] for name in %r)
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/print":
+        print("settings:", _all())
+        print("key alone:", "Acc0untK3y+/==", file=sys.stderr)
+    elif path == "/log":
+        logging.getLogger("leaky").error("connecting with %%s", _all())
+        environ["wsgi.errors"].write("errors stream: " + _all() + "\\n")
+    elif path == "/raise":
+        raise RuntimeError("login failed with " + _all())
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+def factory(global_conf, **local_conf):
+    return app
+''' % (sorted(SECRETS),)
+
+BROKEN_APP = '''
+import os
+raise RuntimeError("cannot connect with " + os.environ["DB_PASSWORD"])
+'''
+
+
+def leaked(text):
+    """The secrets (and secret parts) found in ``text``."""
+    return [value for value in list(SECRETS.values()) + PARTS
+            if value in text]
+
+
+def write_modules(folder):
+    (folder / "leaky_app.py").write_text(LEAKY_APP)
+    (folder / "leaky_broken.py").write_text(BROKEN_APP)
+
+
+def requests(gw, params, paths=("/", "/print", "/log", "/raise")):
+    bodies = []
+    for rid, path in enumerate(paths, 1):
+        response = gw.client.request(params(path), rid=rid)
+        assert response.status == (500 if path == "/raise" else 200), \
+            response.stdout[:500]
+        bodies.append(response.stdout.decode("latin-1"))
+    return bodies
+
+
+def test_app_settings_never_reach_the_log_or_a_page(site):
+    write_modules(site.folder)
+    gw = site(args=hiding("debugpy", "ptvsd", "azure.monitor.opentelemetry",
+                          "applicationinsights"),
+              WSGI_HANDLER="leaky_app.app", **SECRETS)
+    bodies = requests(gw, site.params)
+    log = gw.log_text()
+    # The application did leak, every way: the log shows where.
+    assert log.count("[redacted]") >= 4 * len(SECRETS), log
+    assert "login failed with [redacted]" in log
+    assert "Traceback" in log
+    assert leaked(log) == [], log
+    assert leaked("".join(bodies)) == []
+
+
+def test_a_handler_that_fails_to_load_does_not_show_secrets(site):
+    write_modules(site.folder)
+    gw = site(args=hiding("debugpy", "ptvsd"),
+              WSGI_HANDLER="leaky_broken.app", **SECRETS)
+    for rid in (1, 2):
+        response = gw.client.request(site.params("/"), rid=rid)
+        assert response.status == 500
+        page = response.stdout.decode("latin-1")
+        assert "cannot connect with [redacted]" in page
+        assert leaked(page) == []
+    log = gw.log_text()
+    assert "could not load the WSGI application" in log
+    assert leaked(log) == [], log
+
+
+@pytest.mark.parametrize("package", ["opentelemetry", "applicationinsights"])
+def test_telemetry_keys_never_reach_the_log(site, collector, package):
+    args = (("-m", "iiswsgi") if package == "opentelemetry"
+            else hiding("azure.monitor.opentelemetry"))
+    env = telemetry_env(collector)
+    env["APPLICATIONINSIGHTS_CONNECTION_STRING"] = env[
+        "APPLICATIONINSIGHTS_CONNECTION_STRING"].replace(
+        "00000000-0000-0000-0000-000000000000", IKEY)
+    write_modules(site.folder)
+    gw = site(args=args, env=env, WSGI_HANDLER="leaky_app.app",
+              APPINSIGHTS_INSTRUMENTATIONKEY=IKEY)
+    bodies = requests(gw, site.params, ("/", "/raise"))
+    gw.close_pipe()
+    assert gw.wait(60) == 0
+    log = gw.log_text()
+    assert "tracing requests to" in log
+    assert IKEY not in log and IKEY not in "".join(bodies), log
+    # The telemetry did go out, with the key, to the (loopback) collector.
+    assert any(IKEY.encode() in body for _, body in Collector.received)
+
+
+def test_debug_error_pages_and_the_process_environment(tmp_path):
+    """egg:iiswsgi#iis with ``debug = true`` shows tracebacks in 500
+    pages; secrets from the process environment (IIS's
+    <environmentVariables>) are redacted from them and from the log."""
+    folder = tmp_path / "app"
+    folder.mkdir()
+    write_modules(folder)
+    ini = folder / "app.ini"
+    ini.write_text("[app:main]\nuse = call:leaky_app:factory\n\n"
+                   "[server:main]\nuse = egg:iiswsgi#iis\ndebug = true\n")
+    env = dict(SECRETS, PYTHONPATH=os.pathsep.join([ROOT, str(folder)]))
+    gw = Gateway(["-m", "iiswsgi.cli", "serve", str(ini)], env=env,
+                 cwd=str(tmp_path), log=tmp_path / "iiswsgi.log")
+    try:
+        bodies = requests(gw, lambda path: iis_params(
+            path, physical_path=str(folder) + os.sep))
+        assert "<pre>Traceback" in bodies[-1]
+        assert "login failed with [redacted]" in bodies[-1]
+        assert leaked("".join(bodies)) == []
+        log = gw.log_text()
+        assert "[redacted]" in log and leaked(log) == [], log
+    finally:
+        gw.stop()

@@ -1,0 +1,81 @@
+"""The Web Deploy flow on this system, for the tests that need a deployed
+example: bdist_msdeploy in a copy of the example, the zip unpacked into a
+site folder as Web Deploy would, a (fake) IIS whose site points there, and
+iiswsgi_install finding it through appcmd and the stamp.
+
+Use the ``python`` fixture by importing it into the test module: it is a
+throw-away virtual environment (one per test module) that sees the test
+environment's packages, standing in for the system Python.
+"""
+
+import os
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+
+from iiswsgi.msdeploy.install import create_virtualenv
+from tests.support.apphost import write_apphost_config, write_fake_appcmd
+
+__all__ = ["ROOT", "EXAMPLES", "run", "python", "build", "unpack", "deploy"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def run(command, cwd, env=None, check=True):
+    result = subprocess.run(command, cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if check and result.returncode:
+        raise AssertionError("%s failed (%d):\n%s" % (
+            " ".join(map(str, command)), result.returncode, result.stdout))
+    return result
+
+
+@pytest.fixture(scope="module")
+def python(tmp_path_factory):
+    return create_virtualenv(str(tmp_path_factory.mktemp("system") / "py"))
+
+
+def build(python, example, tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(os.path.join(EXAMPLES, example), source)
+    run([python, "setup.py", "bdist_msdeploy"], source)
+    (package,) = (source / "dist").iterdir()
+    return package
+
+
+def unpack(package, name, sites):
+    """What Web Deploy does with the package's content folder."""
+    from iiswsgi.msdeploy.package import extract_package
+    target = sites / name
+    with zipfile.ZipFile(package) as archive:
+        names = archive.namelist()
+        assert "Manifest.xml" in names and "Parameters.xml" in names
+    # Members that would leave the site (absolute, a drive, '..', a
+    # backslash, a link) are refused: tests/unit/test_msdeploy_zip_safety.py.
+    extract_package(str(package), str(target), name + "/")
+    return target
+
+
+def deploy(tmp_path, python, example, name, install_args):
+    package = build(python, example, tmp_path)
+    sites = tmp_path / "sites"
+    app_dir = unpack(package, name, sites)
+    assert (app_dir / "iis_install.stamp").is_file()
+    (sites / "Other").mkdir()
+    config = write_apphost_config(tmp_path / "applicationHost.config", sites=(
+        ("Default Web Site", 1, [
+            ("/", "DefaultAppPool", "%TEST_SITES%\\Other"),
+            ("/" + name, "DefaultAppPool", "%TEST_SITES%/" + name)]),
+    ))
+    appcmd = write_fake_appcmd(tmp_path / "bin")
+    env = dict(os.environ, TEST_SITES=str(sites),
+               IISWSGI_FAKE_APPHOST=config)
+    env.pop("APPL_PHYSICAL_PATH", None)
+    command = [python, "-m", "iiswsgi.msdeploy.install", "-v", "--appcmd",
+               appcmd, "-a", name] + install_args
+    result = run(command, str(tmp_path), env, check=False)
+    return app_dir, config, appcmd, env, command, result
