@@ -15,10 +15,16 @@ setup(
     keywords="python IIS FastCGI WSGI",
     url="https://example.org/iiswsgi/examples/"
         "sample.msdeploy",
+    author="The iiswsgi authors",
     author_url="https://example.org/iiswsgi",
     license="MIT",
+    license_url="https://opensource.org/licenses/MIT",
+    help_url="https://example.org/iiswsgi/issues",
+    msdeploy_url_template="https://example.org/iiswsgi/dist/{msdeploy_file}",
     icon_url="https://www.python.org/static/community_logos/"
              "python-powered-h-50x65.png",
     install_requires=["iiswsgi"],
+    # bdist_webpi adds an entry for each: WebPI installs them with pip.
+    extras_require={"webpi_eggs": ["iiswsgi"]},
     py_modules=[],
 )

@@ -1,10 +1,14 @@
 """Make ``build`` run ``build_msdeploy`` in projects with a
-``Manifest.xml.in`` (a ``setuptools.finalize_distribution_options`` entry
-point, so nothing is changed at import time)."""
+``Manifest.xml.in``, and make ``upload`` publish_msdeploy where
+setuptools' own ``upload`` is only the stub saying it was removed (a
+``setuptools.finalize_distribution_options`` entry point, so nothing is
+changed at import time)."""
 
+import importlib
 import os
 
-__all__ = ["add_build_msdeploy", "has_manifest_template"]
+__all__ = ["add_build_msdeploy", "add_upload", "has_manifest_template",
+           "stock_upload_removed"]
 
 TEMPLATE = "Manifest.xml.in"
 
@@ -18,7 +22,29 @@ def has_manifest_template(command):
     return os.path.isfile(os.path.join(root, TEMPLATE))
 
 
+def stock_upload_removed():
+    """True when setuptools has no working ``upload``: its module is gone,
+    or is the stub that raises RemovedCommandError (setuptools >= 42)."""
+    try:
+        module = importlib.import_module("setuptools.command.upload")
+    except ImportError:
+        return True
+    return hasattr(module, "RemovedCommandError")
+
+
+def add_upload(distribution):
+    """``upload`` = publish_msdeploy, unless the project set its own
+    ``upload`` in cmdclass or setuptools' works."""
+    if "upload" in distribution.cmdclass or not stock_upload_removed():
+        return
+    from .publish_msdeploy import publish_msdeploy
+    distribution.cmdclass["upload"] = type("upload", (publish_msdeploy,), {
+        "__doc__": publish_msdeploy.__doc__,
+        "__module__": publish_msdeploy.__module__})
+
+
 def add_build_msdeploy(distribution):
+    add_upload(distribution)
     root = getattr(distribution, "src_root", None) or os.curdir
     if getattr(distribution, "msdeploy_package", None) is False or not (
             getattr(distribution, "msdeploy_package", None)

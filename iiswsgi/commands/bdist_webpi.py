@@ -1,0 +1,233 @@
+"""``setup.py bdist_webpi``: ``dist/<name>-<version>.webpi.xml``, a Web
+Platform Installer feed with an entry for each MSDeploy dist named by
+``-m`` (its zip built beforehand by ``bdist_msdeploy``) and for each
+distribution of the ``webpi_eggs`` extra.  The feed model, writer and
+validator are :mod:`iiswsgi.webpi`."""
+
+import os
+import shlex
+import sys
+
+from distutils.core import run_setup
+from distutils.errors import DistutilsFileError, DistutilsOptionError
+from setuptools import Command
+
+from .. import webpi
+from ..msdeploy import PackageError
+from ..msdeploy.manifest import read_manifest
+from .bdist_msdeploy import package_filename
+from .build_hook import TEMPLATE
+
+__all__ = ["bdist_webpi", "feed_id", "load_msdeploy_dists", "split_paths"]
+
+DEFAULT_URL_TEMPLATE = "{msdeploy_package_url}"
+
+
+def split_paths(value):
+    """A list of paths from a list, or from text split as a shell would
+    (quotes group; backslashes are kept, for Windows paths)."""
+    if value is None or isinstance(value, (list, tuple)):
+        return list(value or ())
+    lexer = shlex.shlex(value, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    try:
+        return list(lexer)
+    except ValueError as error:
+        raise DistutilsOptionError("--msdeploy-bdists %r: %s" % (
+            value, error)) from None
+
+
+def feed_id(distribution):
+    """The feed's Atom ``<id>``: the distribution's url, else a URN of its
+    name (stable across versions, so clean_webpi finds cached copies)."""
+    url = distribution.metadata.url
+    if url and url != "UNKNOWN":
+        return url
+    return "urn:iiswsgi:webpi:%s" % distribution.get_name()
+
+
+class MSDeployDist:
+    """A dist of ``-m``: its folder, Distribution and Web Deploy zip."""
+
+    def __init__(self, path, distribution, package):
+        self.path = path
+        self.distribution = distribution
+        self.package = package
+
+    @property
+    def app_names(self):
+        """The ``<iisApp path>`` of its built Manifest.xml, else its
+        name."""
+        manifest = os.path.join(self.path, "Manifest.xml")
+        try:
+            with open(manifest, encoding="utf-8") as stream:
+                names = read_manifest(stream.read(), manifest).iis_app_paths
+        except (OSError, UnicodeDecodeError, PackageError):
+            names = []
+        return names or [self.distribution.get_name()]
+
+
+def _load(path):
+    setup_py = os.path.join(path, "setup.py")
+    if not os.path.isfile(setup_py):
+        raise DistutilsFileError(
+            "%s has no setup.py: --msdeploy-bdists (-m) names the folders of"
+            " MSDeploy dists" % path)
+    cwd, sys_path = os.getcwd(), list(sys.path)
+    os.chdir(path)
+    sys.path.insert(0, os.path.abspath(os.curdir))
+    try:
+        return run_setup("setup.py", [], stop_after="init")
+    except SystemExit as error:
+        raise DistutilsFileError("%s failed: %s" % (setup_py, error)) \
+            from None
+    except Exception as error:
+        raise DistutilsFileError("loading %s failed: %s: %s" % (
+            setup_py, type(error).__name__, error)) from None
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = sys_path
+
+
+def load_msdeploy_dists(current, paths):
+    """An :class:`MSDeployDist` for each folder of ``paths``; the current
+    distribution is used as it is for ``.``."""
+    dists = []
+    for path in paths:
+        if os.path.abspath(path) == os.path.abspath(os.curdir):
+            distribution = current
+        else:
+            distribution = _load(path)
+        wanted = getattr(distribution, "msdeploy_package", None)
+        if wanted is False or (wanted is None and not os.path.isfile(
+                os.path.join(path, TEMPLATE))):
+            raise DistutilsFileError(
+                "%s (%s) is not an MSDeploy dist: it has no %s" % (
+                    path, distribution.get_name(), TEMPLATE))
+        built = [filename for command, _, filename in
+                 getattr(distribution, "dist_files", ())
+                 if command == "bdist_msdeploy"]
+        package = os.path.join(path, built[-1]) if built else os.path.join(
+            path, "dist", package_filename(distribution))
+        dists.append(MSDeployDist(path, distribution, package))
+    return dists
+
+
+class bdist_webpi(Command):
+    description = "build a Web Platform Installer feed of MSDeploy packages"
+    user_options = [
+        ("msdeploy-bdists=", "m",
+         "folders of the dists whose MSDeploy zips go in the feed, split as"
+         " a shell does [default: . in an MSDeploy project]"),
+        ("msdeploy-url-template=", "u",
+         "download URL of each zip, with {name} {version} {msdeploy_file}"
+         " {letter} {py_version_short} {msdeploy_package_url} (a file:// URL"
+         " of the local zip, for testing) [default: the"
+         " msdeploy_url_template setup() keyword, else"
+         " {msdeploy_package_url}]"),
+        ("template=", "t",
+         "a feed to build on: its title, link, author, id and languages"
+         " win; its tabs, osList, named dependencies and other entries are"
+         " kept"),
+        ("dist-dir=", "d", "where to write the feed [default: dist]"),
+        ("python-product=", "p",
+         "productId of the Python the applications need [default:"
+         " Python<X><Y> of this Python]"),
+        ("python-home=", None,
+         "that Python's folder on the target, for the pip entries"
+         " [default: %SystemDrive%\\Python<X><Y>]"),
+    ]
+
+    def initialize_options(self):
+        self.msdeploy_bdists = None
+        self.msdeploy_url_template = None
+        self.template = None
+        self.dist_dir = None
+        self.python_product = None
+        self.python_home = None
+
+    def finalize_options(self):
+        self.msdeploy_bdists = split_paths(self.msdeploy_bdists)
+        if not self.msdeploy_url_template:
+            self.msdeploy_url_template = getattr(
+                self.distribution, "msdeploy_url_template", None)
+        self.dist_dir = self.dist_dir or "dist"
+        short = "%d%d" % sys.version_info[:2]
+        self.python_product = self.python_product or "Python" + short
+        self.python_home = self.python_home or (
+            "%SystemDrive%\\Python" + short)
+        if self.template:
+            self.ensure_filename("template")
+
+    def url(self, distribution, package):
+        filename = os.path.basename(package)
+        values = {
+            "name": distribution.get_name(),
+            "version": distribution.get_version(),
+            "msdeploy_file": filename, "letter": filename[:1],
+            "py_version_short": "%d.%d" % sys.version_info[:2],
+            "msdeploy_package_url": webpi.file_url(package)}
+        return webpi.expand_url(
+            self.msdeploy_url_template or DEFAULT_URL_TEMPLATE, values,
+            "the msdeploy URL template")
+
+    def run(self):
+        paths = self.msdeploy_bdists
+        if not paths:
+            if not os.path.isfile(TEMPLATE) and not getattr(
+                    self.distribution, "msdeploy_package", None):
+                raise DistutilsOptionError(
+                    "bdist_webpi: no --msdeploy-bdists (-m): name the"
+                    " folders of the MSDeploy dists for the feed, e.g. -m"
+                    " \"examples/sample.msdeploy examples/pyramid.msdeploy\","
+                    " or set msdeploy_bdists in setup.cfg [bdist_webpi]")
+            paths = [os.curdir]
+        if not self.msdeploy_url_template:
+            self.warn("no msdeploy_url_template setup() keyword or -u: the"
+                      " feed points at the local zips (file:// URLs), for"
+                      " testing on this machine only")
+        dist = self.distribution
+        name = dist.get_name()
+        target = os.path.join(self.dist_dir, "%s-%s.webpi.xml" % (
+            name, dist.get_version()))
+        try:
+            updated = webpi.build_time()
+            entries = []
+            dists = load_msdeploy_dists(dist, paths)
+            for item in dists:
+                if not os.path.isfile(item.package):
+                    raise DistutilsFileError(
+                        "%s: no %s: build it first (setup.py bdist_msdeploy"
+                        " in %s, or bdist_msdeploy before bdist_webpi in one"
+                        " command)" % (item.distribution.get_name(),
+                                       item.package, item.path))
+                entries.append(webpi.application_entry(
+                    item.distribution, item.package,
+                    self.url(item.distribution, item.package),
+                    self.python_product, updated))
+            for requirement in (dist.extras_require or {}).get(
+                    "webpi_eggs", ()):
+                entries.append(webpi.package_entry(
+                    webpi.installed_distribution(requirement),
+                    self.python_product, self.python_home, updated))
+            feed = webpi.Feed(
+                id=feed_id(dist),
+                title=getattr(dist, "title", None) or name,
+                updated=updated, link=self.url(dist, target),
+                author_name=dist.metadata.author or None,
+                author_uri=getattr(dist, "author_url", None),
+                entries=entries)
+            webpi.write_feed(target, feed, self.template)
+        except webpi.FeedError as error:
+            raise DistutilsFileError(str(error)) from None
+        self.announce("wrote %s (%d entries); to try it, add this feed in"
+                      " WebPI (Options, Custom Feeds): %s" % (
+                          target, len(entries), webpi.file_url(target)), 2)
+        files = dist.dist_files
+        for item in dists:
+            if not any(os.path.abspath(filename) == os.path.abspath(
+                    item.package) for _, _, filename in files):
+                files.append(("bdist_msdeploy", "%d.%d" % sys.version_info[:2],
+                              item.package))
+        files.append(("bdist_webpi", "", target))
