@@ -124,10 +124,9 @@ class Emulator:
             raise _Refusal(404, 0, "The resource you are looking for has"
                            " been removed, had its name changed, or is"
                            " temporarily unavailable.")
-        handlers, declared = self.web_configs.handlers(application, relative)
-        if not self.web_configs.allow_double_escaping(application,
-                                                      relative) and (
-                "%" in url_path or "+" in url_path):
+        handlers, declared, double_escaping = self.web_configs.handlers(
+            application, relative)
+        if not double_escaping and ("%" in url_path or "+" in url_path):
             raise _Refusal(404, 11, "The request filtering module is"
                            " configured to deny a request that contains a"
                            " double escape sequence.",

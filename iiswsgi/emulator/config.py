@@ -416,21 +416,15 @@ class WebConfigCache:
             if read is not None:
                 yield read
 
-    def allow_double_escaping(self, application, relative):
-        """requestFiltering's allowDoubleEscaping (false by default)."""
-        allowed = False
-        for _, _, double_escaping in self._chain(application, relative):
-            if double_escaping is not None:
-                allowed = double_escaping
-        return allowed
-
     def handlers(self, application, relative):
         """(handlers in the order IIS tries them, FastCgiSettings declared
-        in these web.config files) for ``relative`` under
-        ``application``."""
-        handlers, fastcgi = [], []
-        for changes, settings, _ in self._chain(application, relative):
+        in these web.config files, requestFiltering's allowDoubleEscaping)
+        for ``relative`` under ``application``."""
+        handlers, fastcgi, double_escaping = [], [], False
+        for changes, settings, allowed in self._chain(application, relative):
             fastcgi.extend(settings)
+            if allowed is not None:
+                double_escaping = allowed
             added = []
             for action, value in changes:
                 if action == "clear":
@@ -442,4 +436,4 @@ class WebConfigCache:
                     added.append(value)
             # A deeper web.config's handlers come before inherited ones.
             handlers = added + handlers
-        return handlers, fastcgi
+        return handlers, fastcgi, double_escaping
