@@ -16,13 +16,13 @@ from ..environ import remove_dot_segments
 from .config import ConfigError, WebConfigCache
 from .pool import Pool, QueueFull
 from .process import ExchangeEvent, ProcessFailure
+from .variables import server_variables
 
 __all__ = ["Emulator"]
 
 log = logging.getLogger("iiswsgi.emulator")
 access_log = logging.getLogger("iiswsgi.emulator.access")
 
-SERVER_SOFTWARE = "Microsoft-IIS/10.0"
 _HOP_BY_HOP = frozenset((
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
     "te", "trailer", "trailers", "transfer-encoding", "upgrade"))
@@ -103,9 +103,9 @@ class Emulator:
             quote(environ.get("PATH_INFO", "").encode("latin-1"))
             + ("?" + environ["QUERY_STRING"]
                if environ.get("QUERY_STRING") else ""))
-        raw_path, _, query = raw_uri.partition("?")
+        raw_path = raw_uri.partition("?")[0]
         try:
-            answer = self._answer(environ, raw_uri, raw_path, query)
+            answer = self._answer(environ, raw_uri, raw_path)
         except _Refusal as refusal:
             answer = _Page(refusal, environ, raw_uri)
         except ConfigError as error:
@@ -116,7 +116,7 @@ class Emulator:
                            environ, raw_uri)
         return answer.respond(start_response, environ, raw_uri, started)
 
-    def _answer(self, environ, raw_uri, raw_path, query):
+    def _answer(self, environ, raw_uri, raw_path):
         url_path = remove_dot_segments(
             unquote(raw_path, encoding="utf-8", errors="replace") or "/")
         application, relative = self.site.application_for(url_path)
@@ -154,52 +154,25 @@ class Emulator:
                     handler.name, handler.script_processor,
                     self.site.apphost), "0x80070585", handler.name,
                 "FastCgiModule")
-        params = self._server_variables(environ, application, relative,
-                                        url_path, raw_uri, query)
+        params = self._server_variables(environ, application, url_path,
+                                        raw_uri)
         return _FastCgiAnswer(self.pool(settings), handler, params, environ)
 
-    def _server_variables(self, environ, application, relative, url_path,
-                          raw_uri, query):
-        site_id = self.site.site_id
-        meta = "/LM/W3SVC/%d" % site_id
-        app_path = "" if application.path == "/" else application.path
-        physical = application.physical_path.rstrip(os.sep) + os.sep
+    def _server_variables(self, environ, application, url_path, raw_uri):
         host = environ.get("HTTP_HOST", "")
         server_name = host.rpartition(":")[0] if host.rpartition(":")[2] \
             .isdigit() else host
-        variables = {
-            "APPL_MD_PATH": meta + "/ROOT" + app_path,
-            "APPL_PHYSICAL_PATH": physical,
-            "INSTANCE_ID": str(site_id),
-            "INSTANCE_META_PATH": meta,
-            "GATEWAY_INTERFACE": "CGI/1.1",
-            "SERVER_SOFTWARE": SERVER_SOFTWARE,
-            "SERVER_NAME": server_name or self.local_addr,
-            "SERVER_PORT": str(environ.get("SERVER_PORT", "80")),
-            "SERVER_PORT_SECURE": "0",
-            "SERVER_PROTOCOL": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-            "REQUEST_METHOD": environ.get("REQUEST_METHOD", "GET"),
-            "QUERY_STRING": query,
-            "CONTENT_LENGTH": str(environ.get("CONTENT_LENGTH") or 0),
-            # IIS gives the whole decoded path in both.
-            "SCRIPT_NAME": url_path,
-            "PATH_INFO": url_path,
-            "URL": url_path,
-            "PATH_TRANSLATED": os.path.join(physical, *relative.split("/")),
-            "REQUEST_URI": raw_uri,
-            "UNENCODED_URL": raw_uri,
-            "REMOTE_ADDR": environ.get("REMOTE_ADDR", ""),
-            "REMOTE_HOST": environ.get("REMOTE_HOST")
-            or environ.get("REMOTE_ADDR", ""),
-            "REMOTE_PORT": str(environ.get("REMOTE_PORT", "")),
-            "REMOTE_USER": "",
-            "LOGON_USER": "",
-            "AUTH_TYPE": "",
-            "AUTH_USER": "",
-            "AUTH_PASSWORD": "",
-            "LOCAL_ADDR": self.local_addr,
-            "HTTPS": "off",
-        }
+        variables = server_variables(
+            url_path, raw_uri, application.physical_path,
+            "" if application.path == "/" else application.path,
+            self.site.site_id, environ.get("REQUEST_METHOD", "GET"),
+            environ.get("CONTENT_LENGTH"), server_name or self.local_addr,
+            environ.get("SERVER_PORT", "80"),
+            environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            environ.get("REMOTE_ADDR", ""), environ.get("REMOTE_PORT", ""),
+            self.local_addr)
+        if environ.get("REMOTE_HOST"):
+            variables["REMOTE_HOST"] = environ["REMOTE_HOST"]
         if environ.get("CONTENT_TYPE"):
             variables["CONTENT_TYPE"] = environ["CONTENT_TYPE"]
         params = [(name.encode("ascii"), value.encode("utf-8"))

@@ -6,8 +6,9 @@ import os
 import signal
 import threading
 
-from .app import SERVER_SOFTWARE, Emulator
+from .app import Emulator
 from .config import load_site
+from .variables import SERVER_SOFTWARE
 
 __all__ = ["EmulatorServer"]
 

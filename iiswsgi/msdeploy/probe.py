@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from ..emulator.config import split_command_line
+from ..emulator.variables import server_variables
 
 __all__ = ["ProbeUnavailable", "Response", "iis_params", "probe"]
 
@@ -62,27 +63,14 @@ def iis_params(url, app_dir, site_id=1, app_path=""):
     """The server variables IIS sends for a GET of ``url`` to the
     application in ``app_dir``."""
     parts = urlsplit(url)
-    path = unquote(parts.path or "/")
-    meta = "/LM/W3SVC/%d" % site_id
-    physical = os.path.join(os.path.abspath(app_dir), "")
-    raw = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    return {
-        "APPL_MD_PATH": meta + "/ROOT" + app_path,
-        "APPL_PHYSICAL_PATH": physical,
-        "INSTANCE_ID": str(site_id), "INSTANCE_META_PATH": meta,
-        "GATEWAY_INTERFACE": "CGI/1.1",
-        "SERVER_SOFTWARE": "Microsoft-IIS/10.0",
-        "SERVER_NAME": "localhost", "SERVER_PORT": "80",
-        "SERVER_PORT_SECURE": "0", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REQUEST_METHOD": "GET", "QUERY_STRING": parts.query,
-        "CONTENT_LENGTH": "0", "PATH_INFO": app_path + path,
-        "SCRIPT_NAME": app_path + path, "URL": app_path + path,
-        "PATH_TRANSLATED": physical + path.lstrip("/").replace("/", os.sep),
-        "REQUEST_URI": raw, "UNENCODED_URL": raw,
-        "REMOTE_ADDR": "127.0.0.1", "REMOTE_HOST": "127.0.0.1",
-        "REMOTE_PORT": "50000", "LOCAL_ADDR": "127.0.0.1", "HTTPS": "off",
-        "HTTP_HOST": "localhost", "HTTP_USER_AGENT": "iiswsgi test_msdeploy",
-    }
+    raw = app_path + (parts.path or "/") + (
+        "?" + parts.query if parts.query else "")
+    params = server_variables(app_path + unquote(parts.path or "/"), raw,
+                              app_dir, app_path, site_id,
+                              remote_port="50000")
+    params.update(HTTP_HOST="localhost",
+                  HTTP_USER_AGENT="iiswsgi test_msdeploy")
+    return params
 
 
 def _record(kind, content=b""):
