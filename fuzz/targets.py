@@ -10,7 +10,7 @@ exception) otherwise.
 import logging
 import struct
 
-from iiswsgi import fastcgi
+from iiswsgi.protocol import fastcgi
 from iiswsgi.environ import build_environ, mount_point, request_path
 
 #: The largest record a web server can send: header, content, padding.

@@ -69,7 +69,7 @@ def _configure_logging(path, here):
 def _appcmd_failure(name, error):
     """Print what went wrong running appcmd, and what to do; the exit
     status."""
-    from .appcmd import AppcmdNotFound
+    from .iis.appcmd import AppcmdNotFound
     print("iiswsgi %s: %s" % (name, error), file=sys.stderr)
     if isinstance(error, AppcmdNotFound):
         print("For IIS Express, give its appcmd.exe as the first argument:"
@@ -99,7 +99,7 @@ def _appcmd_command(name, words):
 
 
 def _enable(args):
-    from .appcmd import AppcmdError
+    from .iis.appcmd import AppcmdError
     from .registration import enable, handler_snippet
     command = _appcmd_command("enable", args.appcmd)
     environment = {}
@@ -143,7 +143,7 @@ def _enable(args):
 
 
 def _disable(args):
-    from .appcmd import AppcmdError
+    from .iis.appcmd import AppcmdError
     from .registration import disable
     command = _appcmd_command("disable", args.appcmd)
     try:
@@ -163,7 +163,7 @@ def _disable(args):
 
 
 def _doctor(args):
-    from .appcmd import AppcmdNotFound, find_appcmd
+    from .iis.appcmd import AppcmdNotFound, find_appcmd
     from .doctor import PROBLEM, WARNING, diagnose
     command = [args.appcmd] if args.appcmd else None
     if args.apphostconfig:

@@ -13,12 +13,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from . import appcmd as appcmd_module
+from .iis import appcmd as appcmd_module
 from . import logs, safexml
 from .hosting import ConfigError, app_settings, find_web_config
 from .msdeploy.webconfig import Handler
-from .registration import (ARGUMENTS, handler_snippet, quote_path,
-                           script_processor, venv_redirector)
+from .iis.cmdline import quote_path
+from .registration import (ARGUMENTS, handler_snippet, script_processor,
+                           venv_redirector)
 
 __all__ = ["Finding", "OK", "PROBLEM", "SKIPPED", "WARNING", "diagnose",
            "log_file_problem"]
@@ -425,6 +426,6 @@ class _Doctor:
 
 def diagnose(app_dir, appcmd=None, environ=None):
     """Check the site in ``app_dir``: a list of :class:`Finding`.
-    ``appcmd`` is the appcmd command (see :func:`iiswsgi.appcmd.find_appcmd`).
+    ``appcmd`` is the appcmd command (see :func:`iiswsgi.iis.appcmd.find_appcmd`).
     """
     return _Doctor(app_dir, appcmd, environ).run()

@@ -19,16 +19,14 @@ import threading
 
 from . import logs, safexml
 from .environ import filesystem_path, split_path
+from .iis.expand import expand_variables
 
 __all__ = ["ConfigError", "HandlerError", "HostedApplication",
-           "add_telemetry", "app_settings", "expand_variables",
+           "add_telemetry", "app_settings",
            "find_web_config", "main", "read_app_settings", "resolve_handler",
            "start_debugger"]
 
 log = logging.getLogger("iiswsgi")
-
-_VARIABLE = re.compile(r"%([^%;]+)%")
-
 
 class HandlerError(Exception):
     """WSGI_HANDLER is missing, malformed or names nothing usable."""
@@ -96,15 +94,6 @@ def app_settings(root, path):
             else:
                 settings.pop(key.upper(), None)
     return dict(settings.values())
-
-
-def expand_variables(value, environ=None):
-    """``%NAME%`` references replaced from ``environ`` (os.environ),
-    matched case-insensitively as Windows does; unknown names become
-    empty."""
-    env = os.environ if environ is None else environ
-    folded = {key.upper(): val for key, val in env.items()}
-    return _VARIABLE.sub(lambda m: folded.get(m.group(1).upper(), ""), value)
 
 
 def resolve_handler(name):
@@ -245,7 +234,7 @@ class HostedApplication:
             if app_dir not in sys.path:
                 sys.path.insert(0, app_dir)
         python_path = _setting(settings, "PYTHONPATH")
-        for entry in expand_variables(python_path or "").split(";"):
+        for entry in expand_variables(python_path or "", keep_unknown=False).split(";"):
             entry = entry.strip()
             if entry and entry not in sys.path:
                 sys.path.append(entry)

@@ -15,10 +15,11 @@ import sys
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-from . import appcmd as appcmd_module
+from .iis import appcmd as appcmd_module
+from .iis.cmdline import quote_path
 
 __all__ = ["ARGUMENTS", "Registration", "disable", "enable",
-           "handler_snippet", "quote_path", "script_processor",
+           "handler_snippet", "script_processor",
            "venv_redirector"]
 
 log = logging.getLogger("iiswsgi.registration")
@@ -40,15 +41,6 @@ class Registration:
     @property
     def script_processor(self):
         return script_processor(self.full_path, self.arguments)
-
-
-def quote_path(path):
-    """``path`` in double quotes when it holds a space, as IIS needs it in
-    fullPath and scriptProcessor (the two must then match, quotes
-    included)."""
-    if " " in path and not (path.startswith('"') and path.endswith('"')):
-        return '"%s"' % path
-    return path
 
 
 def script_processor(full_path, arguments=ARGUMENTS):

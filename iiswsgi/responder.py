@@ -6,7 +6,8 @@ import re
 import sys
 import traceback
 
-from . import fastcgi, logs
+from . import logs
+from .protocol import fastcgi
 from .body import ClientDisconnected, Input, RequestTooLarge
 from .environ import build_environ
 from .transport import ConnectionLost, ReadTimeout

@@ -21,7 +21,8 @@ import time
 
 from flup.server.fcgi_single import WSGIServer
 
-from . import fastcgi, logs, transport
+from . import logs, transport
+from .protocol import fastcgi
 from .environ import filesystem_path
 from .responder import Responder, ResponderSettings
 from .transport import LogWriter
@@ -442,7 +443,7 @@ class IISWSGIServer(WSGIServer):
         if os.name == "nt":
             # Cancel its blocking read; retry for a while in case it had
             # not yet entered it.
-            from . import winapi
+            from .iis import winapi
             for _ in range(20):
                 if winapi.interrupt_thread(self._main_thread):
                     return
@@ -458,7 +459,7 @@ class IISWSGIServer(WSGIServer):
         value = os.environ.get("_FCGI_SHUTDOWN_EVENT_")
         if os.name != "nt" or not value:
             return
-        from . import winapi
+        from .iis import winapi
         if winapi.watch_shutdown_event(value, self._on_shutdown_event):
             log.info("IIS will signal the shutdown event %s before ending"
                      " this process", value)

@@ -91,7 +91,7 @@ def _is_gone(error):
 
 
 def _winapi():
-    from . import winapi
+    from .iis import winapi
     return winapi
 
 

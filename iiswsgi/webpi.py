@@ -880,7 +880,7 @@ def stale_stamps(app_names, list_sites, stamp):
     """The install stamps (file name ``stamp``) left in the folders of the
     IIS applications named ``app_names`` (the package's ``<iisApp
     path>``; IIS's numbered copies such as ``MyApp2`` included);
-    ``list_sites`` returns :class:`iiswsgi.appcmd.Site` objects.  A stamp
+    ``list_sites`` returns :class:`iiswsgi.iis.appcmd.Site` objects.  A stamp
     left behind means an install that did not finish, and would mislead
     the next ``iiswsgi_install``."""
     patterns = [re.compile(r"^%s\d*$" % re.escape(name), re.IGNORECASE)

@@ -9,7 +9,7 @@ import os
 from distutils.errors import DistutilsExecError
 from setuptools import Command
 
-from .. import appcmd as appcmd_module
+from ..iis import appcmd as appcmd_module
 from .. import webpi
 from ..msdeploy import STAMP
 from .bdist_webpi import feed_id, load_msdeploy_dists, split_paths

@@ -28,7 +28,7 @@ import sys
 from distutils.errors import DistutilsExecError, DistutilsFileError
 from setuptools import Command
 
-from ..appcmd import AppcmdError
+from ..iis.appcmd import AppcmdError
 from ..msdeploy import PackageError
 from ..msdeploy.register import register_applications
 from ..msdeploy.webconfig import write_web_config

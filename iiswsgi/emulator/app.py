@@ -16,7 +16,7 @@ from ..environ import remove_dot_segments
 from .config import ConfigError, WebConfigCache
 from .pool import Pool, QueueFull
 from .process import ExchangeEvent, ProcessFailure
-from .variables import server_variables
+from ..iis.variables import server_variables
 
 __all__ = ["Emulator"]
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from .. import safexml
-from ..hosting import expand_variables
+from ..iis.expand import expand_variables
 
 __all__ = ["ConfigError", "Application", "FastCgiSettings", "HandlerRule",
-           "Site", "load_site", "split_command_line", "STDERR_MODES"]
+           "Site", "load_site", "STDERR_MODES"]
 
 log = logging.getLogger("iiswsgi.emulator")
 
@@ -208,53 +208,6 @@ class Site:
         return FastCgiSettings(full_path, arguments)
 
 
-def split_command_line(text):
-    """Split ``arguments`` as a Windows program's C runtime does: spaces
-    separate, double quotes group, backslashes are literal except before a
-    double quote (2n backslashes + quote: n backslashes and a quote that
-    groups; 2n+1: n backslashes and a literal quote)."""
-    words, current, quoted, started = [], [], False, False
-    index, length = 0, len(text)
-    while index < length:
-        char = text[index]
-        if char == "\\":
-            run = index
-            while run < length and text[run] == "\\":
-                run += 1
-            count = run - index
-            if run < length and text[run] == '"':
-                current.append("\\" * (count // 2))
-                if count % 2:
-                    current.append('"')
-                    index = run + 1
-                else:
-                    index = run
-                started = True
-                continue
-            current.append("\\" * count)
-            started = True
-            index = run
-            continue
-        if char == '"':
-            if quoted and index + 1 < length and text[index + 1] == '"':
-                current.append('"')
-                index += 2
-                continue
-            quoted = not quoted
-            started = True
-        elif char in " \t" and not quoted:
-            if started:
-                words.append("".join(current))
-                current, started = [], False
-        else:
-            current.append(char)
-            started = True
-        index += 1
-    if started:
-        words.append("".join(current))
-    return words
-
-
 def local_path(text, environ=None):
     """A physical path from IIS configuration, with ``%VAR%`` expanded and,
     off Windows, backslashes as slashes."""
@@ -338,8 +291,8 @@ def load_site(site_dir, apphost=None):
     log.warning(
         "%s: no application of its sites has the folder %s (theirs: %s);"
         " serving it as the root of site 1, with the <fastCgi> settings of"
-        " that file.  An unset %%VARIABLE%% in a physicalPath reads as"
-        " empty.", apphost, site_dir, ", ".join(
+        " that file.  An unset %%VARIABLE%% in a physicalPath is kept as"
+        " written, as IIS keeps it.", apphost, site_dir, ", ".join(
             "%s%s -> %s" % (name, app.path, app.physical_path)
             for name, _, applications in sites for app in applications)
         or "none")

@@ -11,8 +11,8 @@ import struct
 import threading
 import time
 
-from .. import fastcgi
-from .config import split_command_line
+from ..protocol import fastcgi
+from ..iis.cmdline import split_command_line
 
 __all__ = ["ProcessFailure", "FastCgiProcess", "ExchangeEvent"]
 

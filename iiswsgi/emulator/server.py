@@ -8,7 +8,7 @@ import threading
 
 from .app import Emulator
 from .config import load_site
-from .variables import SERVER_SOFTWARE
+from ..iis.variables import SERVER_SOFTWARE
 
 __all__ = ["EmulatorServer"]
 

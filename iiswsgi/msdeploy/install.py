@@ -37,7 +37,7 @@ import subprocess
 import sys
 import sysconfig
 
-from .. import appcmd as appcmd_module
+from ..iis import appcmd as appcmd_module
 from . import STAMP
 from .package import is_within
 
@@ -126,7 +126,7 @@ def _folder_problem(path, folders):
 
 def search_order(sites):
     """The expanded physical paths of ``sites`` (from
-    :func:`iiswsgi.appcmd.list_sites`), newest application first."""
+    :func:`iiswsgi.iis.appcmd.list_sites`), newest application first."""
     def site_key(indexed):
         index, site = indexed
         try:

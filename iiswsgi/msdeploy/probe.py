@@ -18,8 +18,8 @@ import tempfile
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from ..emulator.config import split_command_line
-from ..emulator.variables import server_variables
+from ..iis.cmdline import split_command_line
+from ..iis.variables import server_variables
 
 __all__ = ["ProbeUnavailable", "Response", "iis_params", "probe"]
 

@@ -10,7 +10,7 @@ have run are logged and nothing else happens.
 import logging
 import shlex
 
-from .. import appcmd as appcmd_module
+from ..iis import appcmd as appcmd_module
 
 __all__ = ["planned_commands", "register_applications"]
 

@@ -22,7 +22,7 @@ import signal
 import socket
 import time
 
-from iiswsgi import fastcgi
+from iiswsgi.protocol import fastcgi
 
 
 def answer(connection, request_id, path):

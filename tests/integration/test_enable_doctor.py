@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from iiswsgi import safexml
-from iiswsgi.registration import handler_snippet, quote_path
+from iiswsgi.iis.cmdline import quote_path
+from iiswsgi.registration import handler_snippet
 from tests.support.apphost import write_apphost_config, write_fake_appcmd
 from tests.support.iis import ROOT
 

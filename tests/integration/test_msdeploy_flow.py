@@ -41,7 +41,7 @@ def test_flow(tmp_path, python, example, name, args, venv):
                   else python)
     assert 'fullPath="%s"' % python_exe in web_config
     # The FastCGI application is in the (fake) applicationHost.config.
-    from iiswsgi.appcmd import find_fastcgi_application, \
+    from iiswsgi.iis.appcmd import find_fastcgi_application, \
         list_fastcgi_applications
     from iiswsgi.msdeploy.webconfig import read_web_config
     wanted = read_web_config(str(app_dir / "web.config"))

@@ -1,5 +1,5 @@
 """Property and stateful tests of the sans-I/O FastCGI core
-(iiswsgi.fastcgi.Connection) against the FastCGI 1.0 specification.
+(iiswsgi.protocol.fastcgi.Connection) against the FastCGI 1.0 specification.
 
 A model web server (built on the independent encoder in
 tests/support/fcgi.py) sends valid record sequences, cut into random byte
@@ -14,8 +14,8 @@ from hypothesis import assume, given, note, strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine, invariant, precondition, rule)
 
-from iiswsgi import fastcgi
-from iiswsgi.fastcgi import (
+from iiswsgi.protocol import fastcgi
+from iiswsgi.protocol.fastcgi import (
     Abort, Body, BodyEnd, CLOSED, Connection, NEED_DATA, ProtocolError,
     Request, decode_pairs, encode_pairs)
 from tests.support import fcgi

@@ -1,7 +1,7 @@
 """Connection.abort_pending(): an FCGI_ABORT_REQUEST for the active
 request is seen among the records received, without consuming them."""
 
-from iiswsgi.fastcgi import Abort, Body, Connection, NEED_DATA, Request
+from iiswsgi.protocol.fastcgi import Abort, Body, Connection, NEED_DATA, Request
 from tests.support import fcgi
 
 

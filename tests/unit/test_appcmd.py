@@ -8,9 +8,12 @@ import sys
 
 import pytest
 
-from iiswsgi import appcmd, safexml
-from iiswsgi.registration import (handler_snippet, quote_path,
-                                  script_processor, venv_redirector)
+from iiswsgi import safexml
+from iiswsgi.iis import appcmd
+from iiswsgi.iis.cmdline import quote_path
+from iiswsgi.iis.expand import expand_variables
+from iiswsgi.registration import (handler_snippet, script_processor,
+                                  venv_redirector)
 from tests.support import fake_appcmd
 from tests.support.apphost import (FAKE_APPCMD, write_apphost_config,
                                    write_fake_appcmd)
@@ -158,7 +161,7 @@ def test_malformed_xml_says_where():
 
 def test_expand_environment():
     env = {"SystemDrive": "C:", "IIS_SITES_HOME": "D:\\Sites"}
-    assert appcmd.expand_environment(
+    assert expand_variables(
         "%SYSTEMDRIVE%\\inetpub\\%iis_sites_home%\\%NOPE%", env) == (
         "C:\\inetpub\\D:\\Sites\\%NOPE%")
 

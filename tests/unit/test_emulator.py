@@ -10,7 +10,8 @@ from iiswsgi import safexml
 from iiswsgi.emulator.app import _status
 from iiswsgi.emulator.config import (
     Application, ConfigError, FastCgiSettings, HandlerRule, WebConfigCache,
-    load_site, split_command_line)
+    load_site)
+from iiswsgi.iis.cmdline import split_command_line
 from iiswsgi.emulator.pool import Pool
 from iiswsgi.emulator.process import ProcessFailure
 

@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from iiswsgi import fastcgi
-from iiswsgi.fastcgi import (CLOSED, NEED_DATA, Abort, Body, BodyEnd,
+from iiswsgi.protocol import fastcgi
+from iiswsgi.protocol.fastcgi import (CLOSED, NEED_DATA, Abort, Body, BodyEnd,
                              Connection, ProtocolError, Request)
 from tests.support import fcgi as peer
 

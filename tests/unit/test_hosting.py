@@ -4,9 +4,8 @@ import sys
 
 import pytest
 
-from iiswsgi.hosting import (ConfigError, HandlerError, expand_variables,
-                             find_web_config, read_app_settings,
-                             resolve_handler)
+from iiswsgi.hosting import (ConfigError, HandlerError, find_web_config,
+                             read_app_settings, resolve_handler)
 
 
 def config(tmp_path, body, name="web.config"):
@@ -105,13 +104,6 @@ def test_find_web_config_any_case(tmp_path):
     config(tmp_path, "", name="Web.Config")
     assert find_web_config(str(tmp_path)).endswith("Web.Config")
     assert find_web_config(str(tmp_path / "missing")) is None
-
-
-def test_expand_variables():
-    env = {"Home": "C:\\site", "EMPTY": ""}
-    assert expand_variables("%HOME%\\lib;%Missing%;%empty%x", env) == \
-        "C:\\site\\lib;;x"
-    assert expand_variables("100%", env) == "100%"
 
 
 @pytest.fixture

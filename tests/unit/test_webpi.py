@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from iiswsgi import safexml, webpi
-from iiswsgi.appcmd import Application, Site, VirtualDirectory
+from iiswsgi.iis.appcmd import Application, Site, VirtualDirectory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

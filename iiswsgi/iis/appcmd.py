@@ -16,26 +16,26 @@ import struct
 import subprocess
 from dataclasses import dataclass, field
 
-from . import safexml
+from .. import safexml
+from .expand import expand_variables
 
 __all__ = [
     "Appcmd", "AppcmdError", "AppcmdNotFound", "Application", "Site",
     "VirtualDirectory", "add_fastcgi_application",
     "add_fastcgi_environment_variable", "bracket_expression",
-    "candidates", "expand_environment", "find_appcmd",
+    "candidates", "find_appcmd",
     "find_fastcgi_application", "list_fastcgi_applications", "list_sites",
     "parse_error_message", "parse_objects", "parse_section",
     "remove_fastcgi_application", "remove_fastcgi_environment_variable",
     "same_key",
 ]
 
-log = logging.getLogger("iiswsgi.appcmd")
+log = logging.getLogger("iiswsgi.iis.appcmd")
 
 FASTCGI_SECTION = "system.webServer/fastCgi"
 SITES_SECTION = "system.applicationHost/sites"
 
 _ERROR = re.compile(r"ERROR\s*\((.*)\)\s*$", re.DOTALL)
-_VARIABLE = re.compile(r"%([^%]+)%")
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*\Z")
 _DENIED = ("access is denied", "insufficient permissions", "80070005")
 
@@ -266,16 +266,6 @@ def parse_section(output, section):
                       % (section, " ".join(output.split())[:300]))
 
 
-def expand_environment(value, environ=None):
-    """``%NAME%`` replaced from ``environ`` (os.environ), the name matched in
-    any case; unknown names are left as they are, as Windows does."""
-    env = os.environ if environ is None else environ
-    folded = {key.upper(): val for key, val in env.items()}
-    return _VARIABLE.sub(
-        lambda match: folded.get(match.group(1).upper(), match.group(0)),
-        value)
-
-
 # -- the fastCgi collection ------------------------------------------------
 
 def same_key(entry, full_path, arguments):
@@ -460,7 +450,7 @@ def list_sites(appcmd=None, environ=None):
                 raw = vdir.get("physicalPath", "")
                 application.virtual_directories.append(VirtualDirectory(
                     vdir.get("path", "/"), raw,
-                    expand_environment(raw, environ), dict(vdir.attrib)))
+                    expand_variables(raw, environ), dict(vdir.attrib)))
             site.applications.append(application)
         sites.append(site)
     return sites
