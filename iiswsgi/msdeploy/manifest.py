@@ -8,11 +8,11 @@ them as plain attributes in a package manifest.
 """
 
 import logging
-import os
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 
 from .. import safexml
+from ..files import write_atomically
 from .errors import PackageError
 from .options import encode_provider_options
 from .template import substitute, xml_escape
@@ -117,13 +117,6 @@ def build_manifest(template, output, variables):
             from None
     text = substitute(text, variables, xml_escape, template)
     manifest = convert_manifest(read_manifest(text, template))
-    _write(output, manifest.tostring())
+    write_atomically(output, manifest.tostring())
     log.info("wrote %s", output)
     return manifest
-
-
-def _write(path, text):
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temporary, path)

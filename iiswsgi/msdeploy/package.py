@@ -18,9 +18,9 @@ import logging
 import os
 import re
 import stat
-import tempfile
 import zipfile
 
+from ..files import write_atomically
 from .errors import PackageError
 
 __all__ = ["archive_name", "check_member", "check_name", "extract_package",
@@ -161,14 +161,10 @@ def write_package(target, files, root=None):
                            " package" % sorted(clash)[0])
     names = sorted([(d + "/", d, True) for d in directories]
                    + [(e, e, False) for e in entries])
-    folder = os.path.dirname(os.path.abspath(target))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix="." + os.path.basename(target) + ".", suffix=".tmp",
-        dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(
-                stream, "w") as archive:
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+
+    def write(stream):
+        with zipfile.ZipFile(stream, "w") as archive:
             for _, name, directory in names:
                 info = _info(name, directory)
                 if directory:
@@ -177,13 +173,7 @@ def write_package(target, files, root=None):
                     with open(entries[name], "rb") as source:
                         archive.writestr(info, source.read(),
                                          zipfile.ZIP_DEFLATED, 9)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    write_atomically(target, write)
     log.info("wrote %s (%d files)", target, len(entries))
     return [key for key, _, _ in names]
 

@@ -9,12 +9,12 @@ Python's ``re`` stands in for .NET's regular expressions, which agree on
 what package authors write.
 """
 
-import os
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 
 from .. import safexml
+from ..files import write_atomically
 from .errors import PackageError
 from .template import check_xml_text
 
@@ -213,9 +213,4 @@ def parameters_xml(parameters):
 
 def write_parameters(parameters, path):
     """Write :func:`parameters_xml` to ``path`` (UTF-8, replaced at once)."""
-    text = parameters_xml(parameters)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
-    return path
+    return write_atomically(path, parameters_xml(parameters))
