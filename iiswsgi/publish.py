@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
-from .webpi import file_digest, write_atomically
+from .files import write_atomically
+from .webpi.values import file_digest
 
 __all__ = ["PublishError", "Published", "content_type", "parse_destination",
            "publish", "redact"]
@@ -238,7 +239,7 @@ class HttpDestination(_Destination):
             except OSError as error:
                 raise _Transient(redact(
                     "reading %s back failed: %s" % (self.show(filename),
-                                                     error),
+                                                    error),
                     self.secrets)) from None
         return size, digest.hexdigest().upper()
 

@@ -32,14 +32,14 @@ import argparse
 import logging
 import os
 import re
-import stat
 import subprocess
 import sys
 import sysconfig
 
 from .. import appcmd as appcmd_module
-from . import STAMP
 from .package import is_within
+from .stamp import (STAMP, folder_problem, has_parent_part, search_stamps,
+                    stamp_problem)
 
 __all__ = ["InstallError", "create_virtualenv", "find_app_directory",
            "main", "search_order"]
@@ -54,10 +54,6 @@ class InstallError(Exception):
     """The application cannot be found or installed."""
 
 
-def _has_parent_part(path):
-    return ".." in re.split(r"[\\/]+", path)
-
-
 def site_folders(sites):
     """Every physical folder of ``sites`` (expanded), without duplicates."""
     folders = []
@@ -69,55 +65,16 @@ def site_folders(sites):
     return folders
 
 
-def stamp_problem(directory):
-    """Why the stamp in ``directory`` must not be trusted, or None when it
-    is a plain file of its own there.  FileNotFoundError when there is
-    none."""
-    try:
-        info = os.lstat(os.path.join(directory, STAMP))
-    except FileNotFoundError:
-        raise
-    except OSError as error:
-        return "it cannot be examined (%s)" % error
-    if stat.S_ISLNK(info.st_mode) or getattr(
-            info, "st_file_attributes", 0) & getattr(
-            stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0):
-        return "it is a symbolic link (or another reparse point)"
-    if not stat.S_ISREG(info.st_mode):
-        return "it is not a regular file"
-    if info.st_nlink > 1:
-        return "it is a hard link to a file that is also elsewhere"
-    return None
-
-
-def _stamp_mtime(directory):
-    """The stamp's modification time, or None (logged) when it is missing
-    or untrusted."""
-    try:
-        problem = stamp_problem(directory)
-    except FileNotFoundError:
-        log.debug("%s: no %s", directory, STAMP)
-        return None
-    if problem:
-        log.warning("ignoring %s: %s", os.path.join(directory, STAMP),
-                    problem)
-        return None
-    return os.lstat(os.path.join(directory, STAMP)).st_mtime
-
-
 def _folder_problem(path, folders):
     """Why the application folder ``path`` must not be used, or None:
     it has a ``..`` part, is not a folder, or resolves outside every one
     of the site ``folders`` (when they are known: not None)."""
-    if _has_parent_part(path):
-        return "it has a '..' part"
-    if not os.path.isdir(path):
-        return "it is not a directory"
-    if folders is None:
-        return None
+    problem = folder_problem(path)
+    if problem or folders is None:
+        return problem
     real = os.path.realpath(path)
     for folder in folders:
-        if not _has_parent_part(folder) and is_within(
+        if not has_parent_part(folder) and is_within(
                 real, os.path.realpath(folder)):
             return None
     return ("it resolves to %s, outside the folders of the IIS sites"
@@ -178,15 +135,8 @@ def find_app_directory(app_name=None, appcmd=None, environ=None,
         raise InstallError(
             "APPL_PHYSICAL_PATH is not set and the IIS sites cannot be"
             " listed: %s" % error) from None
-    searched, found = [], []
-    for path in search_order(sites):
-        searched.append(path)
-        problem = _folder_problem(path, None)
-        if problem:
-            if os.path.lexists(path):
-                log.warning("not searching %s: %s", path, problem)
-            continue
-        mtime = _stamp_mtime(path)
+    searched, found = search_order(sites), []
+    for path, mtime in search_stamps(searched):
         stamped = mtime is not None
         if not stamped and (require_stamp or not app_name):
             continue
