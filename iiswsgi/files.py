@@ -27,7 +27,8 @@ __all__ = ["write_atomically"]
 
 log = logging.getLogger("iiswsgi.files")
 
-Content = Union[bytes, bytearray, memoryview, str, Callable[[BinaryIO], object]]
+Content = Union[bytes, bytearray, memoryview, str,
+                Callable[[BinaryIO], object]]
 
 _ATTEMPTS = 100
 _FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)

@@ -119,7 +119,8 @@ def parse_parameters(root, source="Parameters.xml"):
         elif name.lower() in seen:
             problems.append(
                 "parameter %r: the name is used twice (also parameter #%d;"
-                " names are compared in any case)" % (name, seen[name.lower()]))
+                " names are compared in any case)"
+                % (name, seen[name.lower()]))
         else:
             seen[name.lower()] = number
         parameter = Parameter(name, element.get("description", ""),

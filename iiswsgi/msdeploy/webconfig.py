@@ -2,7 +2,6 @@
 for the FastCGI application to register and the handler IIS runs."""
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 from .. import safexml
