@@ -12,6 +12,7 @@ from setuptools import Command
 
 from ..msdeploy import PackageError
 from ..msdeploy.package import archive_name, write_package
+from . import INFO
 
 
 def package_filename(distribution):
@@ -66,6 +67,6 @@ class bdist_msdeploy(Command):
             write_package(target, files)
         except PackageError as error:
             raise DistutilsFileError(str(error)) from None
-        self.announce("wrote %s" % target, 2)
+        self.announce("wrote %s" % target, INFO)
         self.distribution.dist_files.append(
             ("bdist_msdeploy", "%d.%d" % sys.version_info[:2], target))

@@ -15,6 +15,7 @@ from setuptools import Command
 from .. import webpi
 from ..msdeploy import PackageError
 from ..msdeploy.manifest import read_manifest
+from . import INFO
 from .bdist_msdeploy import package_filename
 from .build_hook import TEMPLATE
 
@@ -223,7 +224,8 @@ class bdist_webpi(Command):
             raise DistutilsFileError(str(error)) from None
         self.announce("wrote %s (%d entries); to try it, add this feed in"
                       " WebPI (Options, Custom Feeds): %s" % (
-                          target, len(entries), webpi.file_url(target)), 2)
+                          target, len(entries), webpi.file_url(target)),
+                      INFO)
         files = dist.dist_files
         for item in dists:
             if not any(os.path.abspath(filename) == os.path.abspath(

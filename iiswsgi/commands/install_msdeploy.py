@@ -32,7 +32,7 @@ from ..appcmd import AppcmdError
 from ..msdeploy import PackageError
 from ..msdeploy.register import register_applications
 from ..msdeploy.webconfig import write_web_config
-from . import dist_variables
+from . import INFO, dist_variables
 
 METHODS = ("develop", "pip", "none")
 
@@ -86,7 +86,7 @@ class install_msdeploy(Command):
         elif self.install_method == "pip":
             command = [sys.executable, "-m", "pip", "install",
                        "--no-build-isolation", "-e", self.app_dir]
-            self.announce("running " + " ".join(command), 2)
+            self.announce("running " + " ".join(command), INFO)
             if subprocess.call(command):
                 raise DistutilsExecError("%s failed" % " ".join(command))
 

@@ -13,6 +13,7 @@ from distutils.errors import DistutilsExecError, DistutilsOptionError
 from setuptools import Command
 
 from ..publish import PublishError, parse_destination, publish
+from . import INFO
 
 __all__ = ["publish_msdeploy"]
 
@@ -97,7 +98,7 @@ class publish_msdeploy(Command):
                 skipped.append(filename)
         for filename in skipped:
             self.announce("%s is not published here: upload packages for"
-                          " PyPI with twine" % filename, 2)
+                          " PyPI with twine" % filename, INFO)
         return sorted(built, key=lambda name: name.endswith(".webpi.xml"))
 
     def run(self):
@@ -120,8 +121,9 @@ class publish_msdeploy(Command):
             published = publish(
                 paths, destination, self.attempts, self.retry_delay,
                 not self.skip_verify,
-                progress=lambda line: self.announce(line, 2))
+                progress=lambda line: self.announce(line, INFO))
         except PublishError as error:
             raise DistutilsExecError("%s: %s" % (name, error)) from None
         self.announce("%s: %d file%s published" % (
-            name, len(published), "" if len(published) == 1 else "s"), 2)
+            name, len(published), "" if len(published) == 1 else "s"),
+            INFO)

@@ -3,7 +3,6 @@ through its gateway, started as IIS starts it (the web.config handler's
 scriptProcessor, or ``iiswsgi serve`` for ``--config``).  A non-2xx answer
 fails the command, showing the status, headers and start of the body."""
 
-import logging
 import os
 
 from distutils.errors import DistutilsExecError, DistutilsFileError
@@ -13,8 +12,7 @@ from ..msdeploy import PackageError
 from ..msdeploy.probe import (ProbeUnavailable, gateway_command, probe,
                               serve_command)
 from ..msdeploy.webconfig import read_web_config
-
-log = logging.getLogger("iiswsgi.commands.test_msdeploy")
+from . import INFO
 
 
 class test_msdeploy(Command):
@@ -73,10 +71,9 @@ class test_msdeploy(Command):
             self.warn("test_msdeploy skipped: %s" % error)
             return
         if not response.ok:
-            print(response.describe())
             raise DistutilsExecError(
-                "GET %s answered %d %s (gateway: %s)" % (
+                "GET %s answered %d %s (gateway: %s):\n%s" % (
                     self.url, response.status, response.reason,
-                    " ".join(argv)))
+                    " ".join(argv), response.describe()))
         self.announce("GET %s: %d %s" % (self.url, response.status,
-                                          response.reason), 2)
+                                         response.reason), INFO)
