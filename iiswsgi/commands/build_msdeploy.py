@@ -23,15 +23,15 @@ class build_msdeploy(Command):
                              " [default: Parameters.xml]"),
     ]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.manifest = None
         self.parameters = None
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         self.manifest = self.manifest or "Manifest.xml"
         self.parameters = self.parameters or "Parameters.xml"
 
-    def run(self):
+    def run(self) -> None:
         variables = dist_variables(self.distribution)
         try:
             self.parameters_model = read_parameters(self.parameters)

@@ -5,6 +5,7 @@ by its ``<id>``), and install stamps left by an install that did not
 finish."""
 
 import os
+from typing import List, Optional, Set
 
 from distutils.errors import DistutilsExecError
 from setuptools import Command
@@ -34,13 +35,13 @@ class clean_webpi(Command):
     ]
     boolean_options = ["dry-run"]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.msdeploy_bdists = None
         self.webpi_cache = None
         self.appcmd = None
         self.dry_run = None
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         if self.msdeploy_bdists is None:
             self.set_undefined_options(
                 "bdist_webpi", ("msdeploy_bdists", "msdeploy_bdists"))
@@ -52,7 +53,7 @@ class clean_webpi(Command):
         self.webpi_cache = self.webpi_cache or webpi.default_cache_root()
         self.appcmd = self.appcmd or os.environ.get("IISWSGI_APPCMD")
 
-    def feed_ids(self):
+    def feed_ids(self) -> Set[Optional[str]]:
         ids = {feed_id(self.distribution)}
         built = os.path.join(self.get_finalized_command(
             "bdist_webpi").dist_dir, "%s-%s.webpi.xml" % (
@@ -62,7 +63,7 @@ class clean_webpi(Command):
             ids.add(webpi.feed_id_of(built))
         return ids
 
-    def run(self):
+    def run(self) -> None:
         dists = load_msdeploy_dists(self.distribution, self.msdeploy_bdists)
         verb = "would remove" if self.dry_run else "removed"
         if self.webpi_cache:
@@ -80,7 +81,7 @@ class clean_webpi(Command):
                           " cache here (give --webpi-cache)", INFO)
         self.clean_stamps([name for item in dists for name in item.app_names])
 
-    def clean_stamps(self, app_names):
+    def clean_stamps(self, app_names: List[str]) -> None:
         try:
             stamps = webpi.stale_stamps(
                 app_names, lambda: appcmd_module.list_sites(self.appcmd),

@@ -8,6 +8,7 @@ WebPI feeds that bdist_msdeploy and bdist_webpi wrote in this run (or
 """
 
 import shlex
+from typing import List
 
 from distutils.errors import DistutilsExecError, DistutilsOptionError
 from setuptools import Command
@@ -44,7 +45,7 @@ class publish_msdeploy(Command):
     ]
     boolean_options = ["skip-verify"]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.destination = None
         self.header = None
         self.files = None
@@ -65,7 +66,7 @@ class publish_msdeploy(Command):
                                            name.replace("_", "-"), value))
         return number
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         # Settings of [publish_msdeploy] apply under the name upload too.
         if self.get_command_name() != "publish_msdeploy":
             shared = self.distribution.get_option_dict("publish_msdeploy")
@@ -84,7 +85,7 @@ class publish_msdeploy(Command):
         if isinstance(self.files, str):
             self.files = shlex.split(self.files)
 
-    def paths(self):
+    def paths(self) -> List[str]:
         """The files to publish: zips first, so a feed never names one
         that is not there yet."""
         if self.files:
@@ -101,7 +102,7 @@ class publish_msdeploy(Command):
                           " PyPI with twine" % filename, INFO)
         return sorted(built, key=lambda name: name.endswith(".webpi.xml"))
 
-    def run(self):
+    def run(self) -> None:
         name = self.get_command_name()
         paths = self.paths()
         if not paths:

@@ -4,6 +4,7 @@ scriptProcessor, or ``iiswsgi serve`` for ``--config``).  A non-2xx answer
 fails the command, showing the status, headers and start of the body."""
 
 import os
+from typing import Dict, List, Tuple
 
 from distutils.errors import DistutilsExecError, DistutilsFileError
 from setuptools import Command
@@ -25,12 +26,12 @@ class test_msdeploy(Command):
         ("timeout=", "t", "seconds to wait for the answer [default: 60]"),
     ]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.url = None
         self.config = None
         self.timeout = None
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         self.url = self.url or "/"
         if not self.url.startswith("/"):
             self.url = "/" + self.url
@@ -40,7 +41,7 @@ class test_msdeploy(Command):
         if self.config:
             self.ensure_filename("config")
 
-    def gateway(self):
+    def gateway(self) -> Tuple[List[str], Dict[str, str]]:
         """(argv, environment) to start the gateway with."""
         if self.config:
             return serve_command(self.config), {}
@@ -62,7 +63,7 @@ class test_msdeploy(Command):
                       " scriptProcessor %s" % (path, handler.script_processor))
         return gateway_command(handler), env
 
-    def run(self):
+    def run(self) -> None:
         argv, env = self.gateway()
         try:
             response = probe(argv, self.app_dir, self.url, env,

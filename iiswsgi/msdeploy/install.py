@@ -35,8 +35,11 @@ import re
 import subprocess
 import sys
 import sysconfig
+from typing import Iterable, List, Mapping, Optional, Sequence, Union
 
 from .. import appcmd as appcmd_module
+from ..appcmd import Site
+from ..errors import IISWSGIError
 from .package import is_within
 from .stamp import (STAMP, folder_problem, has_parent_part, search_stamps,
                     stamp_problem)
@@ -50,11 +53,11 @@ LOG_NAME = "iiswsgi_install.log"
 DEFAULT_COMMANDS = ["install_msdeploy", "test_msdeploy"]
 
 
-class InstallError(Exception):
+class InstallError(IISWSGIError):
     """The application cannot be found or installed."""
 
 
-def site_folders(sites):
+def site_folders(sites: Iterable[Site]) -> List[str]:
     """Every physical folder of ``sites`` (expanded), without duplicates."""
     folders = []
     for site in sites:
@@ -81,7 +84,7 @@ def _folder_problem(path, folders):
             " (through a symbolic link or junction)" % real)
 
 
-def search_order(sites):
+def search_order(sites: Sequence[Site]) -> List[str]:
     """The expanded physical paths of ``sites`` (from
     :func:`iiswsgi.appcmd.list_sites`), newest application first."""
     def site_key(indexed):
@@ -103,7 +106,7 @@ def _normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def dist_name(directory, python=None):
+def dist_name(directory: str, python: Optional[str] = None) -> Optional[str]:
     """The distribution name ``setup.py --name`` prints in ``directory``,
     or None."""
     if not os.path.isfile(os.path.join(directory, "setup.py")):
@@ -120,8 +123,10 @@ def dist_name(directory, python=None):
     return lines[-1].strip() if result.returncode == 0 and lines else None
 
 
-def find_app_directory(app_name=None, appcmd=None, environ=None,
-                       require_stamp=True):
+def find_app_directory(app_name: Optional[str] = None,
+                       appcmd: Union[str, Sequence[str], None] = None,
+                       environ: Optional[Mapping[str, str]] = None,
+                       require_stamp: bool = True) -> str:
     """The application directory, as the module docstring says.  Without
     ``require_stamp`` (``-i``) and with ``app_name``, a directory whose
     setup.py names that dist is a match even when its stamp is gone."""
@@ -200,7 +205,7 @@ def _venv_python(directory):
     return os.path.join(directory, "bin", "python")
 
 
-def create_virtualenv(directory, with_pip=False):
+def create_virtualenv(directory: str, with_pip: bool = False) -> str:
     """Make a virtual environment in ``directory`` that also sees this
     Python's packages (iiswsgi and whatever was installed with it); its
     python.  The ``virtualenv`` package is used when installed, else the
@@ -272,7 +277,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args, commands = parser.parse_known_args(argv)
     unknown = [word for word in commands if word.startswith("-")]

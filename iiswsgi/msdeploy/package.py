@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import zipfile
+from typing import List, Mapping, Optional
 
 from ..files import write_atomically
 from .errors import PackageError
@@ -55,7 +56,7 @@ def _unsafe(text):
     return None
 
 
-def check_name(name):
+def check_name(name: str) -> str:
     """``name`` as a zip entry name (``/``-separated; ``\\`` is taken as
     a separator); PackageError when it is absolute, has a drive, or climbs
     out with ``..``."""
@@ -68,11 +69,11 @@ def check_name(name):
     return "/".join(part for part in parts_of(text))
 
 
-def parts_of(text):
+def parts_of(text: str) -> List[str]:
     return [part for part in text.split("/") if part not in ("", ".")]
 
 
-def check_member(name):
+def check_member(name: str) -> List[str]:
     """The parts of a zip member's name, for extraction; PackageError when
     it is absolute, has a drive, climbs out with ``..`` or holds a
     backslash (a separator on Windows, so ``a\\..\\..\\x`` climbs
@@ -83,7 +84,7 @@ def check_member(name):
     return parts_of(name)
 
 
-def is_within(path, folder):
+def is_within(path: str, folder: str) -> bool:
     """True when ``path`` is ``folder`` or inside it (both absolute; case
     folded as the system does; False across drives)."""
     path, folder = os.path.normcase(path), os.path.normcase(folder)
@@ -120,7 +121,7 @@ def _check_source(source, entry, root):
             % (where, root, real))
 
 
-def archive_name(*parts):
+def archive_name(*parts: str) -> str:
     return check_name("/".join(parts))
 
 
@@ -133,7 +134,8 @@ def _info(name, directory):
     return info
 
 
-def write_package(target, files, root=None):
+def write_package(target: str, files: Mapping[str, str],
+                  root: Optional[str] = None) -> List[str]:
     """Write the zip ``target`` from ``files``, a mapping of entry name to
     the path of the file to store; the entry names written.
 
@@ -183,7 +185,8 @@ def _is_link_member(info):
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
-def extract_package(archive, target, prefix=""):
+def extract_package(archive: str, target: str,
+                    prefix: str = "") -> List[str]:
     """Extract the members of the zip ``archive`` whose names start with
     ``prefix`` (a folder, such as ``"App/"``, which is dropped) into
     ``target``; the paths written.
