@@ -24,8 +24,9 @@ to, so nothing there is followed out of the site: a folder path with a
 ``..`` part is refused; ``APPL_PHYSICAL_PATH`` must resolve inside one of
 the IIS sites' folders (when appcmd can list them); a stamp that is a
 symbolic link, a hard link or not a regular file is ignored (with a
-warning), and a site folder with a ``..`` part is not searched; the log is
-never written through a link.
+warning), and a site folder with a ``..`` part is not searched (the rules
+of :mod:`.stamp`, which clean_webpi follows too); the log is never written
+through a link.
 """
 
 import argparse
