@@ -9,9 +9,9 @@ from typing import Any, Dict
 __all__ = ["INFO", "dist_variables"]
 
 # The level of the commands' messages (``self.announce(message, INFO)``):
-# distutils' own (2) where setuptools' distutils.log is the old one, and
-# logging.INFO (20) where it is a front for logging (setuptools >= 66), whose
-# default threshold drops anything below INFO, 2 included.
+# distutils' own (2) where distutils.log is the old module (setuptools 65),
+# logging.INFO (20) where it is a front for logging (setuptools 81), whose
+# default threshold drops anything below INFO, the old 2 included.
 INFO = log.INFO
 
 
