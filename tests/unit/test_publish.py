@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from iiswsgi.errors import IISWSGIError
 from iiswsgi.publish import (DirectoryDestination, HttpDestination,
                              PublishError, parse_destination, publish,
                              redact)
@@ -140,3 +141,8 @@ def test_persistent_failure_gives_up(files, server):
 def test_bad_destinations(destination, headers, message):
     with pytest.raises(PublishError, match=message):
         parse_destination(destination, headers, {})
+
+
+def test_publish_error_is_an_iiswsgi_error():
+    with pytest.raises(IISWSGIError, match="no destination"):
+        parse_destination(" ")

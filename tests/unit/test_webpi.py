@@ -11,6 +11,7 @@ import pytest
 
 from iiswsgi import safexml, webpi
 from iiswsgi.appcmd import Application, Site, VirtualDirectory
+from iiswsgi.errors import IISWSGIError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -368,3 +369,9 @@ def test_stale_stamps_are_never_links(tmp_path, iiswsgi_log):
         assert "ignoring %s: %s" % (folder / "iis_install.stamp",
                                     problem) in iiswsgi_log.text
     assert (outside / "precious").read_text() == "keep me"
+
+
+def test_feed_error_is_an_iiswsgi_error_and_a_value_error():
+    with pytest.raises(IISWSGIError):
+        webpi.normalize_date("never")
+    assert issubclass(webpi.FeedError, ValueError)
