@@ -23,10 +23,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from typing import (Callable, Iterable, List, Mapping, Optional, Sequence,
+                    Union)
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
-from .webpi import file_digest, write_atomically
+from .errors import IISWSGIError
+from .files import write_atomically
+from .webpi.values import file_digest
 
 __all__ = ["PublishError", "Published", "content_type", "parse_destination",
            "publish", "redact"]
@@ -40,7 +44,7 @@ _URL = re.compile(r"\b(?:https?|ftp)://[^\s'\"<>]+", re.IGNORECASE)
 _HEADER = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*?)\s*$")
 
 
-class PublishError(Exception):
+class PublishError(IISWSGIError):
     """A file could not be published; the message is already redacted."""
 
 
@@ -67,7 +71,7 @@ def _query_secrets(url):
     return [item for item in found if item and len(item) > 2]
 
 
-def redact(text, secrets=()):
+def redact(text: object, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret value, URL query string and URL
     user:password replaced by ``<redacted>``."""
     text = str(text)
@@ -91,7 +95,7 @@ def _expand(text, environ, secrets, what):
     return _VARIABLE.sub(replace, text)
 
 
-def content_type(filename):
+def content_type(filename: str) -> str:
     name = filename.lower()
     if name.endswith(".zip"):
         return "application/zip"
@@ -238,12 +242,17 @@ class HttpDestination(_Destination):
             except OSError as error:
                 raise _Transient(redact(
                     "reading %s back failed: %s" % (self.show(filename),
-                                                     error),
+                                                    error),
                     self.secrets)) from None
         return size, digest.hexdigest().upper()
 
 
-def parse_destination(destination, headers=(), environ=None, timeout=60.0):
+Destination = Union[DirectoryDestination, HttpDestination]
+
+
+def parse_destination(destination: str, headers: Iterable[str] = (),
+                      environ: Optional[Mapping[str, str]] = None,
+                      timeout: float = 60.0) -> Destination:
     """A destination from its text: an ``http://`` or ``https://`` URL
     template, a ``file:`` URL, or a folder path (UNC shares included).
     ``headers`` are ``"Name: value"`` lines, for HTTP only."""
@@ -319,8 +328,11 @@ def _publish_one(destination, path, attempts, delay, verify, progress,
             wait *= 2
 
 
-def publish(paths, destination, attempts=4, delay=2.0, verify=True,
-            progress=None, sleep=time.sleep):
+def publish(paths: Sequence[str], destination: Destination,
+            attempts: int = 4, delay: float = 2.0, verify: bool = True,
+            progress: Optional[Callable[[str], None]] = None,
+            sleep: Callable[[float], None] = time.sleep
+            ) -> List[Published]:
     """Publish each file of ``paths`` to ``destination`` (from
     :func:`parse_destination`), in order; the :class:`Published` records.
     ``progress`` gets one line per file and per retry (default: the

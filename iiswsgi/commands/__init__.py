@@ -3,11 +3,19 @@ each, and the setup() keywords they read.  Each command is glue: options
 declared once, the work done by :mod:`iiswsgi.msdeploy`."""
 
 import os
+from distutils import log
+from typing import Any, Dict
 
-__all__ = ["dist_variables"]
+__all__ = ["INFO", "dist_variables"]
+
+# The level of the commands' messages (``self.announce(message, INFO)``):
+# distutils' own (2) where distutils.log is the old module (setuptools 65),
+# logging.INFO (20) where it is a front for logging (setuptools 81), whose
+# default threshold drops anything below INFO, the old 2 included.
+INFO = log.INFO
 
 
-def dist_variables(distribution, **extra):
+def dist_variables(distribution: Any, **extra: str) -> Dict[str, str]:
     """Template variables: the environment, the distribution's metadata
     (``DIST_NAME``, ``DIST_VERSION``, ``DIST_DESCRIPTION``, ``DIST_URL``,
     ``DIST_AUTHOR``, ``DIST_AUTHOR_EMAIL``, ``DIST_LICENSE``,

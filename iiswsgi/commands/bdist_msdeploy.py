@@ -6,15 +6,17 @@ MANIFEST.in selects them) under ``<Name>/``."""
 import os
 import sys
 import sysconfig
+from typing import List
 
 from distutils.errors import DistutilsFileError
-from setuptools import Command
+from setuptools import Command, Distribution
 
 from ..msdeploy import PackageError
 from ..msdeploy.package import archive_name, write_package
+from . import INFO
 
 
-def package_filename(distribution):
+def package_filename(distribution: Distribution) -> str:
     name = distribution.get_name().replace("-", "_")
     version = distribution.get_version().replace("-", "_")
     return "%s-%s-py%d.%d-%s.msdeploy.zip" % (
@@ -30,23 +32,23 @@ class bdist_msdeploy(Command):
     ]
     boolean_options = ["skip-install"]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.dist_dir = None
         self.skip_install = False
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         self.dist_dir = self.dist_dir or "dist"
         install = self.distribution.get_command_obj("install_msdeploy")
         install.skip_fcgi_app_install = True
 
-    def file_list(self):
+    def file_list(self) -> List[str]:
         """The sdist's files, relative to the project."""
         self.run_command("egg_info")
         egg_info = self.get_finalized_command("egg_info")
         return sorted(set(os.path.normpath(path)
                           for path in egg_info.filelist.files))
 
-    def run(self):
+    def run(self) -> None:
         self.run_command("build_msdeploy")
         if not self.skip_install:
             self.run_command("install_msdeploy")
@@ -66,6 +68,6 @@ class bdist_msdeploy(Command):
             write_package(target, files)
         except PackageError as error:
             raise DistutilsFileError(str(error)) from None
-        self.announce("wrote %s" % target, 2)
+        self.announce("wrote %s" % target, INFO)
         self.distribution.dist_files.append(
             ("bdist_msdeploy", "%d.%d" % sys.version_info[:2], target))

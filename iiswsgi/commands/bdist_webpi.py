@@ -7,14 +7,16 @@ validator are :mod:`iiswsgi.webpi`."""
 import os
 import shlex
 import sys
+from typing import List, Sequence, Union
 
 from distutils.core import run_setup
 from distutils.errors import DistutilsFileError, DistutilsOptionError
-from setuptools import Command
+from setuptools import Command, Distribution
 
 from .. import webpi
 from ..msdeploy import PackageError
 from ..msdeploy.manifest import read_manifest
+from . import INFO
 from .bdist_msdeploy import package_filename
 from .build_hook import TEMPLATE
 
@@ -23,7 +25,7 @@ __all__ = ["bdist_webpi", "feed_id", "load_msdeploy_dists", "split_paths"]
 DEFAULT_URL_TEMPLATE = "{msdeploy_package_url}"
 
 
-def split_paths(value):
+def split_paths(value: Union[str, Sequence[str], None]) -> List[str]:
     """A list of paths from a list, or from text split as a shell would
     (quotes group; backslashes are kept, for Windows paths)."""
     if value is None or isinstance(value, (list, tuple)):
@@ -38,7 +40,7 @@ def split_paths(value):
             value, error)) from None
 
 
-def feed_id(distribution):
+def feed_id(distribution: Distribution) -> str:
     """The feed's Atom ``<id>``: the distribution's url, else a URN of its
     name (stable across versions, so clean_webpi finds cached copies)."""
     url = distribution.metadata.url
@@ -50,13 +52,14 @@ def feed_id(distribution):
 class MSDeployDist:
     """A dist of ``-m``: its folder, Distribution and Web Deploy zip."""
 
-    def __init__(self, path, distribution, package):
+    def __init__(self, path: str, distribution: Distribution,
+                 package: str) -> None:
         self.path = path
         self.distribution = distribution
         self.package = package
 
     @property
-    def app_names(self):
+    def app_names(self) -> List[str]:
         """The ``<iisApp path>`` of its built Manifest.xml, else its
         name."""
         manifest = os.path.join(self.path, "Manifest.xml")
@@ -68,7 +71,7 @@ class MSDeployDist:
         return names or [self.distribution.get_name()]
 
 
-def _load(path):
+def _load(path: str) -> Distribution:
     setup_py = os.path.join(path, "setup.py")
     if not os.path.isfile(setup_py):
         raise DistutilsFileError(
@@ -90,7 +93,8 @@ def _load(path):
         sys.path[:] = sys_path
 
 
-def load_msdeploy_dists(current, paths):
+def load_msdeploy_dists(current: Distribution,
+                        paths: Sequence[str]) -> List[MSDeployDist]:
     """An :class:`MSDeployDist` for each folder of ``paths``; the current
     distribution is used as it is for ``.``."""
     dists = []
@@ -139,7 +143,7 @@ class bdist_webpi(Command):
          " [default: %SystemDrive%\\Python<X><Y>]"),
     ]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.msdeploy_bdists = None
         self.msdeploy_url_template = None
         self.template = None
@@ -147,7 +151,7 @@ class bdist_webpi(Command):
         self.python_product = None
         self.python_home = None
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         self.msdeploy_bdists = split_paths(self.msdeploy_bdists)
         if not self.msdeploy_url_template:
             self.msdeploy_url_template = getattr(
@@ -160,7 +164,7 @@ class bdist_webpi(Command):
         if self.template:
             self.ensure_filename("template")
 
-    def url(self, distribution, package):
+    def url(self, distribution: Distribution, package: str) -> str:
         filename = os.path.basename(package)
         values = {
             "name": distribution.get_name(),
@@ -172,7 +176,7 @@ class bdist_webpi(Command):
             self.msdeploy_url_template or DEFAULT_URL_TEMPLATE, values,
             "the msdeploy URL template")
 
-    def run(self):
+    def run(self) -> None:
         paths = self.msdeploy_bdists
         if not paths:
             if not os.path.isfile(TEMPLATE) and not getattr(
@@ -223,7 +227,8 @@ class bdist_webpi(Command):
             raise DistutilsFileError(str(error)) from None
         self.announce("wrote %s (%d entries); to try it, add this feed in"
                       " WebPI (Options, Custom Feeds): %s" % (
-                          target, len(entries), webpi.file_url(target)), 2)
+                          target, len(entries), webpi.file_url(target)),
+                      INFO)
         files = dist.dist_files
         for item in dists:
             if not any(os.path.abspath(filename) == os.path.abspath(

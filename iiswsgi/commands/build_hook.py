@@ -6,6 +6,10 @@ changed at import time)."""
 
 import importlib
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                # the annotations only
+    from setuptools import Command, Distribution
 
 __all__ = ["add_build_msdeploy", "add_upload", "has_manifest_template",
            "stock_upload_removed"]
@@ -13,7 +17,7 @@ __all__ = ["add_build_msdeploy", "add_upload", "has_manifest_template",
 TEMPLATE = "Manifest.xml.in"
 
 
-def has_manifest_template(command):
+def has_manifest_template(command: "Command") -> bool:
     distribution = command.distribution
     wanted = getattr(distribution, "msdeploy_package", None)
     if wanted is not None:
@@ -22,7 +26,7 @@ def has_manifest_template(command):
     return os.path.isfile(os.path.join(root, TEMPLATE))
 
 
-def stock_upload_removed():
+def stock_upload_removed() -> bool:
     """True when setuptools has no working ``upload``: its module is gone,
     or is the stub that raises RemovedCommandError (setuptools >= 42)."""
     try:
@@ -32,7 +36,7 @@ def stock_upload_removed():
     return hasattr(module, "RemovedCommandError")
 
 
-def add_upload(distribution):
+def add_upload(distribution: "Distribution") -> None:
     """``upload`` = publish_msdeploy, unless the project set its own
     ``upload`` in cmdclass or setuptools' works."""
     if "upload" in distribution.cmdclass or not stock_upload_removed():
@@ -43,7 +47,7 @@ def add_upload(distribution):
         "__module__": publish_msdeploy.__module__})
 
 
-def add_build_msdeploy(distribution):
+def add_build_msdeploy(distribution: "Distribution") -> None:
     add_upload(distribution)
     root = getattr(distribution, "src_root", None) or os.curdir
     if getattr(distribution, "msdeploy_package", None) is False or not (

@@ -10,7 +10,7 @@ from setuptools import Command
 from ..msdeploy import STAMP, STAMP_TEMPLATE, PackageError
 from ..msdeploy.manifest import build_manifest
 from ..msdeploy.parameters import read_parameters
-from . import dist_variables
+from . import INFO, dist_variables
 
 
 class build_msdeploy(Command):
@@ -23,15 +23,15 @@ class build_msdeploy(Command):
                              " [default: Parameters.xml]"),
     ]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.manifest = None
         self.parameters = None
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         self.manifest = self.manifest or "Manifest.xml"
         self.parameters = self.parameters or "Parameters.xml"
 
-    def run(self):
+    def run(self) -> None:
         variables = dist_variables(self.distribution)
         try:
             self.parameters_model = read_parameters(self.parameters)
@@ -41,7 +41,8 @@ class build_msdeploy(Command):
             raise DistutilsFileError(str(error)) from None
         if os.path.isfile(STAMP_TEMPLATE):
             shutil.copyfile(STAMP_TEMPLATE, STAMP)
-            self.announce("copied %s to %s" % (STAMP_TEMPLATE, STAMP), 2)
+            self.announce("copied %s to %s" % (STAMP_TEMPLATE, STAMP),
+                          INFO)
         else:
             self.warn("no %s: iiswsgi_install finds the installed"
                       " application by its %s" % (STAMP_TEMPLATE, STAMP))

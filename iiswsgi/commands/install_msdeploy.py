@@ -24,6 +24,7 @@ XML-escaped.
 import os
 import subprocess
 import sys
+from typing import Dict, Optional
 
 from distutils.errors import DistutilsExecError, DistutilsFileError
 from setuptools import Command
@@ -31,8 +32,8 @@ from setuptools import Command
 from ..iis.appcmd import AppcmdError
 from ..msdeploy import PackageError
 from ..msdeploy.register import register_applications
-from ..msdeploy.webconfig import write_web_config
-from . import dist_variables
+from ..msdeploy.webconfig import WebConfig, write_web_config
+from . import INFO, dist_variables
 
 METHODS = ("develop", "pip", "none")
 
@@ -52,14 +53,14 @@ class install_msdeploy(Command):
     ]
     boolean_options = ["skip-fcgi-app-install"]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.skip_fcgi_app_install = False
         self.install_method = None
         self.appcmd = None
         self.web_config = None
         self.variables = {}
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         self.install_method = self.install_method or "develop"
         if self.install_method not in METHODS:
             raise DistutilsExecError(
@@ -72,28 +73,28 @@ class install_msdeploy(Command):
         self.web_config = self.web_config or os.path.join(self.app_dir,
                                                           "web.config")
 
-    def run(self):
+    def run(self) -> None:
         self.pre_install()
         self.install()
         self.post_install()
 
     # -- the hooks -----------------------------------------------------
 
-    def pre_install(self):
+    def pre_install(self) -> None:
         """Install the distribution into this Python."""
         if self.install_method == "develop":
             self.run_command("develop")
         elif self.install_method == "pip":
             command = [sys.executable, "-m", "pip", "install",
                        "--no-build-isolation", "-e", self.app_dir]
-            self.announce("running " + " ".join(command), 2)
+            self.announce("running " + " ".join(command), INFO)
             if subprocess.call(command):
                 raise DistutilsExecError("%s failed" % " ".join(command))
 
-    def install(self):
+    def install(self) -> None:
         """The project's own set-up steps: override in a subclass."""
 
-    def post_install(self):
+    def post_install(self) -> None:
         """web.config, then the FastCGI registration."""
         config = self.write_web_config()
         if config is None or self.skip_fcgi_app_install:
@@ -107,14 +108,14 @@ class install_msdeploy(Command):
 
     # -- helpers --------------------------------------------------------
 
-    def template_variables(self):
+    def template_variables(self) -> Dict[str, str]:
         return dist_variables(
             self.distribution, APPL_PHYSICAL_PATH=self.app_dir,
             PYTHON_EXE=sys.executable,
             PYTHON_HOME=os.path.dirname(sys.executable), SEP=os.sep,
             **self.variables)
 
-    def write_web_config(self):
+    def write_web_config(self) -> Optional[WebConfig]:
         template = os.path.join(self.app_dir, "web.config.in")
         if not os.path.isfile(template):
             self.warn("no %s: web.config left as it is" % template)

@@ -2,26 +2,27 @@
 when setup() is called.  Strings: ``title``, ``author_url``,
 ``license_url``, ``display_url``, ``help_url``, ``icon_url``,
 ``screenshot_url``, ``discovery_file``, ``published``,
-``msdeploy_url_template``.  Lists of requirement strings: ``webpi_dependencies``
-(products WebPI installs first), ``install_msdeploy`` (the same, under the
-name iiswsgi 0.3 used) and ``install_webpi`` (related products WebPI
-offers).  ``msdeploy_package`` is a bool: whether
-``build`` builds the Manifest.xml (default: when Manifest.xml.in exists).
+``msdeploy_url_template``.  Lists of requirement strings:
+``webpi_dependencies`` (products WebPI installs first), ``install_msdeploy``
+(the same, under the name iiswsgi 0.3 used) and ``install_webpi`` (related
+products WebPI offers).  ``msdeploy_package`` is a bool: whether ``build``
+builds the Manifest.xml (default: when Manifest.xml.in exists).
 """
 
 from distutils.errors import DistutilsSetupError
+from typing import Any
 
 __all__ = ["check_bool", "check_string", "check_strings"]
 
 
-def check_string(dist, attr, value):
+def check_string(dist: Any, attr: str, value: Any) -> None:
     if not isinstance(value, str):
         raise DistutilsSetupError(
             "setup() keyword %s must be a string, not %s: %r"
             % (attr, type(value).__name__, value))
 
 
-def check_strings(dist, attr, value):
+def check_strings(dist: Any, attr: str, value: Any) -> None:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or (
             not all(isinstance(item, str) for item in value)):
         raise DistutilsSetupError(
@@ -29,7 +30,7 @@ def check_strings(dist, attr, value):
             % (attr, value))
 
 
-def check_bool(dist, attr, value):
+def check_bool(dist: Any, attr: str, value: Any) -> None:
     if not isinstance(value, bool):
         raise DistutilsSetupError(
             "setup() keyword %s must be True or False, not %r"

@@ -8,11 +8,13 @@ WebPI feeds that bdist_msdeploy and bdist_webpi wrote in this run (or
 """
 
 import shlex
+from typing import List
 
 from distutils.errors import DistutilsExecError, DistutilsOptionError
 from setuptools import Command
 
 from ..publish import PublishError, parse_destination, publish
+from . import INFO
 
 __all__ = ["publish_msdeploy"]
 
@@ -43,7 +45,7 @@ class publish_msdeploy(Command):
     ]
     boolean_options = ["skip-verify"]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.destination = None
         self.header = None
         self.files = None
@@ -64,7 +66,7 @@ class publish_msdeploy(Command):
                                            name.replace("_", "-"), value))
         return number
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         # Settings of [publish_msdeploy] apply under the name upload too.
         if self.get_command_name() != "publish_msdeploy":
             shared = self.distribution.get_option_dict("publish_msdeploy")
@@ -83,7 +85,7 @@ class publish_msdeploy(Command):
         if isinstance(self.files, str):
             self.files = shlex.split(self.files)
 
-    def paths(self):
+    def paths(self) -> List[str]:
         """The files to publish: zips first, so a feed never names one
         that is not there yet."""
         if self.files:
@@ -97,10 +99,10 @@ class publish_msdeploy(Command):
                 skipped.append(filename)
         for filename in skipped:
             self.announce("%s is not published here: upload packages for"
-                          " PyPI with twine" % filename, 2)
+                          " PyPI with twine" % filename, INFO)
         return sorted(built, key=lambda name: name.endswith(".webpi.xml"))
 
-    def run(self):
+    def run(self) -> None:
         name = self.get_command_name()
         paths = self.paths()
         if not paths:
@@ -120,8 +122,9 @@ class publish_msdeploy(Command):
             published = publish(
                 paths, destination, self.attempts, self.retry_delay,
                 not self.skip_verify,
-                progress=lambda line: self.announce(line, 2))
+                progress=lambda line: self.announce(line, INFO))
         except PublishError as error:
             raise DistutilsExecError("%s: %s" % (name, error)) from None
         self.announce("%s: %d file%s published" % (
-            name, len(published), "" if len(published) == 1 else "s"), 2)
+            name, len(published), "" if len(published) == 1 else "s"),
+            INFO)

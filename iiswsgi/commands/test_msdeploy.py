@@ -3,8 +3,8 @@ through its gateway, started as IIS starts it (the web.config handler's
 scriptProcessor, or ``iiswsgi serve`` for ``--config``).  A non-2xx answer
 fails the command, showing the status, headers and start of the body."""
 
-import logging
 import os
+from typing import Dict, List, Tuple
 
 from distutils.errors import DistutilsExecError, DistutilsFileError
 from setuptools import Command
@@ -13,8 +13,7 @@ from ..msdeploy import PackageError
 from ..msdeploy.probe import (ProbeUnavailable, gateway_command, probe,
                               serve_command)
 from ..msdeploy.webconfig import read_web_config
-
-log = logging.getLogger("iiswsgi.commands.test_msdeploy")
+from . import INFO
 
 
 class test_msdeploy(Command):
@@ -27,12 +26,12 @@ class test_msdeploy(Command):
         ("timeout=", "t", "seconds to wait for the answer [default: 60]"),
     ]
 
-    def initialize_options(self):
+    def initialize_options(self) -> None:
         self.url = None
         self.config = None
         self.timeout = None
 
-    def finalize_options(self):
+    def finalize_options(self) -> None:
         self.url = self.url or "/"
         if not self.url.startswith("/"):
             self.url = "/" + self.url
@@ -42,7 +41,7 @@ class test_msdeploy(Command):
         if self.config:
             self.ensure_filename("config")
 
-    def gateway(self):
+    def gateway(self) -> Tuple[List[str], Dict[str, str]]:
         """(argv, environment) to start the gateway with."""
         if self.config:
             return serve_command(self.config), {}
@@ -64,7 +63,7 @@ class test_msdeploy(Command):
                       " scriptProcessor %s" % (path, handler.script_processor))
         return gateway_command(handler), env
 
-    def run(self):
+    def run(self) -> None:
         argv, env = self.gateway()
         try:
             response = probe(argv, self.app_dir, self.url, env,
@@ -73,10 +72,9 @@ class test_msdeploy(Command):
             self.warn("test_msdeploy skipped: %s" % error)
             return
         if not response.ok:
-            print(response.describe())
             raise DistutilsExecError(
-                "GET %s answered %d %s (gateway: %s)" % (
+                "GET %s answered %d %s (gateway: %s):\n%s" % (
                     self.url, response.status, response.reason,
-                    " ".join(argv)))
+                    " ".join(argv), response.describe()))
         self.announce("GET %s: %d %s" % (self.url, response.status,
-                                          response.reason), 2)
+                                         response.reason), INFO)

@@ -24,22 +24,26 @@ to, so nothing there is followed out of the site: a folder path with a
 ``..`` part is refused; ``APPL_PHYSICAL_PATH`` must resolve inside one of
 the IIS sites' folders (when appcmd can list them); a stamp that is a
 symbolic link, a hard link or not a regular file is ignored (with a
-warning), and a site folder with a ``..`` part is not searched; the log is
-never written through a link.
+warning), and a site folder with a ``..`` part is not searched (the rules
+of :mod:`.stamp`, which clean_webpi follows too); the log is never written
+through a link.
 """
 
 import argparse
 import logging
 import os
 import re
-import stat
 import subprocess
 import sys
 import sysconfig
+from typing import Iterable, List, Mapping, Optional, Sequence, Union
 
+from ..errors import IISWSGIError
 from ..iis import appcmd as appcmd_module
-from . import STAMP
+from ..iis.appcmd import Site
 from .package import is_within
+from .stamp import (STAMP, folder_problem, has_parent_part, search_stamps,
+                    stamp_problem)
 
 __all__ = ["InstallError", "create_virtualenv", "find_app_directory",
            "main", "search_order"]
@@ -50,15 +54,11 @@ LOG_NAME = "iiswsgi_install.log"
 DEFAULT_COMMANDS = ["install_msdeploy", "test_msdeploy"]
 
 
-class InstallError(Exception):
+class InstallError(IISWSGIError):
     """The application cannot be found or installed."""
 
 
-def _has_parent_part(path):
-    return ".." in re.split(r"[\\/]+", path)
-
-
-def site_folders(sites):
+def site_folders(sites: Iterable[Site]) -> List[str]:
     """Every physical folder of ``sites`` (expanded), without duplicates."""
     folders = []
     for site in sites:
@@ -69,62 +69,23 @@ def site_folders(sites):
     return folders
 
 
-def stamp_problem(directory):
-    """Why the stamp in ``directory`` must not be trusted, or None when it
-    is a plain file of its own there.  FileNotFoundError when there is
-    none."""
-    try:
-        info = os.lstat(os.path.join(directory, STAMP))
-    except FileNotFoundError:
-        raise
-    except OSError as error:
-        return "it cannot be examined (%s)" % error
-    if stat.S_ISLNK(info.st_mode) or getattr(
-            info, "st_file_attributes", 0) & getattr(
-            stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0):
-        return "it is a symbolic link (or another reparse point)"
-    if not stat.S_ISREG(info.st_mode):
-        return "it is not a regular file"
-    if info.st_nlink > 1:
-        return "it is a hard link to a file that is also elsewhere"
-    return None
-
-
-def _stamp_mtime(directory):
-    """The stamp's modification time, or None (logged) when it is missing
-    or untrusted."""
-    try:
-        problem = stamp_problem(directory)
-    except FileNotFoundError:
-        log.debug("%s: no %s", directory, STAMP)
-        return None
-    if problem:
-        log.warning("ignoring %s: %s", os.path.join(directory, STAMP),
-                    problem)
-        return None
-    return os.lstat(os.path.join(directory, STAMP)).st_mtime
-
-
 def _folder_problem(path, folders):
     """Why the application folder ``path`` must not be used, or None:
     it has a ``..`` part, is not a folder, or resolves outside every one
     of the site ``folders`` (when they are known: not None)."""
-    if _has_parent_part(path):
-        return "it has a '..' part"
-    if not os.path.isdir(path):
-        return "it is not a directory"
-    if folders is None:
-        return None
+    problem = folder_problem(path)
+    if problem or folders is None:
+        return problem
     real = os.path.realpath(path)
     for folder in folders:
-        if not _has_parent_part(folder) and is_within(
+        if not has_parent_part(folder) and is_within(
                 real, os.path.realpath(folder)):
             return None
     return ("it resolves to %s, outside the folders of the IIS sites"
             " (through a symbolic link or junction)" % real)
 
 
-def search_order(sites):
+def search_order(sites: Sequence[Site]) -> List[str]:
     """The expanded physical paths of ``sites`` (from
     :func:`iiswsgi.iis.appcmd.list_sites`), newest application first."""
     def site_key(indexed):
@@ -146,7 +107,7 @@ def _normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def dist_name(directory, python=None):
+def dist_name(directory: str, python: Optional[str] = None) -> Optional[str]:
     """The distribution name ``setup.py --name`` prints in ``directory``,
     or None."""
     if not os.path.isfile(os.path.join(directory, "setup.py")):
@@ -163,8 +124,10 @@ def dist_name(directory, python=None):
     return lines[-1].strip() if result.returncode == 0 and lines else None
 
 
-def find_app_directory(app_name=None, appcmd=None, environ=None,
-                       require_stamp=True):
+def find_app_directory(app_name: Optional[str] = None,
+                       appcmd: Union[str, Sequence[str], None] = None,
+                       environ: Optional[Mapping[str, str]] = None,
+                       require_stamp: bool = True) -> str:
     """The application directory, as the module docstring says.  Without
     ``require_stamp`` (``-i``) and with ``app_name``, a directory whose
     setup.py names that dist is a match even when its stamp is gone."""
@@ -178,15 +141,8 @@ def find_app_directory(app_name=None, appcmd=None, environ=None,
         raise InstallError(
             "APPL_PHYSICAL_PATH is not set and the IIS sites cannot be"
             " listed: %s" % error) from None
-    searched, found = [], []
-    for path in search_order(sites):
-        searched.append(path)
-        problem = _folder_problem(path, None)
-        if problem:
-            if os.path.lexists(path):
-                log.warning("not searching %s: %s", path, problem)
-            continue
-        mtime = _stamp_mtime(path)
+    searched, found = search_order(sites), []
+    for path, mtime in search_stamps(searched):
         stamped = mtime is not None
         if not stamped and (require_stamp or not app_name):
             continue
@@ -250,7 +206,7 @@ def _venv_python(directory):
     return os.path.join(directory, "bin", "python")
 
 
-def create_virtualenv(directory, with_pip=False):
+def create_virtualenv(directory: str, with_pip: bool = False) -> str:
     """Make a virtual environment in ``directory`` that also sees this
     Python's packages (iiswsgi and whatever was installed with it); its
     python.  The ``virtualenv`` package is used when installed, else the
@@ -322,7 +278,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args, commands = parser.parse_known_args(argv)
     unknown = [word for word in commands if word.startswith("-")]

@@ -8,11 +8,12 @@ them as plain attributes in a package manifest.
 """
 
 import logging
-import os
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+from typing import Dict, List, Mapping
 
 from .. import safexml
+from ..files import write_atomically
 from .errors import PackageError
 from .options import encode_provider_options
 from .template import substitute, xml_escape
@@ -29,28 +30,30 @@ CONVERTED = ("runCommand",)
 
 @dataclass
 class Provider:
+    """A provider of the manifest: ``<name path=... attributes>``."""
     name: str
     path: str
-    attributes: dict = field(default_factory=dict)
+    attributes: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Manifest:
+    """A Manifest.xml (from ``source``) as its root Element."""
     root: ElementTree.Element
     source: str = "Manifest.xml"
 
     @property
-    def providers(self):
+    def providers(self) -> List[Provider]:
         return [Provider(child.tag, child.get("path", ""),
                          dict(child.attrib)) for child in self.root]
 
     @property
-    def iis_app_paths(self):
+    def iis_app_paths(self) -> List[str]:
         """The ``path`` of each ``<iisApp>``: the package folders whose
         contents become the IIS application."""
         return [p.path for p in self.providers if p.name.lower() == "iisapp"]
 
-    def tostring(self):
+    def tostring(self) -> str:
         body = ElementTree.tostring(self.root, encoding="unicode")
         return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"
 
@@ -61,7 +64,7 @@ def _ordinal(number):
     return "%d%s" % (number, suffix)
 
 
-def read_manifest(data, source="Manifest.xml"):
+def read_manifest(data: str, source: str = "Manifest.xml") -> Manifest:
     """A :class:`Manifest` from XML text; PackageError naming ``source``
     when it is not well-formed."""
     try:
@@ -71,7 +74,7 @@ def read_manifest(data, source="Manifest.xml"):
     return Manifest(root, source)
 
 
-def convert_manifest(manifest):
+def convert_manifest(manifest: Manifest) -> Manifest:
     """Move the settings of every ``<runCommand>`` of ``manifest`` (in
     place) into its ``MSDeploy.MSDeployProviderOptions``; PackageError when
     one has no ``path``."""
@@ -102,7 +105,8 @@ def convert_manifest(manifest):
     return manifest
 
 
-def build_manifest(template, output, variables):
+def build_manifest(template: str, output: str,
+                   variables: Mapping[str, str]) -> Manifest:
     """Write ``output`` (Manifest.xml) from ``template``
     (Manifest.xml.in); the converted :class:`Manifest`."""
     try:
@@ -117,13 +121,6 @@ def build_manifest(template, output, variables):
             from None
     text = substitute(text, variables, xml_escape, template)
     manifest = convert_manifest(read_manifest(text, template))
-    _write(output, manifest.tostring())
+    write_atomically(output, manifest.tostring())
     log.info("wrote %s", output)
     return manifest
-
-
-def _write(path, text):
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temporary, path)

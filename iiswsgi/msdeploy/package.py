@@ -18,9 +18,10 @@ import logging
 import os
 import re
 import stat
-import tempfile
 import zipfile
+from typing import List, Mapping, Optional
 
+from ..files import write_atomically
 from .errors import PackageError
 
 __all__ = ["archive_name", "check_member", "check_name", "extract_package",
@@ -55,7 +56,7 @@ def _unsafe(text):
     return None
 
 
-def check_name(name):
+def check_name(name: str) -> str:
     """``name`` as a zip entry name (``/``-separated; ``\\`` is taken as
     a separator); PackageError when it is absolute, has a drive, or climbs
     out with ``..``."""
@@ -68,11 +69,11 @@ def check_name(name):
     return "/".join(part for part in parts_of(text))
 
 
-def parts_of(text):
+def parts_of(text: str) -> List[str]:
     return [part for part in text.split("/") if part not in ("", ".")]
 
 
-def check_member(name):
+def check_member(name: str) -> List[str]:
     """The parts of a zip member's name, for extraction; PackageError when
     it is absolute, has a drive, climbs out with ``..`` or holds a
     backslash (a separator on Windows, so ``a\\..\\..\\x`` climbs
@@ -83,7 +84,7 @@ def check_member(name):
     return parts_of(name)
 
 
-def is_within(path, folder):
+def is_within(path: str, folder: str) -> bool:
     """True when ``path`` is ``folder`` or inside it (both absolute; case
     folded as the system does; False across drives)."""
     path, folder = os.path.normcase(path), os.path.normcase(folder)
@@ -120,7 +121,7 @@ def _check_source(source, entry, root):
             % (where, root, real))
 
 
-def archive_name(*parts):
+def archive_name(*parts: str) -> str:
     return check_name("/".join(parts))
 
 
@@ -133,7 +134,8 @@ def _info(name, directory):
     return info
 
 
-def write_package(target, files, root=None):
+def write_package(target: str, files: Mapping[str, str],
+                  root: Optional[str] = None) -> List[str]:
     """Write the zip ``target`` from ``files``, a mapping of entry name to
     the path of the file to store; the entry names written.
 
@@ -161,14 +163,10 @@ def write_package(target, files, root=None):
                            " package" % sorted(clash)[0])
     names = sorted([(d + "/", d, True) for d in directories]
                    + [(e, e, False) for e in entries])
-    folder = os.path.dirname(os.path.abspath(target))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix="." + os.path.basename(target) + ".", suffix=".tmp",
-        dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(
-                stream, "w") as archive:
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+
+    def write(stream):
+        with zipfile.ZipFile(stream, "w") as archive:
             for _, name, directory in names:
                 info = _info(name, directory)
                 if directory:
@@ -177,13 +175,7 @@ def write_package(target, files, root=None):
                     with open(entries[name], "rb") as source:
                         archive.writestr(info, source.read(),
                                          zipfile.ZIP_DEFLATED, 9)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    write_atomically(target, write)
     log.info("wrote %s (%d files)", target, len(entries))
     return [key for key, _, _ in names]
 
@@ -193,7 +185,8 @@ def _is_link_member(info):
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
-def extract_package(archive, target, prefix=""):
+def extract_package(archive: str, target: str,
+                    prefix: str = "") -> List[str]:
     """Extract the members of the zip ``archive`` whose names start with
     ``prefix`` (a folder, such as ``"App/"``, which is dropped) into
     ``target``; the paths written.

@@ -9,12 +9,13 @@ Python's ``re`` stands in for .NET's regular expressions, which agree on
 what package authors write.
 """
 
-import os
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional
 
 from .. import safexml
+from ..files import write_atomically
 from .errors import PackageError
 from .template import check_xml_text
 
@@ -36,6 +37,7 @@ IIS_APP_TAG = "iisapp"
 
 @dataclass
 class Entry:
+    """One ``<parameterEntry>``: where the value goes."""
     kind: str
     scope: str = ""
     match: str = ""
@@ -43,20 +45,22 @@ class Entry:
 
 @dataclass
 class Parameter:
+    """One ``<parameter>``: what is asked, and its entries."""
     name: str
     description: str = ""
-    default_value: str = None
-    tags: list = field(default_factory=list)
-    entries: list = field(default_factory=list)
-    validation: dict = field(default_factory=dict)
+    default_value: Optional[str] = None
+    tags: List[str] = field(default_factory=list)
+    entries: List[Entry] = field(default_factory=list)
+    validation: Dict[str, str] = field(default_factory=dict)
 
-    def has_tag(self, tag):
+    def has_tag(self, tag: str) -> bool:
         return tag.lower() in (t.lower() for t in self.tags)
 
 
 @dataclass
 class Parameters:
-    parameters: list
+    """The parameters of a Parameters.xml (``source``)."""
+    parameters: List[Parameter]
     source: str = "Parameters.xml"
 
     def __iter__(self):
@@ -69,7 +73,7 @@ class Parameters:
         raise KeyError(name)
 
     @property
-    def application_path(self):
+    def application_path(self) -> Optional[Parameter]:
         """The first parameter tagged iisApp."""
         for parameter in self.parameters:
             if parameter.has_tag(IIS_APP_TAG):
@@ -89,7 +93,7 @@ def _regex_problem(text):
     return None
 
 
-def read_parameters(path):
+def read_parameters(path: str) -> Parameters:
     """The :class:`Parameters` of the file at ``path``; PackageError
     listing every problem found, each naming the file and parameter."""
     try:
@@ -104,7 +108,8 @@ def read_parameters(path):
     return parse_parameters(root, path)
 
 
-def parse_parameters(root, source="Parameters.xml"):
+def parse_parameters(root: ElementTree.Element,
+                     source: str = "Parameters.xml") -> Parameters:
     problems = []
     if root.tag != "parameters":
         raise PackageError("%s: the root element is <%s>, not <parameters>"
@@ -119,7 +124,8 @@ def parse_parameters(root, source="Parameters.xml"):
         elif name.lower() in seen:
             problems.append(
                 "parameter %r: the name is used twice (also parameter #%d;"
-                " names are compared in any case)" % (name, seen[name.lower()]))
+                " names are compared in any case)"
+                % (name, seen[name.lower()]))
         else:
             seen[name.lower()] = number
         parameter = Parameter(name, element.get("description", ""),
@@ -186,7 +192,7 @@ def _attributes(element, pairs, where):
             raise PackageError(str(error)) from None
 
 
-def parameters_xml(parameters):
+def parameters_xml(parameters: Iterable[Parameter]) -> str:
     """The text of a Parameters.xml holding ``parameters`` (an iterable of
     :class:`Parameter`); every value reads back exactly, through
     :func:`read_parameters`.  PackageError for a value XML cannot hold."""
@@ -211,11 +217,6 @@ def parameters_xml(parameters):
             + ElementTree.tostring(root, encoding="unicode") + "\n")
 
 
-def write_parameters(parameters, path):
+def write_parameters(parameters: Iterable[Parameter], path: str) -> str:
     """Write :func:`parameters_xml` to ``path`` (UTF-8, replaced at once)."""
-    text = parameters_xml(parameters)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
-    return path
+    return write_atomically(path, parameters_xml(parameters))

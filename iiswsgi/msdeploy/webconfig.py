@@ -2,10 +2,10 @@
 for the FastCGI application to register and the handler IIS runs."""
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 from .. import safexml
+from ..files import write_atomically
 from .errors import PackageError
 from .template import substitute, xml_escape
 
@@ -71,10 +71,7 @@ def write_web_config(template, output, variables):
         safexml.parse(text, template + " (after substitution)")
     except safexml.XMLError as error:
         raise PackageError(str(error)) from None
-    temporary = output + ".tmp"
-    with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temporary, output)
+    write_atomically(output, text)
     log.info("wrote %s", output)
     return read_web_config(output)
 

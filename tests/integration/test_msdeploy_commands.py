@@ -107,3 +107,47 @@ def test_unknown_keyword_is_named(project):
     (project / "setup.py").write_text(text)
     result = setup_py(project, "--name")
     assert "Unknown distribution option: 'titel'" in result.stdout
+
+
+def installed(project):
+    """The copy with its web.config written, nothing installed or
+    registered."""
+    result = setup_py(project, "install_msdeploy", "--install-method=none",
+                      "-S")
+    assert result.returncode == 0, result.stdout
+    assert (project / "web.config").is_file()
+    return project
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the gateway probe needs POSIX")
+def test_test_msdeploy_says_what_it_got(project):
+    """The command's messages reach the terminal, whatever setuptools'
+    logging does with the level they are given."""
+    result = setup_py(installed(project), "test_msdeploy")
+    assert result.returncode == 0, result.stdout
+    assert "GET /: 200 OK" in result.stdout.splitlines()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the gateway probe needs POSIX")
+def test_test_msdeploy_shows_a_failed_answer(project):
+    installed(project)
+    (project / "iis_fcgi.ini").write_text(
+        "[app:main]\nuse = call:broken_app:factory\n\n"
+        "[server:main]\nuse = egg:iiswsgi#iis\n")
+    (project / "broken_app.py").write_text(
+        "def factory(global_conf, **conf):\n"
+        "    def app(environ, start_response):\n"
+        "        start_response('503 Service Unavailable',"
+        " [('Content-Type', 'text/plain'), ('X-Broken', 'yes')])\n"
+        "        return [b'the database is down']\n"
+        "    return app\n")
+    result = subprocess.run(
+        [sys.executable, "setup.py", "test_msdeploy"], cwd=project,
+        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(project)))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "GET / answered 503 Service Unavailable" in output
+    assert "X-Broken: yes" in output
+    assert "the database is down" in output
+    assert "Traceback" not in output

@@ -256,3 +256,41 @@ def test_clean_webpi_without_a_cache(built, tmp_path, monkeypatch):
     assert "stale install stamps not looked for: appcmd not found" in \
         result.stdout
 
+
+
+@pytest.mark.skipif(os.name == "nt", reason="needs POSIX links")
+def test_clean_webpi_does_not_follow_a_linked_stamp(built, tmp_path,
+                                                    monkeypatch):
+    """A stamp that is a link to a file outside the site is not taken for
+    a stale one: clean_webpi says it ignores it and leaves the link and
+    the file alone (the rule iiswsgi_install follows)."""
+    project, _ = built
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    sites = tmp_path / "sites"
+    (sites / "WSGISampleIISApp").mkdir(parents=True)
+    (sites / "PyramidIISApp").mkdir()
+    linked = sites / "WSGISampleIISApp" / "iis_install.stamp"
+    linked.symlink_to(outside / "precious")
+    hard = sites / "PyramidIISApp" / "iis_install.stamp"
+    os.link(outside / "precious", hard)
+    config = write_apphost_config(tmp_path / "applicationHost.config", sites=(
+        ("Default Web Site", 1, [
+            ("/WSGISampleIISApp", "DefaultAppPool",
+             str(sites / "WSGISampleIISApp")),
+            ("/PyramidIISApp", "DefaultAppPool",
+             str(sites / "PyramidIISApp"))]),))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "no-cache"))
+    monkeypatch.setenv("IISWSGI_FAKE_APPHOST", config)
+    monkeypatch.setenv("IISWSGI_APPCMD", write_fake_appcmd(tmp_path / "bin"))
+    result = setup_py(project, "clean_webpi", *BOTH)
+    assert result.returncode == 0, result.stdout
+    assert "stale install stamp" not in result.stdout.replace(
+        "no stale iis_install.stamp", "")
+    assert "ignoring %s: it is a symbolic link" % linked in result.stdout
+    assert "ignoring %s: it is a hard link" % hard in result.stdout
+    assert "no stale iis_install.stamp in the IIS folders of" \
+        in result.stdout
+    assert linked.is_symlink() and hard.exists()
+    assert (outside / "precious").read_text() == "keep me"

@@ -1,4 +1,4 @@
-"""iiswsgi.appcmd: finding appcmd, quoting, parsing what it prints, its
+"""iiswsgi.iis.appcmd: finding appcmd, quoting, parsing what it prints, its
 errors; run against the fake appcmd (tests/support/fake_appcmd.py) as a
 real process."""
 

@@ -19,6 +19,7 @@ def install_log(caplog):
     """The bootstrap's messages, whatever level another test left on the
     "iiswsgi" logger (fuzz/targets.py silences it when imported)."""
     caplog.set_level(logging.INFO, logger="iiswsgi.msdeploy.install")
+    caplog.set_level(logging.INFO, logger="iiswsgi.msdeploy.stamp")
     return caplog
 
 
@@ -83,7 +84,7 @@ def test_an_untrusted_stamp_is_ignored(iis, caplog, kind):
         os.link(iis.outside / "precious", untrusted)
     else:
         untrusted.mkdir()
-    with caplog.at_level(logging.WARNING, "iiswsgi.msdeploy.install"):
+    with caplog.at_level(logging.WARNING, "iiswsgi.msdeploy.stamp"):
         assert iis.find() == str(iis.sites / "B")
     assert "ignoring %s" % untrusted in caplog.text
     (iis.sites / "B" / STAMP).unlink()

@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 
+from iiswsgi.errors import IISWSGIError
 from iiswsgi.msdeploy import PackageError, decode_provider_options
 from iiswsgi.msdeploy.manifest import build_manifest, read_manifest, \
     convert_manifest
@@ -147,3 +148,8 @@ def test_zip_refuses_unsafe_names(tmp_path, name):
 def test_zip_names_use_slashes():
     assert check_name("App\\sub\\x.py") == "App/sub/x.py"
     assert check_name("./App//x") == "App/x"
+
+
+def test_package_error_is_an_iiswsgi_error(tmp_path):
+    with pytest.raises(IISWSGIError, match="Parameters.xml not found"):
+        read_parameters(str(tmp_path / "Parameters.xml"))

@@ -3,9 +3,11 @@
 
 import hashlib
 import os
+import stat
 
 import pytest
 
+from iiswsgi.errors import IISWSGIError
 from iiswsgi.publish import (DirectoryDestination, HttpDestination,
                              PublishError, parse_destination, publish,
                              redact)
@@ -61,6 +63,21 @@ def test_directory(files, tmp_path):
     assert sorted(os.listdir(target)) == sorted(map(os.path.basename, files))
     url = parse_destination("file://" + str(target))
     assert isinstance(url, DirectoryDestination) and url.path == str(target)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_a_published_copy_is_readable_as_the_umask_allows(files, tmp_path):
+    """Not the 0600 of a private temporary file: the web server serving
+    the share must be able to read what was published."""
+    target = tmp_path / "share"
+    target.mkdir()
+    old = os.umask(0o022)
+    try:
+        run(files[:1], parse_destination(str(target)))
+    finally:
+        os.umask(old)
+    copy = target / os.path.basename(files[0])
+    assert stat.S_IMODE(os.stat(copy).st_mode) == 0o644
 
 
 def test_missing_directory_is_an_error(files, tmp_path):
@@ -140,3 +157,8 @@ def test_persistent_failure_gives_up(files, server):
 def test_bad_destinations(destination, headers, message):
     with pytest.raises(PublishError, match=message):
         parse_destination(destination, headers, {})
+
+
+def test_publish_error_is_an_iiswsgi_error():
+    with pytest.raises(IISWSGIError, match="no destination"):
+        parse_destination(" ")

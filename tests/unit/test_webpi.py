@@ -4,11 +4,13 @@ cache cleaning, on real files in temporary folders."""
 import hashlib
 import logging
 import os
+import re
 import xml.etree.ElementTree as ElementTree
 
 import pytest
 
 from iiswsgi import safexml, webpi
+from iiswsgi.errors import IISWSGIError
 from iiswsgi.iis.appcmd import Application, Site, VirtualDirectory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -23,7 +25,9 @@ def iiswsgi_log(caplog):
     silenced them (fuzz/targets.py raises the level of ``iiswsgi``;
     Django's logging configuration disables existing loggers)."""
     loggers = [logging.getLogger(name) for name in (
-        "iiswsgi", "iiswsgi.webpi", "iiswsgi.publish")]
+        "iiswsgi", "iiswsgi.webpi", "iiswsgi.webpi.cache",
+        "iiswsgi.webpi.reader", "iiswsgi.webpi.writer", "iiswsgi.publish",
+        "iiswsgi.msdeploy", "iiswsgi.msdeploy.stamp")]
     saved = [(logger.disabled, logger.propagate) for logger in loggers]
     for logger in loggers:
         logger.disabled, logger.propagate = False, True
@@ -218,9 +222,35 @@ def test_template_merge(tmp_path):
     ("2012-10-28", "2012-10-28T00:00:00Z"),
     ("2012-10-28T10:00:00+02:00", "2012-10-28T08:00:00Z"),
     ("2009-3-17T16:30:00Z", "2009-03-17T16:30:00Z"),
+    (" 2012-10-28T1:05 ", "2012-10-28T01:05:00Z"),
+    ("2012-10-28T10:00:30.123456-0130", "2012-10-28T11:30:30Z"),
+    ("2012-10-28T00:30:00+01:00", "2012-10-27T23:30:00Z"),
+    ("2024-02-29", "2024-02-29T00:00:00Z"),
 ])
 def test_normalize_date(value, expected):
     assert webpi.normalize_date(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    "2023-02-29", "2024-13-01", "2024-01-31T24:00:00Z",
+    "2024-01-31T12:60", "2024-01-31T12:00:00+24:00", "20240131",
+    "2024-01-31 12:00:00", "2024-01-31T12", "2024-01-31Z",
+    "2024-W05-1", "2024-01-31t12:00:00z", "yesterday", ""])
+def test_normalize_date_refuses(value):
+    """The same forms on every Python (3.11's fromisoformat reads more
+    than 3.10's), and only moments that exist."""
+    with pytest.raises(webpi.FeedError, match="the date must be an ISO 8601"
+                       " date such as 2024-01-31 or 2024-01-31T12:00:00Z,"
+                       " not %s" % re.escape(repr(value))):
+        webpi.normalize_date(value)
+
+
+def test_validator_refuses_a_date_that_does_not_exist():
+    root = parse(make_feed())
+    root.find("entry/updated").text = "2023-02-29T00:00:00Z"
+    assert webpi.validate_feed(root) == [
+        "entry 1 (ExampleApp): <updated> '2023-02-29T00:00:00Z' is not an"
+        " ISO 8601 date-time"]
 
 
 def test_bad_values():
@@ -308,3 +338,40 @@ def test_stale_stamps(tmp_path):
     found = webpi.stale_stamps(["myapp"], lambda: sites, "iis_install.stamp")
     assert found == [str(folders[n] / "iis_install.stamp")
                      for n in ("MyApp", "MyApp2")]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="needs POSIX links")
+def test_stale_stamps_are_never_links(tmp_path, iiswsgi_log):
+    """A stamp that is a symbolic or hard link (to a file outside the
+    site), or not a file, is not stale: it is not listed for removal, and
+    a warning says why (the rule iiswsgi_install follows)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    folders = [tmp_path / name for name in (
+        "MyApp", "MyApp2", "MyApp3", "MyApp4", "MyApp5")]
+    for folder in folders:
+        folder.mkdir()
+    (folders[0] / "iis_install.stamp").write_text("#")
+    (folders[1] / "iis_install.stamp").symlink_to(outside / "precious")
+    os.link(outside / "precious", folders[2] / "iis_install.stamp")
+    (folders[3] / "iis_install.stamp").mkdir()
+    (folders[4] / "iis_install.stamp").symlink_to(outside / "missing")
+    sites = [Site("Site", "1", [
+        Application("Site", "/app%d" % number, "Pool", [VirtualDirectory(
+            "/", str(folder), str(folder))])
+        for number, folder in enumerate(folders)])]
+    found = webpi.stale_stamps(["MyApp"], lambda: sites, "iis_install.stamp")
+    assert found == [str(folders[0] / "iis_install.stamp")]
+    for folder, problem in zip(folders[1:], [
+            "it is a symbolic link", "it is a hard link",
+            "it is not a regular file", "it is a symbolic link"]):
+        assert "ignoring %s: %s" % (folder / "iis_install.stamp",
+                                    problem) in iiswsgi_log.text
+    assert (outside / "precious").read_text() == "keep me"
+
+
+def test_feed_error_is_an_iiswsgi_error_and_a_value_error():
+    with pytest.raises(IISWSGIError):
+        webpi.normalize_date("never")
+    assert issubclass(webpi.FeedError, ValueError)
