@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from iiswsgi.server import parse_options
+from iiswsgi.settings import parse_options
 from tests.support.iis import ROOT, TESTS, Gateway, iis_params, wait_for
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from iiswsgi.environ import (build_environ, mount_point, remove_dot_segments,
+from iiswsgi.gateway.environ import (build_environ, mount_point, remove_dot_segments,
                              request_path, split_path)
 from tests.support.iis import iis_params
 
@@ -190,7 +190,7 @@ def test_other_variables_pass_through():
 
 
 def test_filesystem_path_finds_the_folder_whatever_the_encoding(tmp_path):
-    from iiswsgi.environ import filesystem_path
+    from iiswsgi.gateway.environ import filesystem_path
     folder = tmp_path / "site ü ✓"
     folder.mkdir()
     as_utf8 = str(folder).encode("utf-8").decode("latin-1")
