@@ -234,11 +234,20 @@ class Option:
         """The range in words: ``0 or more seconds``."""
         unit = " " + self.unit if self.unit else ""
         low, high = self.minimum, self.maximum
+        if self.convert is _octal:
+            return "from %03o to %03o" % (low, high)
         if high is None:
             return "%s or more%s" % (_number(low), unit)
         if low is None:
             return "at most %s%s" % (_number(high), unit)
         return "from %s to %s%s" % (_number(low), _number(high), unit)
+
+    def accepts(self) -> str:
+        """The values it takes, in words (the README's column)."""
+        kind = _KIND_WORDS.get(self.convert, "text")
+        if self.minimum is None and self.maximum is None:
+            return kind
+        return "%s, %s" % (kind, self.range_text())
 
     def sources(self) -> List[str]:
         """Where it may come from, in words."""
@@ -252,9 +261,18 @@ class Option:
         return found
 
 
-def _number(value: float) -> str:
-    return "%g" % value if isinstance(value, float) else str(value)
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
 
+
+_KIND_WORDS = {
+    _size: "a size", convert_bool: "true or false", _int: "a whole number",
+    _seconds: "seconds", _octal: "an octal mode", _regex:
+    "a regular expression", _folder: "an existing folder",
+    _nonempty: "text, not empty",
+}
 
 _YEAR = 365 * 24 * 3600
 _MAX_SIZE = 1 << 62

@@ -18,7 +18,7 @@ def run_serve(tmp_path, ini_text, *args):
         [sys.executable, "-m", "iiswsgi.cli", "serve", str(ini)] + list(args),
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
         env=dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [ROOT, os.path.join(TESTS, "apps")])))
+            [ROOT, os.path.join(TESTS, "apps"), str(tmp_path)])))
 
 
 APP = "[app:main]\nuse = call:sample_apps:make_router\n"
@@ -158,3 +158,55 @@ def test_read_timeout_ends_a_silent_connection(tmp_path):
     finally:
         process.terminate()
         assert process.wait(20) == 0
+
+
+def test_out_of_range_read_timeout_is_refused_before_serving(tmp_path):
+    """read_timeout = -5 used to start, then die at the first accept with
+    "Timeout value out of range", naming no option."""
+    sock = tmp_path / "gw.sock"
+    marker = tmp_path / "app-loaded"
+    (tmp_path / "marking_app.py").write_text(
+        "def make(global_conf, marker):\n"
+        "    open(marker, 'w').close()\n"
+        "    return lambda environ, start_response: []\n")
+    result = run_serve(
+        tmp_path,
+        "[app:main]\nuse = call:marking_app:make\n"
+        "marker = %s\n[server:main]\nuse = egg:iiswsgi#iis\n"
+        "socket = %s\nread_timeout = -5\n" % (marker, sock),
+        "--log-file", str(tmp_path / "log"))
+    assert result.returncode != 0
+    ini = tmp_path / "app.ini"
+    assert ("iiswsgi serve: read_timeout = -5 in [server:main] of %s: must"
+            " be from 0 to 31536000 seconds" % ini) in result.stderr
+    assert "remove it for the default (60)" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Nothing started: no socket bound, no application loaded.
+    assert not sock.exists()
+    assert not marker.exists()
+
+
+def test_out_of_range_read_timeout_on_standard_input(tmp_path):
+    # Without an address the server would serve standard input (here
+    # /dev/null, which it would refuse with its own message).
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                                       "read_timeout = -5\n")
+    assert result.returncode != 0
+    assert "read_timeout = -5 in [server:main] of" in result.stderr
+    assert "standard input" not in result.stderr
+
+
+def test_bad_flag_is_named_as_a_flag(tmp_path):
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n",
+                       "--port", "http")
+    assert result.returncode != 0
+    assert ("iiswsgi serve: --port http on the command line: 'http' is not"
+            " a whole number") in result.stderr
+
+
+def test_flag_overrides_the_ini_and_is_checked_with_it(tmp_path):
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                                       "port = 70000\n", "--port", "9")
+    assert result.returncode != 0
+    # The ini's value is checked even though the flag replaces it.
+    assert "port = 70000 in [server:main] of" in result.stderr
