@@ -29,9 +29,9 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from .errors import IISWSGIError
 
 __all__ = ["COMMAND_LINE", "ENVIRONMENT", "KEYWORDS", "OPTIONS", "Option",
-           "SettingsError", "Source", "app_settings_source", "ini_source",
-           "option", "parse", "parse_options", "server_keywords",
-           "site_settings"]
+           "SettingsError", "Source", "app_settings_source", "convert",
+           "convert_bool", "flags", "ini_source", "option", "parse",
+           "parse_options", "server_keywords", "site_settings"]
 
 
 class SettingsError(IISWSGIError, ValueError):
