@@ -269,13 +269,12 @@ def _number(value: Any) -> str:
 
 _KIND_WORDS = {
     _size: "a size", convert_bool: "true or false", _int: "a whole number",
-    _seconds: "seconds", _octal: "an octal mode", _regex:
+    _seconds: "a number", _octal: "an octal mode", _regex:
     "a regular expression", _folder: "an existing folder",
     _nonempty: "text, not empty",
 }
 
 _YEAR = 365 * 24 * 3600
-_MAX_SIZE = 1 << 62
 
 #: Every option and site setting, in the README's order.
 OPTIONS: Tuple[Option, ...] = (
@@ -303,13 +302,11 @@ OPTIONS: Tuple[Option, ...] = (
            unit="seconds", env="WSGI_READ_TIMEOUT"),
     Option("spool_threshold", _size, 1 << 20, "`1M`",
            "request body bytes held in memory before the body spools to a"
-           " temporary file (`1M`, `512K`, bytes)", minimum=0,
-           maximum=_MAX_SIZE, unit="bytes"),
+           " temporary file (`1M`, `512K`, bytes)", minimum=0, unit="bytes"),
     Option("spool_dir", _folder, None, "the temporary directory",
            "where spooled bodies go"),
     Option("max_body", _size, None, "no limit",
-           "larger request bodies are answered 413", minimum=0,
-           maximum=_MAX_SIZE, unit="bytes"),
+           "larger request bodies are answered 413", minimum=0, unit="bytes"),
     Option("max_requests", _int, None, "no limit",
            "exit after serving this many requests (0: no limit)", minimum=0,
            unit="requests"),
