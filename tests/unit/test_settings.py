@@ -245,3 +245,15 @@ def _settings_rows():
             break
         rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
     return rows
+
+
+def test_the_servers_defaults_are_the_tables():
+    import inspect
+    from iiswsgi.gateway.server import IISWSGIServer
+    parameters = inspect.signature(IISWSGIServer).parameters
+    checked = 0
+    for opt in OPTIONS:
+        if opt.ini and opt.name in parameters and opt.name != "restart_regex":
+            assert parameters[opt.name].default == opt.default, opt.name
+            checked += 1
+    assert checked >= 10
