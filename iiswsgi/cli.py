@@ -5,7 +5,7 @@ import logging.config
 import os
 import sys
 
-from . import __version__
+from . import __version__, settings
 
 __all__ = ["disable_main", "enable_main", "main"]
 
@@ -14,7 +14,6 @@ def _serve(args):
     from paste.deploy import loadapp, loadserver
     from paste.deploy.loadwsgi import SERVER, loadcontext
 
-    from . import settings
     from .gateway.paste import serve, server_factory, server_runner
 
     path = os.path.abspath(args.config)
@@ -61,7 +60,6 @@ def _serve(args):
 
 
 def _flag_list():
-    from . import settings
     flags = [opt.flag for opt in settings.flags()]
     return ", ".join(flags[:-1]) + " and " + flags[-1]
 
@@ -251,7 +249,6 @@ def _parser():
                     " server gave as standard input (the IIS pipe or a"
                     " listening socket).")
     serve.add_argument("config", help="the .ini file")
-    from . import settings
     for opt in settings.flags():
         if opt.convert is settings.convert_bool:
             serve.add_argument(opt.flag, dest=opt.name, action="store_true",
