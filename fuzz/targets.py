@@ -11,7 +11,7 @@ import logging
 import struct
 
 from iiswsgi.protocol import fastcgi
-from iiswsgi.environ import build_environ, mount_point, request_path
+from iiswsgi.gateway.environ import build_environ, mount_point, request_path
 
 #: The largest record a web server can send: header, content, padding.
 MAX_RECORD = 8 + 0xFFFF + 0xFF
@@ -21,7 +21,7 @@ MAX_PARAMS = 1 << 16
 
 # build_environ warns about odd requests; fuzzing makes millions of them.
 logging.getLogger("iiswsgi").setLevel(logging.CRITICAL + 1)
-logging.getLogger("iiswsgi.environ").setLevel(logging.CRITICAL + 1)
+logging.getLogger("iiswsgi.gateway.environ").setLevel(logging.CRITICAL + 1)
 
 
 # -- the record stream -----------------------------------------------------

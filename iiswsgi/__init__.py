@@ -1,6 +1,6 @@
 """Serve and deploy Python WSGI applications on Microsoft IIS.
 
-``egg:iiswsgi#iis`` (:class:`iiswsgi.server.IISWSGIServer`) is a
+``egg:iiswsgi#iis`` (:class:`iiswsgi.gateway.server.IISWSGIServer`) is a
 FastCGI-to-WSGI gateway that speaks IIS's variant of FastCGI: a duplex named
 pipe on standard input.  ``python -m iiswsgi`` runs it the way Microsoft's
 wfastcgi is run.

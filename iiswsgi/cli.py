@@ -5,7 +5,7 @@ import logging.config
 import os
 import sys
 
-from . import __version__
+from . import __version__, settings
 
 __all__ = ["disable_main", "enable_main", "main"]
 
@@ -14,7 +14,7 @@ def _serve(args):
     from paste.deploy import loadapp, loadserver
     from paste.deploy.loadwsgi import SERVER, loadcontext
 
-    from .server import server_factory, server_runner
+    from .gateway.paste import serve, server_factory, server_runner
 
     path = os.path.abspath(args.config)
     if not os.path.isfile(path):
@@ -22,34 +22,46 @@ def _serve(args):
     uri = "config:" + path
     here = os.path.dirname(path)
     _configure_logging(path, here)
-    overrides = {name: value for name, value in (
-        ("host", args.host), ("port", args.port), ("socket", args.socket),
-        ("log_file", args.log_file)) if value is not None}
-    if args.debug:
-        overrides["debug"] = True
+    given = {opt.name: getattr(args, opt.name) for opt in settings.flags()
+             if getattr(args, opt.name) not in (None, False)}
     try:
         context = loadcontext(SERVER, uri, name=args.server_name)
     except LookupError:
         context = None
-    app = loadapp(uri, name=args.app_name)
     if context is not None and context.object not in (server_factory,
                                                       server_runner):
-        if overrides:
+        if given:
             raise SystemExit(
                 "iiswsgi serve: [server:%s] in %s does not use"
-                " egg:iiswsgi#iis, so --host, --port, --socket, --log-file"
-                " and --debug do not apply" % (args.server_name, path))
+                " egg:iiswsgi#iis, so %s do not apply" % (
+                    args.server_name, path, _flag_list()))
+        app = loadapp(uri, name=args.app_name)
         loadserver(uri, name=args.server_name)(app)
         return 0
     options = dict(context.local_conf) if context is not None else {}
     global_conf = dict(context.global_conf) if context is not None else {}
     global_conf.setdefault("here", here)
-    options.update(overrides)
+    # Every option is checked before the application is loaded and before
+    # anything is bound or read.
     try:
-        server_runner(app, global_conf, **options)
-    except ValueError as error:
-        raise SystemExit("iiswsgi serve: %s: %s" % (path, error))
+        values = settings.parse(options, settings.ini_source(
+            path, "server:%s" % args.server_name))
+        values.update(settings.parse(given, settings.COMMAND_LINE))
+        keywords = settings.server_keywords(values, settings.ini_source(
+            path, "server:%s" % args.server_name))
+    except settings.SettingsError as error:
+        raise SystemExit("iiswsgi serve: %s" % error)
+    keywords.setdefault("app_dir", global_conf.get("here"))
+    app = loadapp(uri, name=args.app_name)
+    status = serve(app, **keywords)
+    if status:
+        raise SystemExit(status)
     return 0
+
+
+def _flag_list():
+    flags = [opt.flag for opt in settings.flags()]
+    return ", ".join(flags[:-1]) + " and " + flags[-1]
 
 
 def _configure_logging(path, here):
@@ -237,12 +249,13 @@ def _parser():
                     " server gave as standard input (the IIS pipe or a"
                     " listening socket).")
     serve.add_argument("config", help="the .ini file")
-    serve.add_argument("--host", help="listen on this address (with --port)")
-    serve.add_argument("--port", type=int, help="listen on this TCP port")
-    serve.add_argument("--socket", help="listen on this Unix socket path")
-    serve.add_argument("--log-file", help="write the log here")
-    serve.add_argument("--debug", action="store_true",
-                       help="show tracebacks in error pages; log more")
+    for opt in settings.flags():
+        if opt.convert is settings.convert_bool:
+            serve.add_argument(opt.flag, dest=opt.name, action="store_true",
+                               help=opt.doc)
+        else:
+            serve.add_argument(opt.flag, dest=opt.name, metavar="VALUE",
+                               help=opt.doc)
     serve.add_argument("-n", "--app-name", default="main",
                        help="the [app:NAME] to serve (default: main)")
     serve.add_argument("--server-name", default="main",

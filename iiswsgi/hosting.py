@@ -18,7 +18,8 @@ import sys
 import threading
 
 from . import logs, safexml
-from .environ import filesystem_path, split_path
+from . import settings as options_table
+from .gateway.environ import filesystem_path, remount
 from .iis.expand import expand_variables
 
 __all__ = ["ConfigError", "HandlerError", "HostedApplication",
@@ -180,7 +181,6 @@ class HostedApplication:
         self.server = server
         self.application = None
         self.error = None
-        self.script_name = None
         self._lock = threading.Lock()
 
     def _load(self, environ):
@@ -200,16 +200,7 @@ class HostedApplication:
         application = self.application
         if application is None:
             application = self._load(environ)
-        if self.script_name is not None:
-            self._mount(environ)
         return application(environ, start_response)
-
-    def _mount(self, environ):
-        """wfastcgi's SCRIPT_NAME setting: the application's mount path."""
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        paths = split_path(path, self.script_name)
-        if paths is not None:
-            environ["SCRIPT_NAME"], environ["PATH_INFO"] = paths
 
     def load(self, environ):
         """Apply the site's settings, then import WSGI_HANDLER."""
@@ -239,17 +230,16 @@ class HostedApplication:
             if entry and entry not in sys.path:
                 sys.path.append(entry)
         if self.server is not None:
-            timeout = read_timeout_setting()
-            if timeout is not _UNSET:
-                self.server.set_read_timeout(timeout)
-            if "WSGI_RESTART_FILE_REGEX" in os.environ:
-                self.server.restart_regex = os.environ[
-                    "WSGI_RESTART_FILE_REGEX"]
-            if self.server.app_dir is None:
-                self.server.app_dir = app_dir
-        if os.environ.get("SCRIPT_NAME"):
-            self.script_name = os.environ["SCRIPT_NAME"]
-            self._mount(environ)
+            # The environment's settings reached the server at start
+            # (main); the appSettings' reach it now, checked by the same
+            # table, in one call.
+            values = server_settings(settings, web_config)
+            values["app_dir"] = app_dir
+            self.server.apply(values)
+            if values.get("script_name"):
+                # This request's environ was built before the mount point
+                # was known; the next ones are split by the server.
+                remount(environ, values["script_name"])
         logs.protect_secrets(os.environ)
         if os.environ.get("WSGI_PTVSD_SECRET"):
             start_debugger(os.environ.get("WSGI_PTVSD_ADDRESS")
@@ -263,26 +253,25 @@ class HostedApplication:
         return application
 
 
-_UNSET = object()
-
-
-def read_timeout_setting(environ=None):
-    """WSGI_READ_TIMEOUT: seconds the web server may stay silent in the
-    middle of a request (0: no limit); ``_UNSET`` when it is not set or
-    not a number (which is logged)."""
-    env = os.environ if environ is None else environ
-    text = env.get("WSGI_READ_TIMEOUT", "").strip()
-    if not text:
-        return _UNSET
-    try:
-        seconds = float(text)
-        if seconds < 0 or seconds != seconds:
-            raise ValueError
-    except ValueError:
-        log.warning("ignoring WSGI_READ_TIMEOUT=%r: not a number of seconds",
-                    text)
-        return _UNSET
-    return seconds
+def server_settings(app_settings=None, web_config=None, environ=None):
+    """The server options set by the site (WSGI_READ_TIMEOUT,
+    WSGI_RESTART_FILE_REGEX, SCRIPT_NAME), checked by
+    :mod:`iiswsgi.settings`: from ``app_settings`` (the appSettings of
+    ``web_config``) when given, else from the environment.  A bad value
+    is logged, naming the setting and where it came from, and left out:
+    the option keeps its value, as a site's bad setting always has."""
+    if app_settings is None:
+        env = os.environ if environ is None else environ
+        values, errors = options_table.site_settings(
+            env, options_table.ENVIRONMENT)
+    else:
+        values, errors = options_table.site_settings(
+            app_settings, options_table.app_settings_source(web_config))
+    for error in errors:
+        log.warning("ignoring %s", error)
+    # WSGI_LOG is the log file, which hosting opens itself.
+    values.pop("log_file", None)
+    return values
 
 
 def _setting(settings, name):
@@ -403,7 +392,7 @@ def add_telemetry(application, key):
 
 def main(argv=None):
     """Serve the site's WSGI application on standard input, as IIS asks."""
-    from .server import IISWSGIServer
+    from .gateway.server import IISWSGIServer
     args = sys.argv[1:] if argv is None else argv
     logs.protect_secrets(os.environ)
     path = logs.configure()
@@ -413,10 +402,7 @@ def main(argv=None):
         log.warning("ignoring arguments %s: settings come from web.config"
                     " <appSettings> and the environment", args)
     application = HostedApplication()
-    options = {}
-    timeout = read_timeout_setting()
-    if timeout is not _UNSET:
-        options["read_timeout"] = timeout
-    server = IISWSGIServer(application, **options)
+    # Checked before standard input is touched.
+    server = IISWSGIServer(application, **server_settings())
     application.server = server
     return server.run()

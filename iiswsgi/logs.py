@@ -15,6 +15,7 @@ tracebacks, the application's ``print()``) has them replaced by
 ``[redacted]``, as do the gateway's error pages (:func:`redact`).
 """
 
+import io
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import threading
 
-__all__ = ["FORMAT", "REDACTED", "add_secret", "candidates", "configure",
+__all__ = ["FORMAT", "REDACTED", "LogWriter", "add_secret", "candidates", "configure",
            "is_secret_name", "open_log_file", "protect_secrets", "redact"]
 
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
@@ -190,3 +191,45 @@ def configure(log_file=None, debug=False, to_stderr=False, environ=None):
         logging.getLogger("iiswsgi").warning(
             "could not open the log file %s", "; ".join(failures))
     return chosen
+
+
+class LogWriter(io.TextIOBase):
+    """A text stream whose lines go to a logger.
+
+    A handler that fails reports it on sys.stderr, which may be this
+    stream: such writes, made while the stream is already logging, are
+    dropped instead of recursing."""
+
+    def __init__(self, logger, level):
+        io.TextIOBase.__init__(self)
+        self._logger = logger
+        self._level = level
+        self._partial = ""
+        self._busy = threading.local()
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not %s"
+                            % type(text).__name__)
+        if getattr(self._busy, "on", False):
+            return len(text)
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        self._log(lines)
+        return len(text)
+
+    def flush(self):
+        if self._partial and not getattr(self._busy, "on", False):
+            partial, self._partial = self._partial, ""
+            self._log([partial])
+
+    def _log(self, lines):
+        self._busy.on = True
+        try:
+            for line in lines:
+                self._logger.log(self._level, "%s", line)
+        finally:
+            self._busy.on = False

@@ -12,7 +12,7 @@ import threading
 import time
 from urllib.parse import quote, unquote
 
-from ..environ import remove_dot_segments
+from ..gateway.environ import remove_dot_segments
 from .config import ConfigError, WebConfigCache
 from .pool import Pool, QueueFull
 from .process import ExchangeEvent, ProcessFailure

@@ -116,3 +116,19 @@ def test_paster_serve_server_option_on_the_iis_pipe(tmp_path):
     assert "printed by the application" in text
     assert "exiting after 3 requests: the web server closed the pipe" in text
 
+
+
+def test_paster_serve_refuses_a_bad_option_naming_it(tmp_path):
+    import subprocess
+    paster = require_script(PASTER)
+    with socket_path(tmp_path) as sock:
+        ini = write_ini(tmp_path / "app.ini", ROUTER,
+                        {"socket": sock, "read_timeout": -5})
+        result = subprocess.run(
+            [paster, "serve", ini], cwd=str(tmp_path), env=subprocess_env(),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=60)
+        assert result.returncode != 0
+        assert ("read_timeout = -5 in the server section of %s: must be from"
+                " 0 to 31536000 seconds" % ini) in result.stderr, result.stderr
+        assert not os.path.exists(sock)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from iiswsgi.server import parse_options
+from iiswsgi.settings import parse_options
 from tests.support.iis import ROOT, TESTS, Gateway, iis_params, wait_for
 
 
@@ -18,7 +18,7 @@ def run_serve(tmp_path, ini_text, *args):
         [sys.executable, "-m", "iiswsgi.cli", "serve", str(ini)] + list(args),
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
         env=dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [ROOT, os.path.join(TESTS, "apps")])))
+            [ROOT, os.path.join(TESTS, "apps"), str(tmp_path)])))
 
 
 APP = "[app:main]\nuse = call:sample_apps:make_router\n"
@@ -158,3 +158,125 @@ def test_read_timeout_ends_a_silent_connection(tmp_path):
     finally:
         process.terminate()
         assert process.wait(20) == 0
+
+
+def test_out_of_range_read_timeout_is_refused_before_serving(tmp_path):
+    """read_timeout = -5 used to start, then die at the first accept with
+    "Timeout value out of range", naming no option."""
+    sock = tmp_path / "gw.sock"
+    marker = tmp_path / "app-loaded"
+    (tmp_path / "marking_app.py").write_text(
+        "def make(global_conf, marker):\n"
+        "    open(marker, 'w').close()\n"
+        "    return lambda environ, start_response: []\n")
+    result = run_serve(
+        tmp_path,
+        "[app:main]\nuse = call:marking_app:make\n"
+        "marker = %s\n[server:main]\nuse = egg:iiswsgi#iis\n"
+        "socket = %s\nread_timeout = -5\n" % (marker, sock),
+        "--log-file", str(tmp_path / "log"))
+    assert result.returncode != 0
+    ini = tmp_path / "app.ini"
+    assert ("iiswsgi serve: read_timeout = -5 in [server:main] of %s: must"
+            " be from 0 to 31536000 seconds" % ini) in result.stderr
+    assert "remove it for the default (60)" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Nothing started: no socket bound, no application loaded.
+    assert not sock.exists()
+    assert not marker.exists()
+
+
+def test_out_of_range_read_timeout_on_standard_input(tmp_path):
+    # Without an address the server would serve standard input (here
+    # /dev/null, which it would refuse with its own message).
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                                       "read_timeout = -5\n")
+    assert result.returncode != 0
+    assert "read_timeout = -5 in [server:main] of" in result.stderr
+    assert "standard input" not in result.stderr
+
+
+def test_bad_flag_is_named_as_a_flag(tmp_path):
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n",
+                       "--port", "http")
+    assert result.returncode != 0
+    assert ("iiswsgi serve: --port http on the command line: 'http' is not"
+            " a whole number") in result.stderr
+
+
+def test_flag_overrides_the_ini_and_is_checked_with_it(tmp_path):
+    result = run_serve(tmp_path, APP + "[server:main]\nuse = egg:iiswsgi#iis\n"
+                                       "port = 70000\n", "--port", "9")
+    assert result.returncode != 0
+    # The ini's value is checked even though the flag replaces it.
+    assert "port = 70000 in [server:main] of" in result.stderr
+
+
+# -- python -m iiswsgi: the environment at start, appSettings at the first
+# request, both through the settings table --------------------------------
+
+def _hosted(tmp_path, env=None, **app_settings):
+    from tests.integration.test_iis_pipe import write_web_config
+    folder = tmp_path / "site"
+    folder.mkdir()
+    write_web_config(folder, **app_settings)
+    gateway = Gateway(["-m", "iiswsgi"], env=env, cwd=str(tmp_path),
+                      log=tmp_path / "iiswsgi.log")
+    gateway.params = lambda path="/": iis_params(
+        path, physical_path=str(folder) + os.sep)
+    gateway.folder = folder
+    return gateway
+
+
+def _json(response):
+    import json
+    assert response.status == 200, response.stdout[:500]
+    return json.loads(response.body)
+
+
+def test_script_name_from_the_environment_mounts_every_request(tmp_path):
+    gateway = _hosted(tmp_path, env={"SCRIPT_NAME": "/site/app"},
+                      WSGI_HANDLER="sample_apps.settings_app")
+    try:
+        for rid, (path, expected) in enumerate([
+                ("/site/app/page", ("/site/app", "/page")),
+                ("/SITE/app", ("/SITE/app", ""))], 1):
+            data = _json(gateway.client.request(gateway.params(path),
+                                                rid=rid))
+            assert (data["SCRIPT_NAME"], data["PATH_INFO"]) == expected
+    finally:
+        gateway.stop()
+
+
+def test_bad_app_settings_are_logged_naming_web_config_and_ignored(tmp_path):
+    gateway = _hosted(tmp_path, WSGI_HANDLER="sample_apps.settings_app",
+                      WSGI_READ_TIMEOUT="-1", WSGI_RESTART_FILE_REGEX="(")
+    try:
+        data = _json(gateway.client.request(gateway.params("/x")))
+        assert data["PATH_INFO"] == "/x"
+        # The process still serves: the bad regex did not reach the watcher.
+        data = _json(gateway.client.request(gateway.params("/y"), rid=2))
+        assert data["PATH_INFO"] == "/y"
+        web_config = gateway.folder / "web.config"
+        wait_for(lambda: "RESTART_FILE_REGEX" in gateway.log_text(),
+                 what="the warning")
+        log = gateway.log_text()
+        assert ("ignoring WSGI_READ_TIMEOUT='-1' in appSettings of %s: must"
+                " be from 0 to 31536000 seconds" % web_config) in log
+        assert ("ignoring WSGI_RESTART_FILE_REGEX='(' in appSettings of %s:"
+                " '(' is not a regular expression" % web_config) in log
+        assert "Traceback" not in log
+    finally:
+        gateway.stop()
+
+
+def test_bad_environment_setting_is_logged_at_start(tmp_path):
+    gateway = _hosted(tmp_path, env={"WSGI_READ_TIMEOUT": "abc"},
+                      WSGI_HANDLER="sample_apps.settings_app")
+    try:
+        wait_for(lambda: "ignoring" in gateway.log_text(), what="the warning")
+        assert ("ignoring WSGI_READ_TIMEOUT='abc' in the environment: 'abc'"
+                " is not a number of seconds") in gateway.log_text()
+        _json(gateway.client.request(gateway.params("/")))
+    finally:
+        gateway.stop()

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from iiswsgi.environ import build_environ
+from iiswsgi.gateway.environ import build_environ
 from tests.support import fcgi
 from tests.support.iis import Gateway, iis_params, wait_for
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from iiswsgi.environ import (build_environ, mount_point, remove_dot_segments,
-                             request_path, split_path)
+from iiswsgi.gateway.environ import (build_environ, mount_point,
+                                     remove_dot_segments, request_path,
+                                     split_path)
 from tests.support.iis import iis_params
 
 
@@ -190,7 +191,7 @@ def test_other_variables_pass_through():
 
 
 def test_filesystem_path_finds_the_folder_whatever_the_encoding(tmp_path):
-    from iiswsgi.environ import filesystem_path
+    from iiswsgi.gateway.environ import filesystem_path
     folder = tmp_path / "site ü ✓"
     folder.mkdir()
     as_utf8 = str(folder).encode("utf-8").decode("latin-1")
@@ -199,3 +200,23 @@ def test_filesystem_path_finds_the_folder_whatever_the_encoding(tmp_path):
     assert filesystem_path("") == ""
     missing = "/nowhere/\xfc"
     assert filesystem_path(missing) == missing
+
+
+def test_remount_splits_a_built_environ_as_build_environ_would():
+    from iiswsgi.gateway.environ import remount
+    built = build_environ({"APPL_MD_PATH": "/LM/W3SVC/1/ROOT/site",
+                           "UNENCODED_URL": "/site/app/page?x=1",
+                           "PATH_INFO": "/site/app/page",
+                           "REQUEST_METHOD": "GET", "SERVER_NAME": "h",
+                           "SERVER_PORT": "80",
+                           "SERVER_PROTOCOL": "HTTP/1.1"})
+    assert (built["SCRIPT_NAME"], built["PATH_INFO"]) == ("/site", "/app/page")
+    direct = build_environ({"APPL_MD_PATH": "/LM/W3SVC/1/ROOT/site",
+                            "UNENCODED_URL": "/site/app/page?x=1",
+                            "PATH_INFO": "/site/app/page",
+                            "REQUEST_METHOD": "GET", "SERVER_NAME": "h",
+                            "SERVER_PORT": "80",
+                            "SERVER_PROTOCOL": "HTTP/1.1"}, "/site/app")
+    remount(built, "/site/app")
+    assert (built["SCRIPT_NAME"], built["PATH_INFO"]) == (
+        direct["SCRIPT_NAME"], direct["PATH_INFO"]) == ("/site/app", "/page")

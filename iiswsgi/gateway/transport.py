@@ -25,7 +25,8 @@ import select
 import socket
 import stat
 import sys
-import threading
+
+from .. import logs
 
 __all__ = ["ConnectionLost", "NamedPipeChannel", "PipeChannel",
            "ReadTimeout", "SocketChannel", "StdinUnusable", "bind",
@@ -91,7 +92,7 @@ def _is_gone(error):
 
 
 def _winapi():
-    from .iis import winapi
+    from ..iis import winapi
     return winapi
 
 
@@ -413,48 +414,7 @@ def protect_standard_streams(channel_fd=STDIN_FILENO):
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, fd)
                 os.close(null)
-    sys.stdout = LogWriter(logging.getLogger("iiswsgi.stdout"), logging.INFO)
-    sys.stderr = LogWriter(logging.getLogger("iiswsgi.stderr"),
-                           logging.WARNING)
-
-
-class LogWriter(io.TextIOBase):
-    """A text stream whose lines go to a logger.
-
-    A handler that fails reports it on sys.stderr, which may be this
-    stream: such writes, made while the stream is already logging, are
-    dropped instead of recursing."""
-
-    def __init__(self, logger, level):
-        io.TextIOBase.__init__(self)
-        self._logger = logger
-        self._level = level
-        self._partial = ""
-        self._busy = threading.local()
-
-    def writable(self):
-        return True
-
-    def write(self, text):
-        if not isinstance(text, str):
-            raise TypeError("write() argument must be str, not %s"
-                            % type(text).__name__)
-        if getattr(self._busy, "on", False):
-            return len(text)
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        self._log(lines)
-        return len(text)
-
-    def flush(self):
-        if self._partial and not getattr(self._busy, "on", False):
-            partial, self._partial = self._partial, ""
-            self._log([partial])
-
-    def _log(self, lines):
-        self._busy.on = True
-        try:
-            for line in lines:
-                self._logger.log(self._level, "%s", line)
-        finally:
-            self._busy.on = False
+    sys.stdout = logs.LogWriter(logging.getLogger("iiswsgi.stdout"),
+                                logging.INFO)
+    sys.stderr = logs.LogWriter(logging.getLogger("iiswsgi.stderr"),
+                                logging.WARNING)

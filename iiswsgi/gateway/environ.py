@@ -13,7 +13,8 @@ import logging
 import os
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["build_environ", "filesystem_path", "mount_point", "request_path",
+__all__ = ["build_environ", "filesystem_path", "mount_point", "remount",
+           "request_path",
            "split_path"]
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,16 @@ def _iis_paths(environ, path, mount):
             path, mount, environ.get("APPL_MD_PATH"))
         paths = "", path
     return paths
+
+
+def remount(environ, script_name):
+    """Split a built environ's path again at ``script_name``, as
+    :func:`build_environ` would have with it: for a mount point learnt
+    after the request's environ was built (python -m iiswsgi reads the
+    SCRIPT_NAME appSetting at the first request)."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    environ["SCRIPT_NAME"], environ["PATH_INFO"] = _iis_paths(
+        environ, path, script_name)
 
 
 def build_environ(params, script_name=None, trust_original_url=False):

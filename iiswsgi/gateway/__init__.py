@@ -1,0 +1,10 @@
+"""The FastCGI gateway, one job per module.
+
+server.py (IISWSGIServer, flup's server as the base), pipe.py (serving the
+IIS pipe), listener.py (the pool serving a listening socket), signals.py
+(stop signals, IIS's shutdown event), transport.py (channels, standard
+input, bound addresses), responder.py (one connection's requests),
+body.py (wsgi.input), environ.py (IIS server variables to a WSGI environ),
+watch.py (restart on change), paste.py (the Paste entry points) and
+testapp.py (the test application).
+"""

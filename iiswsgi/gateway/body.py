@@ -1,0 +1,217 @@
+"""``wsgi.input``: the request body, read from the web server as it arrives.
+
+The application can start reading before the whole body has come.  What
+has arrived is kept, so the input can be rewound with ``seek``: in memory up
+to a threshold, in a temporary file past it, so a large upload costs disk,
+not memory.
+"""
+
+import io
+import tempfile
+
+__all__ = ["ClientDisconnected", "Input", "RequestTooLarge"]
+
+_EMPTY = b""
+
+
+class ClientDisconnected(OSError):
+    """The web server aborted the request, or went away, before the body
+    ended: what was read of it is not the whole body."""
+
+
+class RequestTooLarge(ValueError):
+    """The request body is over the configured maximum."""
+
+    def __init__(self, limit):
+        ValueError.__init__(
+            self, "the request body is over the %d byte maximum" % limit)
+        self.limit = limit
+
+
+class Input(io.RawIOBase):
+    """A readable, seekable body that pulls more from the web server on
+    demand.
+
+    ``pull()`` returns the next piece of the body, or ``b""`` at its end.
+    Up to ``spool_threshold`` bytes are kept in memory; past that they go to
+    a temporary file in ``spool_dir``.  More than ``max_size`` bytes raise
+    :class:`RequestTooLarge` (None: no limit).  ``pull()`` raises
+    :class:`ClientDisconnected` when the body will never end; reads then
+    keep raising it.
+    """
+
+    def __init__(self, pull, spool_threshold=1 << 20, max_size=None,
+                 spool_dir=None):
+        io.RawIOBase.__init__(self)
+        self._pull = pull
+        self._threshold = spool_threshold
+        self._max_size = max_size
+        self._spool_dir = spool_dir
+        self._memory = bytearray()
+        self._file = None
+        self._size = 0
+        self._pos = 0
+        self._complete = pull is None
+        self._too_large = False
+        self._disconnected = None
+
+    # -- filling -----------------------------------------------------------
+
+    @property
+    def complete(self):
+        """True once the whole body has arrived."""
+        return self._complete
+
+    @property
+    def received(self):
+        """How many bytes of the body have arrived so far."""
+        return self._size
+
+    @property
+    def spooled(self):
+        """True once the body went to a temporary file."""
+        return self._file is not None
+
+    def _fill(self):
+        """Pull one more piece; False at the end of the body."""
+        if self._too_large:
+            raise RequestTooLarge(self._max_size)
+        if self._disconnected is not None:
+            raise ClientDisconnected(*self._disconnected.args)
+        if self._complete:
+            return False
+        try:
+            data = self._pull()
+        except ClientDisconnected as error:
+            self._disconnected = error
+            raise
+        if not data:
+            self._complete = True
+            return False
+        size = self._size + len(data)
+        if self._max_size is not None and size > self._max_size:
+            self._too_large = True
+            raise RequestTooLarge(self._max_size)
+        if self._file is None and size > self._threshold:
+            self._file = tempfile.TemporaryFile(
+                prefix="iiswsgi-body-", dir=self._spool_dir)
+            self._file.write(self._memory)
+            self._memory = None
+        if self._file is None:
+            self._memory += data
+        else:
+            self._file.seek(self._size)
+            self._file.write(data)
+        self._size = size
+        return True
+
+    # -- reading -----------------------------------------------------------
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def _take(self, size):
+        """Up to ``size`` bytes already received, from the position."""
+        start = self._pos
+        end = min(self._size, start + size)
+        if end <= start:
+            return _EMPTY
+        self._pos = end
+        if self._file is None:
+            return bytes(self._memory[start:end])
+        self._file.seek(start)
+        return self._file.read(end - start)
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            while self._fill():
+                pass
+            return self._take(self._size)
+        if size == 0:
+            return _EMPTY
+        if self._pos >= self._size and not self._fill():
+            return _EMPTY
+        return self._take(size)
+
+    def readall(self):
+        return self.read()
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def _find_newline(self, limit):
+        """Index just past the next newline, filling as needed, or the end
+        of what the body or ``limit`` allow."""
+        start = self._pos
+        searched = start
+        while True:
+            end = self._size if limit < 0 else min(self._size, start + limit)
+            if self._file is None:
+                found = self._memory.find(b"\n", searched, end)
+            else:
+                self._file.seek(searched)
+                found = self._file.read(end - searched).find(b"\n")
+                if found >= 0:
+                    found += searched
+            if found >= 0:
+                return found + 1
+            if (limit >= 0 and end - start >= limit) or not self._fill():
+                return end
+            searched = end
+
+    def readline(self, size=-1):
+        if size is None:
+            size = -1
+        return self._take(self._find_newline(size) - self._pos)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            while self._fill():
+                pass
+            target = self._size + offset
+        else:
+            raise ValueError("invalid whence %r" % (whence,))
+        if target < 0:
+            raise ValueError("negative seek position %d" % target)
+        while target > self._size and self._fill():
+            pass
+        self._pos = min(target, self._size)
+        return self._pos
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._memory = bytearray()
+        io.RawIOBase.close(self)

@@ -1,0 +1,489 @@
+"""Serve the requests of one FastCGI connection with a WSGI application."""
+
+import html
+import logging
+import re
+import sys
+import traceback
+
+from .. import logs
+from ..protocol import fastcgi
+from .body import ClientDisconnected, Input, RequestTooLarge
+from .environ import build_environ
+from .transport import ConnectionLost, ReadTimeout
+
+__all__ = ["FileWrapper", "Responder", "ResponderSettings"]
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_STATUS = re.compile(r"[1-9][0-9][0-9] [^\r\n\0]*\Z")
+_CONTROL = re.compile(r"[\r\n\0]")
+
+_SEQUENCES = (list, tuple)
+
+#: How long to wait for the rest of a body before closing a connection.
+LINGER_SECONDS = 5.0
+
+#: While a response streams, input that arrives is read ahead (to see an
+#: FCGI_ABORT_REQUEST) only while fewer bytes than this wait unread.
+LOOKAHEAD_LIMIT = 1 << 18
+
+_ERROR_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{status}</title></head>
+<body><h1>{status}</h1>
+<p>{message}</p>{details}</body></html>
+"""
+
+_MESSAGES = {
+    400: "The request could not be understood.",
+    413: "The request body is larger than this application accepts.",
+    500: "The application failed to answer this request. The details are in"
+         " the iiswsgi log.",
+}
+
+_REASONS = {400: "Bad Request", 413: "Content Too Large",
+            500: "Internal Server Error"}
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: iterate a file in blocks; close it after."""
+
+    def __init__(self, filelike, block_size=1 << 16):
+        self.filelike = filelike
+        self.block_size = block_size
+        close = getattr(filelike, "close", None)
+        if close is not None:
+            self.close = close
+
+    def __iter__(self):
+        read = self.filelike.read
+        size = self.block_size
+        while True:
+            block = read(size)
+            if not block:
+                return
+            yield block
+
+
+class ResponderSettings:
+    """What every request of a server shares."""
+
+    def __init__(self, application, base_environ=None, spool_threshold=1 << 20,
+                 max_body=None, spool_dir=None, debug=False, script_name=None,
+                 trust_original_url=False, roles=(fastcgi.RESPONDER,),
+                 multithread=False, multiprocess=True, errors=None,
+                 max_conns=1, max_reqs=1):
+        self.application = application
+        self.base_environ = dict(base_environ or {})
+        self.spool_threshold = spool_threshold
+        self.max_body = max_body
+        self.spool_dir = spool_dir
+        self.debug = debug
+        self.script_name = script_name
+        self.trust_original_url = trust_original_url
+        self.roles = roles
+        self.max_conns = max_conns
+        self.max_reqs = max_reqs
+        self.wsgi = {
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": multithread,
+            "wsgi.multiprocess": multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.errors": errors if errors is not None else sys.stderr,
+            "wsgi.file_wrapper": FileWrapper,
+            "wsgi.input_terminated": True,
+        }
+
+
+class _Response:
+    """start_response() and write() for one request."""
+
+    __slots__ = ("_responder", "head", "has_length", "sent")
+
+    def __init__(self, responder):
+        self._responder = responder
+        self.head = None
+        self.has_length = False
+        self.sent = False
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.head is not None:
+            raise AssertionError(
+                "start_response() called twice without exc_info")
+        if type(status) is not str or not _STATUS.match(status):
+            raise ValueError("bad status %r: it must be a str such as"
+                             " '200 OK'" % (status,))
+        lines = ["Status: ", status, "\r\n"]
+        has_length = False
+        for header in headers:
+            if type(header) is not tuple or len(header) != 2:
+                raise TypeError("bad response header %r: it must be a"
+                                " (name, value) tuple of str" % (header,))
+            name, value = header
+            if type(name) is not str or not _TOKEN.match(name):
+                raise ValueError("bad response header name %r" % (name,))
+            if type(value) is not str or _CONTROL.search(value):
+                raise ValueError("bad value for response header %s: %r (it"
+                                 " must be a str without CR, LF or NUL)"
+                                 % (name, value))
+            if not has_length and name.lower() == "content-length":
+                has_length = True
+            lines += (name, ": ", value, "\r\n")
+        lines.append("\r\n")
+        try:
+            self.head = "".join(lines).encode("latin-1")
+        except UnicodeEncodeError as error:
+            raise ValueError("response headers must be latin-1 text: %s"
+                             % error) from None
+        self.has_length = has_length
+        return self.app_write
+
+    def app_write(self, data):
+        """The ``write()`` start_response returns: :meth:`write`, then a
+        look (without waiting) for an abort.  Once the web server has
+        aborted the request or gone, it raises ClientDisconnected (an
+        OSError, as a write to a closed connection would), so an
+        application streaming with write() stops too."""
+        responder = self._responder
+        if responder.aborted:
+            raise ClientDisconnected(0, "the web server aborted the request")
+        self.write(data)
+        responder.stream_interrupted()
+
+    def write(self, data):
+        if self.head is None:
+            raise AssertionError("write() called before start_response()")
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("the response body must be bytes, not %s"
+                                % type(data).__name__)
+            data = bytes(data)
+        responder = self._responder
+        if responder.aborted:
+            return
+        if not self.sent:
+            self.sent = True
+            data = self.head + data
+        elif not data:
+            return
+        responder.channel.write(responder.conn.send_stdout(data))
+
+
+class Responder:
+    """Reads requests from one channel and answers them with the
+    application, one at a time, until the channel closes or the server
+    stops."""
+
+    def __init__(self, settings, channel, server=None):
+        self.settings = settings
+        self.channel = channel
+        self.server = server
+        self.conn = fastcgi.Connection(
+            roles=settings.roles, max_conns=settings.max_conns,
+            max_reqs=settings.max_reqs)
+        self.aborted = False
+        self._broken = None
+        self._looked_at = 0
+        #: True while the responder waits, between requests, for the web
+        #: server: the only moment it may be stopped at once.
+        self.idle = False
+
+    def run(self, until_idle=False):
+        """Serve until the channel ends; returns why: ``"eof"``,
+        ``"close"`` (the web server asked for it), ``"stop"`` (the server
+        is stopping) or ``"error"`` (the protocol was broken).
+
+        With ``until_idle`` (for a channel a poller saw readable), read
+        once, serve what came, and return ``"idle"`` instead of waiting
+        when no request is left in progress."""
+        conn = self.conn
+        channel = self.channel
+        server = self.server
+        ready = until_idle
+        try:
+            while True:
+                event = conn.next_event()
+                if event is fastcgi.NEED_DATA:
+                    reply = conn.data_to_send()
+                    if reply:
+                        channel.write(reply)
+                    if conn.must_close:
+                        self._linger()
+                        return "close"
+                    between = conn.request_id is None and not conn.buffered
+                    if between and not ready:
+                        if server is not None and server.stopping:
+                            return "stop"
+                        if until_idle:
+                            return "idle"
+                    ready = False
+                    self.idle = between
+                    # A stop signal that came just before `idle` was set
+                    # did not interrupt anything: look again.
+                    if between and server is not None and server.stopping:
+                        self.idle = False
+                        return "stop"
+                    try:
+                        data = channel.read(between)
+                    finally:
+                        self.idle = False
+                    conn.receive_data(data)
+                elif type(event) is fastcgi.Request:
+                    environ = self.respond(event)
+                    if server is not None and server.request_done(environ):
+                        return "stop"
+                    if conn.must_close:
+                        self._linger()
+                        return "close"
+                elif type(event) is fastcgi.Abort:
+                    # Aborted before its parameters were complete.
+                    channel.write(conn.end_request())
+                elif event is fastcgi.CLOSED:
+                    return "eof"
+        except fastcgi.ProtocolError as error:
+            if conn.peer_closed:
+                log.warning("the web server closed the connection in the"
+                            " middle of a record: %s", error)
+                return "eof"
+            log.error("closing the connection: the web server broke the"
+                      " FastCGI protocol: %s", error)
+            return "error"
+        except ReadTimeout as error:
+            log.warning("closing the connection: %s", error)
+            return "timeout"
+        except ConnectionLost as error:
+            log.warning("closing the connection: %s", error)
+            return "eof"
+
+    def stream_interrupted(self):
+        """True when the web server has aborted the active request, or
+        closed the connection, while its response is being sent.
+
+        Never waits: input is read only when some is already waiting
+        (and while less than LOOKAHEAD_LIMIT bytes are held unread); the
+        records are looked at, not consumed, so a body the application
+        has not read yet stays for ``wsgi.input``."""
+        if self.aborted:
+            return True
+        conn = self.conn
+        if (not conn.peer_closed and conn.buffered < LOOKAHEAD_LIMIT
+                and self.channel.pending()):
+            try:
+                data = self.channel.read()
+            except ConnectionLost:
+                data = b""
+            conn.receive_data(data)
+        # The records held are looked through again only when they
+        # changed (arrived here, or were read by wsgi.input).
+        buffered = conn.buffered
+        if conn.peer_closed or (buffered != self._looked_at
+                                and conn.abort_pending()):
+            self.aborted = True
+            return True
+        self._looked_at = buffered
+        return False
+
+    def _linger(self):
+        """Before closing a connection the web server asked to close, let
+        it finish sending the body of the request just answered, so the
+        close does not reset the connection under its feet."""
+        conn = self.conn
+        if not conn.discarding:
+            return
+        try:
+            while True:
+                # What has arrived may already hold the end of the body.
+                event = conn.next_event()
+                while event is not fastcgi.NEED_DATA and (
+                        event is not fastcgi.CLOSED):
+                    event = conn.next_event()
+                if not conn.discarding or event is fastcgi.CLOSED:
+                    return
+                self.channel.set_read_timeout(LINGER_SECONDS)
+                conn.receive_data(self.channel.read())
+        except (OSError, fastcgi.ProtocolError):
+            return
+
+    def _pull(self):
+        """The next piece of the active request's body; b"" at its end.
+
+        ClientDisconnected when the web server aborts the request or the
+        connection fails before the body's end; a failed connection is
+        kept in ``_broken``, and :meth:`respond` ends it."""
+        conn = self.conn
+        try:
+            while True:
+                event = conn.next_event()
+                if event is fastcgi.NEED_DATA:
+                    reply = conn.data_to_send()
+                    if reply:
+                        self.channel.write(reply)
+                    conn.receive_data(self.channel.read())
+                    continue
+                kind = type(event)
+                if kind is fastcgi.Body:
+                    return event.data
+                if kind is fastcgi.BodyEnd:
+                    return b""
+                if kind is fastcgi.Abort:
+                    self.aborted = True
+                    raise ClientDisconnected(
+                        0, "the web server aborted the request before its"
+                        " body ended")
+                if event is fastcgi.CLOSED:
+                    raise ConnectionLost(
+                        0, "the web server closed the connection before the"
+                        " request body ended")
+        except (fastcgi.ProtocolError, ConnectionLost) as error:
+            self._broken = error
+            raise ClientDisconnected(0, str(error)) from error
+
+    def respond(self, request):
+        """Run the application for ``request`` and send its response;
+        return the request's environ."""
+        settings = self.settings
+        conn = self.conn
+        self.aborted = False
+        self._looked_at = 0
+        environ = build_environ(request.params, settings.script_name,
+                                settings.trust_original_url)
+        if settings.base_environ:
+            environ.update(settings.base_environ)
+        environ.update(settings.wsgi)
+        body = Input(self._pull, settings.spool_threshold, settings.max_body,
+                     settings.spool_dir)
+        environ["wsgi.input"] = body
+        response = _Response(self)
+        pending = b""
+        self._broken = None
+        try:
+            status = self._check_length(environ)
+            if status:
+                pending = self._error_response(response, status, environ)
+            else:
+                pending = self._call(environ, response)
+        except ConnectionLost:
+            body.close()
+            raise
+        except RequestTooLarge:
+            pending = self._error_response(response, 413, environ)
+        except Exception:
+            if self._broken is None and not self.aborted:
+                pending = self._error_response(response, 500, environ,
+                                               sys.exc_info())
+            else:
+                # The application failed because its body never came, or
+                # because write() told it the request was aborted.
+                log.info("the request for %s%s ended early: %s",
+                         environ.get("SCRIPT_NAME", ""),
+                         environ.get("PATH_INFO", ""), sys.exc_info()[1])
+        if self._broken is not None:
+            # The connection failed under wsgi.input: nothing more can be
+            # said on it.
+            body.close()
+            raise self._broken
+        # The request ends now, even if part of its body has not come: a
+        # web server may hold the rest back until it sees the end (nginx
+        # does), and the connection drops what still comes for it.
+        body.close()
+        if self.aborted:
+            pending = b""
+        self.channel.write(pending + conn.end_request())
+        return environ
+
+    def _check_length(self, environ):
+        length = environ.get("CONTENT_LENGTH")
+        if not length:
+            return 0
+        try:
+            length = int(length)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            log.warning("refusing a request with CONTENT_LENGTH %r", length)
+            return 400
+        max_body = self.settings.max_body
+        if max_body is not None and length > max_body:
+            log.warning("refusing a %d byte request body, over the %d byte"
+                        " maximum", length, max_body)
+            return 413
+        return 0
+
+    def _call(self, environ, response):
+        """Run the application; return the last bytes it left to send."""
+        result = self.settings.application(environ, response.start_response)
+        try:
+            if type(result) in _SEQUENCES:
+                # The whole body is already here: send it with the end of
+                # the request, in one write.
+                data = b"".join(result)
+                if response.head is None:
+                    raise AssertionError("the application returned without"
+                                         " calling start_response()")
+                if self.aborted:
+                    return b""
+                if not response.sent:
+                    response.sent = True
+                    head = response.head
+                    if not response.has_length:
+                        head = b"%sContent-Length: %d\r\n\r\n" % (
+                            head[:-2], len(data))
+                    data = head + data
+                return self.conn.send_stdout(data)
+            interrupted = self.stream_interrupted
+            for data in result:
+                if data:
+                    response.write(data)
+                if interrupted():
+                    log.info("the web server %s during the response to"
+                             " %s %s%s: the application's iterator is"
+                             " closed", "closed the connection"
+                             if self.conn.peer_closed else
+                             "aborted the request",
+                             environ.get("REQUEST_METHOD"),
+                             environ.get("SCRIPT_NAME", ""),
+                             environ.get("PATH_INFO", ""))
+                    return b""
+            if not response.sent:
+                if response.head is None:
+                    raise AssertionError("the application returned without"
+                                         " calling start_response()")
+                response.write(b"")
+            return b""
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    def _error_response(self, response, status, environ, exc_info=None):
+        """Log the failure; the bytes of an error page, if still possible."""
+        where = "%s %s%s" % (environ.get("REQUEST_METHOD"),
+                             environ.get("SCRIPT_NAME", ""),
+                             environ.get("PATH_INFO", ""))
+        if exc_info is not None:
+            log.error("the application failed on %s", where, exc_info=exc_info)
+        if response.sent or self.aborted:
+            if exc_info is not None:
+                log.error("the response to %s had started; it is cut short",
+                          where)
+            return b""
+        details = ""
+        if exc_info is not None and self.settings.debug:
+            details = "<pre>%s</pre>" % html.escape(logs.redact(
+                "".join(traceback.format_exception(*exc_info))))
+        exc_info = None
+        title = "%d %s" % (status, _REASONS[status])
+        page = _ERROR_PAGE.format(status=title, message=_MESSAGES[status],
+                                  details=details).encode("utf-8")
+        response.sent = True
+        return self.conn.send_stdout(
+            b"Status: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+            b"Content-Length: %d\r\n\r\n%s"
+            % (title.encode("latin-1"), len(page), page))

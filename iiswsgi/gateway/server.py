@@ -1,0 +1,244 @@
+"""``egg:iiswsgi#iis``: the FastCGI server, flup's made to work under IIS.
+
+flup's FastCGI server expects a listening socket on standard input.  IIS
+gives a duplex named pipe instead, which cannot be selected on or accepted
+from.  :class:`IISWSGIServer` keeps flup's ``WSGIServer`` as its base (its
+constructor and the attributes it sets) and replaces how it gets its bytes
+and answers requests: :mod:`.pipe` and :mod:`.listener` serve, with
+:mod:`.transport`'s channels and :mod:`.responder`'s responders.
+"""
+
+import logging
+import os
+import sys
+import threading
+
+from flup.server.fcgi_single import WSGIServer
+
+from .. import logs
+from ..protocol import fastcgi
+from . import transport
+from .environ import filesystem_path
+from .listener import serve_listener
+from .pipe import serve_pipe
+from .responder import ResponderSettings
+from .signals import Signals
+from .watch import DEFAULT_RESTART_REGEX, Watcher
+
+__all__ = ["IISWSGIServer"]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT = object()
+
+#: The options :meth:`IISWSGIServer.apply` may change once serving.
+APPLICABLE = frozenset(("read_timeout", "restart_regex", "app_dir",
+                        "script_name"))
+
+
+class IISWSGIServer(WSGIServer):
+    """A FastCGI-to-WSGI gateway for IIS, nginx, Apache and others.
+
+    With no ``bindAddress`` it serves what the web server gave as
+    standard input: the IIS pipe, or a listening socket.  With one (a Unix
+    socket path, or a ``(host, port)`` pair) it listens there.
+
+    The options are those of :data:`iiswsgi.settings.OPTIONS` (where
+    each is documented and range-checked): ``spool_threshold``,
+    ``max_body``, ``spool_dir``, ``max_requests``, ``restart_regex``
+    (default on when serving standard input; empty or None disables),
+    ``app_dir``, ``script_name``, ``trust_original_url``, ``threads``,
+    ``watch_interval`` and ``read_timeout`` (None or 0: for ever).
+    """
+
+    def __init__(self, application, environ=None, bindAddress=None,
+                 umask=None, debug=False, roles=(fastcgi.RESPONDER,),
+                 spool_threshold=1 << 20, max_body=None, spool_dir=None,
+                 max_requests=None, restart_regex=_DEFAULT, app_dir=None,
+                 script_name=None, trust_original_url=False, threads=16,
+                 watch_interval=1.0, read_timeout=60.0,
+                 stdin_fd=transport.STDIN_FILENO):
+        WSGIServer.__init__(self, application, environ=environ,
+                            bindAddress=bindAddress, umask=umask, debug=debug,
+                            roles=roles)
+        self.spool_threshold = spool_threshold
+        self.max_body = max_body
+        self.spool_dir = spool_dir
+        self.max_requests = max_requests
+        self.restart_regex = restart_regex
+        self.app_dir = app_dir
+        self.script_name = script_name
+        self.trust_original_url = trust_original_url
+        self.threads = max(1, int(threads))
+        self.watch_interval = watch_interval
+        self.read_timeout = read_timeout or None
+        self.stdin_fd = stdin_fd
+        self.requests_served = 0
+        self.stop_reason = None
+        self.lock = threading.Lock()
+        self.responders = set()
+        self.main_waiting = False
+        self.pipe_channel = None
+        self._stopping = threading.Event()
+        self._watcher = None
+        self._responder_settings = []
+        self._signals = Signals(self)
+
+    @property
+    def bind_address(self):
+        """The address to listen on (flup's ``_bindAddress``), or None for
+        standard input."""
+        return self._bindAddress
+
+    # -- settings ------------------------------------------------------------
+
+    def apply(self, settings) -> None:
+        """Take options that come once serving has begun (the site's
+        appSettings, read at the first request): ``read_timeout`` (for
+        connections accepted from now on, and for the IIS pipe at once),
+        ``restart_regex``, ``app_dir`` (when none was given) and
+        ``script_name`` (from the next request on; the caller mounts the
+        one in hand with :func:`iiswsgi.gateway.environ.mount`).  The
+        values must have been checked with :mod:`iiswsgi.settings`."""
+        unknown = set(settings) - APPLICABLE
+        if unknown:
+            raise ValueError("these options cannot change once serving: %s"
+                             % ", ".join(sorted(unknown)))
+        if "read_timeout" in settings:
+            self.read_timeout = settings["read_timeout"] or None
+            if self.pipe_channel is not None:
+                self.pipe_channel.set_read_timeout(self.read_timeout)
+        if "restart_regex" in settings:
+            self.restart_regex = settings["restart_regex"]
+        if "app_dir" in settings and self.app_dir is None:
+            self.app_dir = settings["app_dir"]
+        if "script_name" in settings:
+            self.script_name = settings["script_name"]
+            for responder_settings in self._responder_settings:
+                responder_settings.script_name = self.script_name
+
+    # -- state shared with the responders ------------------------------------
+
+    @property
+    def stopping(self):
+        return self._stopping.is_set()
+
+    def stop(self, reason):
+        """Ask the server to exit once the requests in flight are done."""
+        with self.lock:
+            if self._stopping.is_set():
+                return
+            self.stop_reason = reason
+            self._stopping.set()
+        log.info("stopping: %s", reason)
+
+    def request_done(self, environ):
+        """Called after each request; True when the server should stop."""
+        with self.lock:
+            self.requests_served += 1
+            served = self.requests_served
+        if served == 1:
+            self._start_watching(environ)
+        if self.max_requests and served >= self.max_requests:
+            self.stop("served %d requests (max_requests)" % served)
+        return self._stopping.is_set()
+
+    def add_responder(self, responder):
+        with self.lock:
+            self.responders.add(responder)
+
+    def discard_responder(self, responder):
+        with self.lock:
+            self.responders.discard(responder)
+
+    def waiting(self):
+        """True when the main thread, or a connection between requests,
+        waits and may be interrupted.  Safe in a signal handler."""
+        # tuple() copies the set without letting another thread in, which
+        # matters in a signal handler, where taking the lock could deadlock.
+        return self.main_waiting or any(
+            r.idle for r in tuple(self.responders))
+
+    # -- running ---------------------------------------------------------------
+
+    def run(self):
+        """Serve until told to stop; return the exit status."""
+        # Handlers first: a stop signal that comes once the socket exists
+        # (the moment a supervisor sees the server as up) must be handled.
+        self._signals.install()
+        try:
+            if self._bindAddress is not None:
+                kind = "bound"
+                sock = transport.bind(self._bindAddress, self._umask)
+                log.info("listening on %s", _describe(self._bindAddress))
+            else:
+                kind, sock = transport.inspect_stdin(self.stdin_fd)
+        except transport.StdinUnusable as error:
+            self._signals.restore()
+            log.error("%s", error)
+            if sys.stderr is not None:
+                sys.stderr.write("iiswsgi: %s\n" % error)
+                sys.stderr.flush()
+            return 2
+        except BaseException:
+            self._signals.restore()
+            raise
+        self._signals.watch_shutdown_event()
+        try:
+            if kind == "pipe":
+                serve_pipe(self)
+            else:
+                serve_listener(self, sock, inherited=kind == "listen")
+        finally:
+            self._signals.restore()
+            if self._watcher is not None:
+                self._watcher.stop()
+        log.info("exiting after %d requests: %s", self.requests_served,
+                 self.stop_reason)
+        return 0
+
+    def responder_settings(self, multithread, multiprocess, max_conns):
+        """What every responder of one way of serving shares."""
+        settings = ResponderSettings(
+            self.application, base_environ=self.environ,
+            spool_threshold=self.spool_threshold, max_body=self.max_body,
+            spool_dir=self.spool_dir, debug=self.debug,
+            script_name=self.script_name,
+            trust_original_url=self.trust_original_url, roles=self.roles,
+            multithread=multithread, multiprocess=multiprocess,
+            errors=logs.LogWriter(logging.getLogger("iiswsgi.errors"),
+                                  logging.WARNING),
+            max_conns=max_conns, max_reqs=max_conns)
+        self._responder_settings.append(settings)
+        return settings
+
+    # -- restarts ----------------------------------------------------------------
+
+    def _start_watching(self, environ):
+        regex = self.restart_regex
+        if regex is _DEFAULT:
+            regex = None if self._bindAddress is not None else (
+                DEFAULT_RESTART_REGEX)
+        if not regex:
+            return
+        root = (self.app_dir
+                or filesystem_path(environ.get("APPL_PHYSICAL_PATH"))
+                or os.getcwd())
+        if not os.path.isdir(root):
+            log.warning("not watching for changes: the application folder"
+                        " %r does not exist", root)
+            return
+        self._watcher = Watcher(root, regex, self._on_file_change,
+                                self.watch_interval)
+        self._watcher.start()
+
+    def _on_file_change(self, path):
+        self.stop("%s changed" % path)
+        if self.waiting():
+            self._signals.wake_main()
+
+
+def _describe(address):
+    if isinstance(address, str):
+        return address
+    return "%s:%d" % address
