@@ -108,8 +108,12 @@ def parse_head(data: bytes, final: bool = True,
     if lines and lines[-1] == b"":
         lines.pop()             # the line end of the last header line
     for number, line in enumerate(lines, 1):
+        if line[:1] in (b" ", b"\t"):
+            raise MalformedHead("header line %d starts with a blank (a"
+                                " folded line, which CGI does not allow):"
+                                " %r" % (number, line.decode("latin-1")))
         name, sep, value = line.partition(b":")
-        name = name.strip(b" \t")
+        name = name.rstrip(b" \t")
         if not sep or not _TOKEN.match(name):
             raise MalformedHead("header line %d is not \"Name: value\": %r"
                                 % (number, line.decode("latin-1")))

@@ -12,7 +12,7 @@ import socket
 import struct
 
 from iiswsgi.protocol import fastcgi
-from iiswsgi.protocol.cgi import parse_head
+from iiswsgi.protocol.cgi import MalformedHead, parse_head
 from iiswsgi.protocol.fastcgi import (  # noqa: F401 (the tests' names)
     ABORT_REQUEST, AUTHORIZER, BEGIN_REQUEST, DATA, END_REQUEST, FILTER,
     GET_VALUES, GET_VALUES_RESULT, PARAMS, RESPONDER, STDERR, STDIN, STDOUT,
@@ -77,13 +77,20 @@ class Response:
         self.stdout_ends = 0
 
     def parse(self):
-        """Status, headers and body of the CGI answer (status None when
-        the application wrote nothing)."""
+        """Status, headers and body of the CGI answer.  Status None when
+        the application wrote nothing, or when what was read is not a
+        whole answer (its start was read record by record): then
+        ``malformed`` says why."""
         self.status, self.headers, self.body = None, [], b""
+        self.malformed = None
         if self.stdout:
-            head = parse_head(self.stdout)
-            self.status, self.headers, self.body = (head.status,
-                                                    head.headers, head.body)
+            try:
+                head = parse_head(self.stdout)
+            except MalformedHead as error:
+                self.malformed = str(error)
+            else:
+                self.status, self.headers, self.body = (
+                    head.status, head.headers, head.body)
         return self
 
     def header(self, name):
