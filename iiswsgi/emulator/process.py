@@ -18,7 +18,6 @@ __all__ = ["ProcessFailure", "FastCgiProcess", "ExchangeEvent"]
 log = logging.getLogger("iiswsgi.emulator")
 
 _REQUEST_ID = 1
-_CHUNK = 65535
 
 
 class ProcessFailure(Exception):
@@ -258,6 +257,11 @@ class _Exchange:
             try:
                 event = connection.next_event()
             except fastcgi.ProtocolError as error:
+                if connection.peer_closed:
+                    # It died in the middle of a record.
+                    raise self._fail(EXITED, "%s; %s" % (
+                        self.process._exit_detail(), error),
+                        "0x80070109") from None
                 raise self._fail(UNKNOWN, str(error)) from None
             if event is fastcgi.CLOSED:
                 raise self._fail(EXITED, self.process._exit_detail(),
