@@ -397,8 +397,13 @@ class IISWSGIServer(WSGIServer):
                 self._close(key.data)
         for _ in workers:
             ready.put(None)
-        for worker in workers:
-            worker.join()
+        try:
+            for worker in workers:
+                worker.join()
+        except _Interrupted:
+            # A second stop signal: exit without waiting for the requests
+            # in flight (the workers are daemon threads).
+            return
         self._take_back(selector)
 
     def _isClientAllowed(self, addr):
