@@ -4,9 +4,12 @@ test_timeouts_and_aborts.py: each writes ``$FAULT_MARKERS/<name>.count``
 application got, not only what reached the web server.
 
 ``/hold?seconds=N`` (test_signals.py) writes ``$FAULT_MARKERS/hold.stage``
-once it is running, then takes N seconds to answer."""
+once it is running, then takes N seconds to answer.  ``/exc-info-before``
+and ``/exc-info-after`` (test_faults.py) call start_response with exc_info
+before and after the headers went out."""
 
 import os
+import sys
 import time
 from urllib.parse import parse_qs
 
@@ -51,7 +54,30 @@ def _stage(name):
             f.write("reached\n")
 
 
+def _late_error(start_response):
+    yield b"part one;"
+    try:
+        raise KeyError("the original error")
+    except KeyError:
+        # The head went out: this raises the KeyError again (PEP 3333).
+        start_response("500 Internal Server Error",
+                       [("Content-Type", "text/plain")], sys.exc_info())
+    yield b"never"
+
+
 def application(environ, start_response):
+    if environ["PATH_INFO"] == "/exc-info-before":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("changed its mind")
+        except ValueError:
+            start_response("503 Service Unavailable",
+                           [("Content-Type", "text/plain"),
+                            ("Retry-After", "5")], sys.exc_info())
+        return [b"try again later"]
+    if environ["PATH_INFO"] == "/exc-info-after":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _late_error(start_response)
     if environ["PATH_INFO"] == "/hold":
         _stage("hold")
         time.sleep(_query(environ, "seconds", 30.0))

@@ -18,6 +18,8 @@ from tests.reliability.fault_support import (
     problems, rss_peak_kib, stage_marker, wait_until_read)
 from tests.support import fcgi
 
+STREAMS = "tests.reliability.stream_apps.application"
+
 
 # -- the web server goes away at every stage -----------------------------
 
@@ -189,6 +191,29 @@ def test_raise_in_iterator_after_the_first_chunk(fault_gateway, fault_markers):
     ok(gw)
     log = gw.log_text()
     assert "after a chunk" in log and "cut short" in log
+
+
+def test_exc_info_before_the_headers_went_out(fault_gateway):
+    gw = fault_gateway(handler=STREAMS)
+    response = gw.client.request(params("/exc-info-before"))
+    assert response.status == 503
+    assert response.header("Retry-After") == "5"
+    assert response.body == b"try again later"
+    assert problems(gw.log_text()) == []
+
+
+def test_exc_info_after_the_headers_went_out(fault_gateway):
+    gw = fault_gateway(handler=STREAMS)
+    response = gw.client.request(params("/exc-info-after"))
+    # Not replaced by a 500: the head had gone, the body is cut short.
+    assert response.status == 200
+    assert response.body == b"part one;"
+    assert response.stdout_ends == 1 and response.protocol_status == 0
+    log = gw.log_text()
+    assert "KeyError: 'the original error'" in log, log
+    assert "had started; it is cut short" in log, log
+    response = gw.client.request(params("/exc-info-before"), rid=2)
+    assert response.status == 503
 
 
 @pytest.mark.parametrize("path, name, body", [
