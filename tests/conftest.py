@@ -121,7 +121,7 @@ def fault_gateway(tmp_path, fault_markers):
         gateway.stop()
 
 
-# -- wfastcgi-style hosting ----------------------------------------------------
+# -- wfastcgi-style hosting ---------------------------------------------------
 
 @pytest.fixture
 def site(tmp_path):
@@ -160,7 +160,7 @@ def collector():
     server.server_close()
 
 
-# -- the Web Deploy flow -------------------------------------------------------
+# -- the Web Deploy flow ------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def python(tmp_path_factory):

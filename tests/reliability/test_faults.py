@@ -129,7 +129,8 @@ def test_an_aborted_body_is_not_a_clean_end(fault_gateway, fault_markers):
         stored.read_text().strip())
 
 
-def test_abort_after_the_body_while_the_app_is_slow(fault_gateway, fault_markers):
+def test_abort_after_the_body_while_the_app_is_slow(
+        fault_gateway, fault_markers):
     gw = fault_gateway()
     gw.send(fcgi.request(1, params("/read-then-slow", "delay=0.5"), b"abc")
             + fcgi.record(fcgi.ABORT_REQUEST, 1))
@@ -169,7 +170,8 @@ def test_raise_in_start_response(fault_gateway):
     assert "bad response header name" in gw.log_text()
 
 
-def test_raise_in_iterator_before_the_first_chunk(fault_gateway, fault_markers):
+def test_raise_in_iterator_before_the_first_chunk(
+        fault_gateway, fault_markers):
     gw = fault_gateway()
     response = gw.client.request(params("/raise-before-first-chunk"))
     assert response.status == 500
@@ -229,7 +231,8 @@ def test_raise_in_close(fault_gateway, fault_markers, path, name, body):
     assert "close failed on purpose" in gw.log_text()
 
 
-def test_close_called_when_the_web_server_aborts_a_stream(fault_gateway, fault_markers):
+def test_close_called_when_the_web_server_aborts_a_stream(
+        fault_gateway, fault_markers):
     gw = fault_gateway()
     gw.send(fcgi.request(1, params("/stream", "count=40&delay=0.02")))
     gw.client.read_record()
@@ -316,7 +319,8 @@ def test_max_body_from_the_ini(fault_gateway, tmp_path):
     ini = tmp_path / "app.ini"
     ini.write_text("[app:main]\nuse = call:sample_apps:make_router\n\n"
                    "[server:main]\nuse = egg:iiswsgi#iis\nmax_body = 1K\n")
-    gw = fault_gateway(args=("-m", "iiswsgi.cli", "serve", str(ini)), handler=None)
+    gw = fault_gateway(args=("-m", "iiswsgi.cli", "serve", str(ini)),
+                       handler=None)
     at_limit = b"a" * 1024
     response = gw.client.request(
         params("/echo", method="POST", body=at_limit), at_limit, rid=1)
@@ -458,7 +462,8 @@ def test_paths_without_a_raw_url_are_normalised(params_in, script_name,
 
 # -- one connection through all of it -----------------------------------------
 
-def test_connection_usable_after_every_kind_of_interruption(fault_gateway, fault_markers):
+def test_connection_usable_after_every_kind_of_interruption(
+        fault_gateway, fault_markers):
     """The stages above, one after another on one connection."""
     gw = fault_gateway()
     for rid in range(1, 4):

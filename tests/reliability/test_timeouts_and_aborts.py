@@ -60,7 +60,8 @@ SILENT_STAGES = {
 
 
 @pytest.mark.parametrize("stage", sorted(SILENT_STAGES))
-def test_silence_in_the_middle_of_a_request_ends_the_process(fault_gateway, stage):
+def test_silence_in_the_middle_of_a_request_ends_the_process(
+        fault_gateway, stage):
     gw = timed(fault_gateway)
     gw.send(SILENT_STAGES[stage]())
     waited = ends_by_timeout(gw)
@@ -85,7 +86,8 @@ def test_silence_after_a_request_partly_came_ends_the_process_from_an_ini(
     ini = tmp_path / "app.ini"
     ini.write_text("[app:main]\nuse = call:sample_apps:make_router\n\n"
                    "[server:main]\nuse = egg:iiswsgi#iis\nread_timeout = 1\n")
-    gw = fault_gateway(args=("-m", "iiswsgi.cli", "serve", str(ini)), handler=None)
+    gw = fault_gateway(args=("-m", "iiswsgi.cli", "serve", str(ini)),
+                       handler=None)
     assert gw.client.request(params("/")).status == 200
     gw.send(fcgi.begin(2))
     ends_by_timeout(gw)
@@ -132,7 +134,7 @@ def test_shorter_silences_are_waited_out(fault_gateway, value):
         assert "ignoring WSGI_READ_TIMEOUT='not-a-number'" in gw.log_text()
 
 
-# -- aborts while a response streams ---------------------------------------------
+# -- aborts while a response streams ------------------------------------------
 
 def streams_ok(gw, rid):
     """A short stream that must come whole on the same connection."""
@@ -162,7 +164,8 @@ def test_abort_stops_the_stream_between_chunks(fault_gateway, fault_markers):
     assert problems(log) == [], log
 
 
-def test_abort_behind_an_unread_body_stops_the_stream(fault_gateway, fault_markers):
+def test_abort_behind_an_unread_body_stops_the_stream(
+        fault_gateway, fault_markers):
     """The application streams without reading its body: the abort comes
     behind body records, which must still be there for wsgi.input."""
     gw = fault_gateway(handler=STREAMS)
@@ -182,7 +185,8 @@ def test_abort_behind_an_unread_body_stops_the_stream(fault_gateway, fault_marke
     assert problems(gw.log_text()) == []
 
 
-def test_abort_after_the_body_was_read_stops_the_stream(fault_gateway, fault_markers):
+def test_abort_after_the_body_was_read_stops_the_stream(
+        fault_gateway, fault_markers):
     gw = fault_gateway(handler=STREAMS)
     gw.send(fcgi.request(1, params("/read-body-then-stream", "count=500",
                                    method="POST", body=b"b" * 5000),
@@ -194,7 +198,8 @@ def test_abort_after_the_body_was_read_stops_the_stream(fault_gateway, fault_mar
     streams_ok(gw, rid=2)
 
 
-def test_abort_stops_an_application_that_uses_write(fault_gateway, fault_markers):
+def test_abort_stops_an_application_that_uses_write(
+        fault_gateway, fault_markers):
     gw = fault_gateway(handler=STREAMS)
     gw.send(fcgi.request(1, params("/write", "count=500&delay=0.01")))
     _first_chunk_then(gw, lambda: gw.send(fcgi.record(fcgi.ABORT_REQUEST, 1)))
@@ -207,7 +212,8 @@ def test_abort_stops_an_application_that_uses_write(fault_gateway, fault_markers
     assert "ended early" in log and problems(log) == [], log
 
 
-def test_web_server_closing_its_side_stops_the_stream(fault_gateway, fault_markers):
+def test_web_server_closing_its_side_stops_the_stream(
+        fault_gateway, fault_markers):
     """The web server shuts down its sending side (end of file on the
     pipe) while the application streams: the iterator is closed at once,
     not run to its end, and the process exits 0."""

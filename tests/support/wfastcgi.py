@@ -17,7 +17,8 @@ __all__ = ["Collector", "as_json", "hiding", "telemetry_env",
 
 def write_web_config(folder, name="web.config", **settings):
     """A web.config whose <appSettings> hold ``settings``."""
-    entries = "".join("    <add key=%s value=%s />\n" % (quoteattr(k), quoteattr(v))
+    entries = "".join("    <add key=%s value=%s />\n"
+                      % (quoteattr(k), quoteattr(v))
                       for k, v in settings.items())
     (folder / name).write_text(
         '<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n'

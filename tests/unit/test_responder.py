@@ -109,7 +109,7 @@ def _fail(message):
     return chunk
 
 
-# -- GET and POST ----------------------------------------------------------
+# -- GET and POST -------------------------------------------------------------
 
 def test_get(serve):
     seen = {}
@@ -164,7 +164,7 @@ def test_post_read_by_lines_after_spooling(serve, tmp_path):
     assert served.finish() == "eof"
 
 
-# -- a streamed response -----------------------------------------------------
+# -- a streamed response ------------------------------------------------------
 
 def test_streamed_response_goes_out_as_it_is_made(serve):
     """The second chunk is only made once the test has received the
@@ -202,7 +202,7 @@ def test_write_callable(serve):
     assert served.request("/").body == b"written returned"
 
 
-# -- the application fails -----------------------------------------------------
+# -- the application fails ----------------------------------------------------
 
 def test_exception_before_the_headers_is_a_500(serve, iiswsgi_log):
     def app(environ, start_response):
@@ -254,7 +254,7 @@ def test_exception_after_the_headers_cuts_the_response_short(serve,
     assert served.finish() == "eof"
 
 
-# -- start_response with exc_info (PEP 3333) ---------------------------------------
+# -- start_response with exc_info (PEP 3333) ----------------------------------
 
 def test_exc_info_before_the_headers_were_sent_replaces_them(serve):
     """Headers set but not sent yet: start_response with exc_info replaces
@@ -322,7 +322,7 @@ def test_start_response_twice_without_exc_info_is_an_error(serve,
     assert "start_response() called twice" in iiswsgi_log.text
 
 
-# -- aborts --------------------------------------------------------------------
+# -- aborts -------------------------------------------------------------------
 
 def test_abort_during_a_stream_stops_it(serve, iiswsgi_log):
     first_seen = threading.Event()
