@@ -11,6 +11,7 @@ import pytest
 from iiswsgi import safexml
 from iiswsgi.iis.cmdline import quote_path
 from iiswsgi.registration import handler_snippet
+from tests.conftest import require
 from tests.support.apphost import write_apphost_config, write_fake_appcmd
 from tests.support.iis import ROOT
 
@@ -143,8 +144,8 @@ def test_duplicate_error_means_already_registered(iis):
 def test_console_scripts(iis):
     enable = os.path.join(BIN, "iiswsgi-enable")
     disable = os.path.join(BIN, "iiswsgi-disable")
-    if not (os.path.exists(enable) and os.path.exists(disable)):
-        pytest.skip("iiswsgi is not installed next to %s" % sys.executable)
+    require(os.path.exists(enable) and os.path.exists(disable),
+            "iiswsgi is not installed next to %s" % sys.executable)
     for command, words in ((enable, "Registered"),
                            (disable, "no longer registered")):
         result = subprocess.run([command], capture_output=True, text=True,
