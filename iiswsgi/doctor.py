@@ -14,10 +14,9 @@ import tempfile
 from dataclasses import dataclass
 
 from .iis import appcmd as appcmd_module
-from . import logs, safexml
-from .hosting import ConfigError, app_settings, find_web_config
-from .msdeploy.webconfig import Handler
+from . import logs
 from .iis.cmdline import quote_path
+from .iis.webconfig import ConfigError, find_web_config, read_web_config
 from .registration import (ARGUMENTS, handler_snippet, script_processor,
                            venv_redirector)
 
@@ -51,29 +50,6 @@ class Finding:
     message: str
     fix: str = ""
     detail: str = ""              # more text to show as it is (a traceback)
-
-
-def _fastcgi_handlers(root):
-    """The FastCgiModule handlers web.config leaves in effect, honouring
-    ``<remove>`` and ``<clear>``, in ``<configuration>`` and in
-    ``<location>`` blocks."""
-    scopes = [root] + root.findall("location")
-    handlers = {}
-    for scope in scopes:
-        for section in scope.findall("system.webServer/handlers"):
-            for element in section:
-                name = element.get("name", "")
-                if element.tag == "clear":
-                    handlers.clear()
-                elif element.tag == "remove":
-                    handlers.pop(name.lower(), None)
-                elif element.tag == "add":
-                    handlers[name.lower()] = element
-    return [Handler(element.get("name", ""),
-                     element.get("scriptProcessor", ""),
-                     dict(element.attrib))
-            for element in handlers.values()
-            if "fastcgimodule" in element.get("modules", "").lower()]
 
 
 def log_file_problem(path):
@@ -158,19 +134,15 @@ class _Doctor:
                          handler_snippet(self._our_processor())))
             return self.findings
         try:
-            root = safexml.parse_file(path)
-        except (OSError, safexml.XMLError) as error:
-            self.add(PROBLEM, "cannot read %s: %s" % (path, error),
-                     "IIS cannot read it either (HTTP 500.19): fix the XML")
-            return self.findings
-        try:
-            settings = app_settings(root, path)
+            config = read_web_config(path)
         except ConfigError as error:
-            self.add(PROBLEM, str(error), "the gateway cannot read its"
-                     " settings either: fix the <appSettings>")
+            self.add(PROBLEM, str(error),
+                     "IIS cannot use it either (HTTP 500.19), nor can the"
+                     " gateway read its settings: fix it there")
             return self.findings
+        settings = config.app_settings
         self.add(OK, "web.config: %s" % path)
-        handlers = _fastcgi_handlers(root)
+        handlers = config.fastcgi_handlers
         python = None
         if not handlers:
             self.add(PROBLEM,

@@ -17,7 +17,7 @@ import subprocess
 
 from .. import safexml
 from .apphost import Application, Site, VirtualDirectory, read_sites
-from .webconfig import read_environment_variables
+from .webconfig import application_key, read_environment_variables
 
 __all__ = [
     "Appcmd", "AppcmdError", "AppcmdNotFound", "Application", "Site",
@@ -271,9 +271,8 @@ def parse_section(output, section):
 def same_key(entry, full_path, arguments):
     """True when ``entry`` (a dict from :func:`list_fastcgi_applications`)
     has this fullPath and arguments, compared as IIS does: in any case."""
-    return (entry.get("fullPath", "").casefold() == full_path.casefold()
-            and entry.get("arguments", "").casefold()
-            == (arguments or "").casefold())
+    return application_key(entry.get("fullPath", ""), entry.get(
+        "arguments", "")) == application_key(full_path, arguments)
 
 
 def find_fastcgi_application(entries, full_path, arguments):

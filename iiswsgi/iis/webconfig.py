@@ -42,7 +42,7 @@ __all__ = [
     "Configuration", "DEFAULT_HIDDEN_SEGMENTS", "DEFAULT_MIME_MAP",
     "DEFAULT_DENIED_EXTENSIONS", "FastCgiApplication", "Handler",
     "RequestFiltering", "STDERR_MODES", "Scope", "StaticContent",
-    "app_settings", "configuration_for", "find_web_config", "merge",
+    "app_settings", "application_key", "configuration_for", "find_web_config", "merge",
     "read_app_settings", "read_config_file", "read_environment_variables",
     "read_fastcgi_applications", "read_web_config"]
 
@@ -165,18 +165,16 @@ class ConfigError(IISWSGIError, ValueError):
     what is wrong and what to do."""
 
     def __init__(self, problem: str, path: str = "", line: int = 0,
-                 column: int = 0):
+                 column: int = 0, message: Optional[str] = None):
         self.path = path
         self.line = line
         self.column = column
         self.problem = problem
-        if path and line:
-            message = "%s: line %d, column %d: %s" % (path, line, column,
-                                                    problem)
-        elif path:
-            message = "%s: %s" % (path, problem)
-        else:
-            message = problem
+        if message is None and path and line:
+            message = "%s: %s (line %d, column %d)" % (path, problem, line,
+                                                     column)
+        elif message is None:
+            message = "%s: %s" % (path, problem) if path else problem
         ValueError.__init__(self, message)
 
     @property
@@ -190,6 +188,17 @@ def _error(path, element, problem):
                        getattr(element, "column", 0))
 
 
+def _xml_error(error, what):
+    """The ConfigError for a safexml.XMLError: its message (file, line,
+    column, problem) and what to do."""
+    if "DOCTYPE" in error.problem:
+        fix = "remove it: a %s never needs one" % what
+    else:
+        fix = "IIS cannot read it either (HTTP 500.19): fix the XML there"
+    return ConfigError(error.problem, error.source, error.line,
+                       error.column, "%s; %s" % (error, fix))
+
+
 def _parse(path, what="web.config"):
     try:
         root = safexml.parse_file(path)
@@ -197,15 +206,7 @@ def _parse(path, what="web.config"):
         raise ConfigError("cannot be read: %s" % (error.strerror or error),
                           path) from None
     except safexml.XMLError as error:
-        if "DOCTYPE" in error.problem:
-            fix = "remove it: a %s never needs one" % what
-        else:
-            fix = ("IIS cannot read it either (HTTP 500.19): fix the XML"
-                   " there")
-        raise ConfigError("%s: %s" % (
-            "not well-formed XML" if "DOCTYPE" not in error.problem
-            else "refused", error.problem) + "; " + fix,
-            path, error.line, error.column) from None
+        raise _xml_error(error, what) from None
     if root.tag != "configuration":
         raise _error(path, root, "the root element is <%s>, not"
                      " <configuration>: a %s holds one <configuration>"
@@ -399,6 +400,12 @@ class _Collection:
 
 # -- sections -----------------------------------------------------------------
 
+def application_key(full_path: str, arguments: str = "") -> str:
+    """The key of a ``<fastCgi><application>``: fullPath and arguments,
+    compared as IIS compares them (in any case)."""
+    return (full_path + "|" + (arguments or "")).casefold()
+
+
 @dataclass
 class Handler:
     """One ``<handlers><add>``."""
@@ -436,7 +443,7 @@ class Handler:
         """``fullPath|arguments`` of the FastCGI application it names, in
         any case: "C:\\php\\php-cgi.exe" without "|" names the one with no
         arguments."""
-        return (self.full_path + "|" + self.arguments).casefold()
+        return application_key(self.full_path, self.arguments)
 
     def matches(self, method: str, relative: str) -> bool:
         """Whether this handler takes ``method`` on ``relative`` (the path
@@ -488,7 +495,7 @@ class FastCgiApplication:
     @property
     def key(self) -> str:
         """The pool key: ``fullPath|arguments``, in any case."""
-        return (self.full_path + "|" + self.arguments).casefold()
+        return application_key(self.full_path, self.arguments)
 
     @property
     def script_processor(self) -> str:
@@ -689,9 +696,7 @@ class _Merger:
             raise ConfigError("cannot be read: %s" % (
                 error.strerror or error), full) from None
         except safexml.XMLError as error:
-            raise ConfigError("not well-formed XML: %s; fix the XML there"
-                              % error.problem, full, error.line,
-                              error.column) from None
+            raise _xml_error(error, "file named by <appSettings>") from None
         if root.tag != "appSettings":
             raise _error(full, root, "the root element is <%s>, not"
                          " <appSettings>: a file named by <appSettings"
