@@ -12,16 +12,18 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Dict, List, Tuple
 
 from .iis import appcmd as appcmd_module
 from . import logs
 from .iis.cmdline import quote_path
-from .iis.webconfig import ConfigError, find_web_config, read_web_config
+from .iis.webconfig import (ConfigError, Handler, find_web_config,
+                           read_web_config)
 from .registration import (ARGUMENTS, handler_snippet, script_processor,
                            venv_redirector)
 
 __all__ = ["Finding", "OK", "PROBLEM", "SKIPPED", "WARNING", "diagnose",
-           "log_file_problem"]
+           "log_file_problem", "site_configuration"]
 
 log = logging.getLogger("iiswsgi.doctor")
 
@@ -50,6 +52,14 @@ class Finding:
     message: str
     fix: str = ""
     detail: str = ""              # more text to show as it is (a traceback)
+
+
+def site_configuration(path: str) -> Tuple[Dict[str, str], List[Handler]]:
+    """(appSettings, FastCGI handlers) of the site whose web.config is at
+    ``path``, as IIS and the gateway read them: the file's own sections
+    and its ``<location path="">``, not those of other paths."""
+    config = read_web_config(path)
+    return config.app_settings, config.fastcgi_handlers
 
 
 def log_file_problem(path):
@@ -134,15 +144,13 @@ class _Doctor:
                          handler_snippet(self._our_processor())))
             return self.findings
         try:
-            config = read_web_config(path)
+            settings, handlers = site_configuration(path)
         except ConfigError as error:
             self.add(PROBLEM, str(error),
                      "IIS cannot use it either (HTTP 500.19), nor can the"
                      " gateway read its settings: fix it there")
             return self.findings
-        settings = config.app_settings
         self.add(OK, "web.config: %s" % path)
-        handlers = config.fastcgi_handlers
         python = None
         if not handlers:
             self.add(PROBLEM,
