@@ -13,7 +13,8 @@ from ..iis.webconfig import (AUTOMATIC_INSTANCES,
                              ConfigCache, ConfigError, Configuration,
                              FastCgiApplication, Handler, configuration_for)
 
-__all__ = ["ConfigError", "Application", "FastCgiSettings", "HandlerRule",
+__all__ = ["AUTOMATIC_INSTANCES", "ConfigError", "Application",
+           "DEFAULT_RESPONSE_BUFFER_LIMIT", "FastCgiSettings", "HandlerRule",
            "Site", "WebConfigCache", "load_site", "STDERR_MODES"]
 
 log = logging.getLogger("iiswsgi.emulator")
@@ -22,7 +23,6 @@ log = logging.getLogger("iiswsgi.emulator")
 # <handlers><add>.
 FastCgiSettings = FastCgiApplication
 HandlerRule = Handler
-__all__ += ["AUTOMATIC_INSTANCES", "DEFAULT_RESPONSE_BUFFER_LIMIT"]
 
 
 @dataclass
