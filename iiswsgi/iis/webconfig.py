@@ -292,6 +292,21 @@ class ConfigCache:
 
     def __init__(self):
         self._files = {}
+        self._merged = {}
+
+    def merge(self, levels: Sequence[Tuple[ConfigFile, str]]
+              ) -> "Configuration":
+        """:func:`merge` of ``levels``, computed once for each set of
+        scopes that apply (the same for every file under one folder)."""
+        scopes = _applicable(levels)
+        key = tuple(id(config_file) for config_file, _ in levels) + tuple(
+            id(scope) for _, scope in scopes)
+        found = self._merged.get(key)
+        if found is None:
+            # The levels are kept with the result, so the ids stay theirs.
+            found = self._merged[key] = (levels, _merge(
+                [config_file.path for config_file, _ in levels], scopes))
+        return found[1]
 
     def read(self, path: str, what: str = "web.config") -> Optional[ConfigFile]:
         """The parsed file at ``path``, or None when there is none."""
@@ -307,6 +322,7 @@ class ConfigCache:
             return cached[1]
         parsed = read_config_file(path, what)
         self._files[path] = (stamp, parsed)
+        self._merged.clear()
         return parsed
 
 
@@ -781,19 +797,32 @@ class _Merger:
             StaticContent(dict(self.mime.entries)))
 
 
+def _applicable(levels, child_application_levels=0):
+    """(path, Scope) for every scope of ``levels`` that applies, in the
+    order they apply."""
+    return [(config_file.path, scope)
+            for index, (config_file, relative) in enumerate(levels)
+            for scope in config_file.scopes_for(
+                relative, index < child_application_levels)]
+
+
+def _merge(paths, scopes):
+    merger = _Merger()
+    merger.files.extend(paths)
+    for path, scope in scopes:
+        merger.scope(path, scope.element)
+    return merger.result()
+
+
 def merge(levels: Iterable[Tuple[ConfigFile, str]],
           child_application_levels: int = 0) -> Configuration:
     """The effective configuration from ``levels``, outermost first: each
     a (ConfigFile, the requested path relative to that file's folder).  The
     first ``child_application_levels`` belong to parent applications, where
     inheritInChildApplications="false" scopes do not apply."""
-    merger = _Merger()
-    for index, (config_file, relative) in enumerate(levels):
-        merger.files.append(config_file.path)
-        for scope in config_file.scopes_for(
-                relative, index < child_application_levels):
-            merger.scope(config_file.path, scope.element)
-    return merger.result()
+    levels = list(levels)
+    return _merge([config_file.path for config_file, _ in levels],
+                  _applicable(levels, child_application_levels))
 
 
 def configuration_for(app_dir: str, relative: str = "",
@@ -816,7 +845,7 @@ def configuration_for(app_dir: str, relative: str = "",
         config_file = cache.read(path) if path else None
         if config_file is not None:
             levels.append((config_file, "/".join(parts[index:])))
-    return merge(levels)
+    return cache.merge(levels)
 
 
 def read_web_config(path: str, relative: str = "") -> Configuration:
