@@ -8,11 +8,10 @@ and no entity expansion bombs.
 
 Every element parsed here knows where its start tag is (``line`` and
 ``column``, both counted from 1) so that a configuration error can say
-where it is.  Namespaces are dropped from element names: none of these
-files gives them meaning (IIS ignores the old
-``xmlns="http://schemas.microsoft.com/.NetConfiguration/v2.0"`` of a
-web.config), so ``<configuration xmlns=...>`` is read as
-``<configuration>``.
+where it is.  Names are given as written, not as namespace URIs:
+``<feed xmlns="http://www.w3.org/2005/Atom">`` is an element ``feed``
+with an attribute ``xmlns``, ``<a:b>`` is ``a:b`` (so IIS's old
+``<configuration xmlns="...NetConfiguration/v2.0">`` is ``configuration``).
 """
 
 import xml.etree.ElementTree as ElementTree
@@ -44,27 +43,42 @@ class Element(ElementTree.Element):
     column = 0
 
 
-def _local(tag):
-    return tag.rpartition("}")[2] if tag.startswith("{") else tag
-
-
 class _Builder(ElementTree.TreeBuilder):
-    """A tree builder that gives each element the parser's position."""
+    """A tree builder that gives each element the parser's position, and
+    its names as written (prefix:name, xmlns attributes kept)."""
 
     def __init__(self):
         ElementTree.TreeBuilder.__init__(self, element_factory=Element)
         self.parser = None
+        self._prefixes = {}       # namespace URI -> prefix
+        self._declared = []       # xmlns attributes for the next element
+
+    def start_ns(self, prefix, uri):
+        self._prefixes[uri] = prefix
+        self._declared.append(("xmlns:" + prefix if prefix else "xmlns",
+                               uri))
+
+    def _written(self, name):
+        if not name.startswith("{"):
+            return name
+        uri, _, local = name[1:].partition("}")
+        prefix = self._prefixes.get(uri, "")
+        return prefix + ":" + local if prefix else local
 
     def start(self, tag, attrs):
-        element = ElementTree.TreeBuilder.start(self, _local(tag), {
-            _local(name): value for name, value in attrs.items()})
+        attributes = dict(self._declared)
+        self._declared = []
+        attributes.update((self._written(name), value)
+                          for name, value in attrs.items())
+        element = ElementTree.TreeBuilder.start(self, self._written(tag),
+                                                attributes)
         expat_parser = self.parser.parser
         element.line = expat_parser.CurrentLineNumber
         element.column = expat_parser.CurrentColumnNumber + 1
         return element
 
     def end(self, tag):
-        return ElementTree.TreeBuilder.end(self, _local(tag))
+        return ElementTree.TreeBuilder.end(self, self._written(tag))
 
 
 def parse(data, source="the XML"):
