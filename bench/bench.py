@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+from typing import List, Optional
 
 import report
 import scenarios
@@ -28,7 +29,7 @@ from harness.facts import find_tool, load_average, machine_facts, \
 from harness.processes import stop_all, stop_all_on_signals
 
 
-def parse_args(argv):
+def parse_args(argv: List[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run", description="Benchmark iiswsgi against wfastcgi,"
         " a minimal responder, flup and uWSGI.")
@@ -69,7 +70,7 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     atexit.register(stop_all)

@@ -48,7 +48,7 @@ def nginx_config(directory: str, port: int, backend_socket: str) -> str:
     os.makedirs(temp, exist_ok=True)
     params = "".join("            fastcgi_param %s %s;\n" % pair
                      for pair in FASTCGI_PARAMS)
-    return """# Written by bench/bench.py for one benchmark run.
+    return """# Written by bench/harness/nginx.py for one benchmark run.
 daemon off;
 master_process on;
 worker_processes 1;

@@ -75,6 +75,12 @@ def child_env(**extra: str) -> dict:
     return env
 
 
+def ensure_running(process: subprocess.Popen) -> None:
+    """Raise BenchError if ``process`` has exited."""
+    if process.poll() is not None:
+        raise BenchError("exited with status %s" % process.returncode)
+
+
 def wait_for_exit(process: subprocess.Popen, timeout: float) -> None:
     """Give ``process`` ``timeout`` seconds to exit on its own, then end
     its group."""

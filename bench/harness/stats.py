@@ -2,7 +2,7 @@
 over rounds, ratios between contenders."""
 
 import statistics
-from typing import Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 
 def percentile(ordered: Sequence[float], pct: float) -> float:
@@ -33,3 +33,15 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     if a is None or b in (None, 0):
         return None
     return a / b
+
+
+# What the report compares between contenders: throughput and latency.
+COMPARED = ("rps", "p50_us", "p99_us")
+
+
+def ratios(mine: Mapping[str, Optional[float]],
+           theirs: Mapping[str, Optional[float]],
+           metrics: Sequence[str] = COMPARED
+           ) -> Tuple[Optional[float], ...]:
+    """:func:`ratio` of ``mine`` over ``theirs`` for each of ``metrics``."""
+    return tuple(ratio(mine[metric], theirs[metric]) for metric in metrics)

@@ -10,9 +10,9 @@ from typing import Dict, List, Optional, Tuple
 from harness import BENCH, BenchError, Run
 from harness.pipe import (checked_exchange, gateway_on_pipe, iis_request,
                           sequential)
-from harness.processes import child_env, rss_kib, tail
+from harness.processes import child_env, ensure_running, rss_kib, tail
 from harness.rounds import alternate
-from harness.stats import median, percentile, ratio, spread
+from harness.stats import median, percentile, ratios, spread
 
 NAME = "iis"
 # iiswsgi's figures are compared with these, in this order.
@@ -55,9 +55,7 @@ def measure_contender(name: str, argv: List[str], requests: int,
             latencies, elapsed, driver_cpu = sequential(parent, request,
                                                         expected, requests)
             rss = rss_kib(process.pid)
-            if process.poll() is not None:
-                raise BenchError("exited with status %s"
-                                 % process.returncode)
+            ensure_running(process)
         except (BenchError, OSError) as error:
             raise BenchError("%s: %s\n-- stderr:\n%s-- log:\n%s" % (
                 name, error, tail(errors), tail(log))) from None
@@ -110,9 +108,6 @@ def comparisons(summary: Dict[str, dict]
     mine = summary.get("iiswsgi")
     for other in COMPARED_WITH:
         if mine and other in summary:
-            theirs = summary[other]
-            rows.append(("IIS mode: iiswsgi / %s" % other,
-                         ratio(mine["rps"], theirs["rps"]),
-                         ratio(mine["p50_us"], theirs["p50_us"]),
-                         ratio(mine["p99_us"], theirs["p99_us"])))
+            rows.append(("IIS mode: iiswsgi / %s" % other,)
+                        + ratios(mine, summary[other]))
     return rows

@@ -10,11 +10,12 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from harness import BENCH, BenchError, Run
 from harness.nginx import http_check, start_nginx
-from harness.processes import (child_env, rss_kib, start_process,
-                               stop_process, tail, wait_until)
+from harness.processes import (child_env, ensure_running, rss_kib,
+                               start_process, stop_process, tail,
+                               wait_until)
 from harness.rounds import alternate
 from harness.sockets import unix_accepts
-from harness.stats import median, ratio, spread
+from harness.stats import median, ratios, spread
 from harness.wrk import run_wrk
 
 NAME = "nginx"
@@ -71,8 +72,7 @@ def measure_contender(name: str, make_argv: Callable[[str], List[str]],
                                     cwd=directory, env=env)
         wait_until(lambda: unix_accepts(sock) or backend.poll() is not None,
                    20, "%s to listen on %s" % (name, sock))
-        if backend.poll() is not None:
-            raise BenchError("exited with status %s" % backend.returncode)
+        ensure_running(backend)
         web, port = start_nginx(nginx, directory, sock)
         http_check(port)
         http_check(port)
@@ -81,8 +81,7 @@ def measure_contender(name: str, make_argv: Callable[[str], List[str]],
         results = {}
         for count in connections:
             results["c%d" % count] = run_wrk(wrk, port, count, seconds)
-        if backend.poll() is not None:
-            raise BenchError("exited with status %s" % backend.returncode)
+        ensure_running(backend)
         results["rss_kib"] = rss_kib(backend.pid)
         return results
     except (BenchError, OSError, subprocess.SubprocessError) as error:
@@ -149,9 +148,7 @@ def comparisons(summary: Dict[str, dict]
             for key in mine:
                 if key == "rss_kib" or key not in theirs:
                     continue
-                rows.append(("nginx %s conn.: iiswsgi / %s" % (key[1:], other),
-                             ratio(mine[key]["rps"], theirs[key]["rps"]),
-                             ratio(mine[key]["p50_us"], theirs[key]["p50_us"]),
-                             ratio(mine[key]["p99_us"],
-                                   theirs[key]["p99_us"])))
+                rows.append(("nginx %s conn.: iiswsgi / %s"
+                             % (key[1:], other),)
+                            + ratios(mine[key], theirs[key]))
     return rows
