@@ -1,0 +1,178 @@
+"""The report of a run: its results as Markdown tables, and those tables
+written between the results markers of bench/README.md."""
+
+import os
+from typing import Dict, List, Optional
+
+from harness import BENCH, BenchError
+from scenarios import iis, nginx, package
+
+README = os.path.join(BENCH, "README.md")
+RESULTS_START = "<!-- results:start -->"
+RESULTS_END = "<!-- results:end -->"
+
+
+def fmt(value: Optional[float], digits: int = 0) -> str:
+    """``value`` with thousands separators and ``digits`` decimals."""
+    if value is None:
+        return "n/a"
+    return "{:,.{}f}".format(value, digits)
+
+
+def fmt_ratio(value: Optional[float]) -> str:
+    return "n/a" if value is None else "%.2f" % value
+
+
+def summarize(results: Dict[str, object]) -> Dict[str, dict]:
+    """The medians over rounds of the benchmarks run in rounds."""
+    return {"iis": iis.summarize(results["iis"]),
+            "nginx": nginx.summarize(results["nginx"])}
+
+
+def _header(info: Dict[str, object]) -> List[str]:
+    machine = info["machine"]
+    lines = [
+        "Recorded by `%s` on %s." % (info["command"], info["date"]),
+        "",
+        "- Machine: %s cores, %s, %s RAM, Linux %s; Python %s."
+        % (machine["nproc"], machine["cpu"], machine["memory"] or "?",
+           machine["kernel"], machine["python"]),
+        "- Versions: " + ", ".join("%s %s" % (k, v) for k, v in
+                                   info["versions"].items()) + ".",
+        "- Settings: %s." % info["settings"],
+        "- Load average (1, 5, 15 min) at the start: %s; at the end: %s;"
+        " the run took %s s." % (info["load_start"], info.get("load_end"),
+                                 info.get("seconds")),
+    ]
+    if info.get("source_changed"):
+        lines.append("- **Warning: iiswsgi's source changed during this"
+                     " run**; its figures mix versions.")
+    lines.append("")
+    return lines
+
+
+def _iis_table(summary: Dict[str, dict]) -> List[str]:
+    lines = [
+        "### IIS mode: sequential keep-conn requests over the stdin pipe",
+        "",
+        "| contender | requests/s (median) | min–max over rounds"
+        " | p50 µs | p99 µs | RSS after | driver CPU µs/req |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, entry in summary.items():
+        low, high = entry["rps_range"]
+        lines.append("| %s | %s | %s–%s | %s | %s | %s MiB | %s |" % (
+            name, fmt(entry["rps"]), fmt(low), fmt(high),
+            fmt(entry["p50_us"], 1), fmt(entry["p99_us"], 1),
+            fmt((entry["rss_kib"] or 0) / 1024.0, 1),
+            fmt(entry["driver_cpu_us"], 1)))
+    lines.append("")
+    return lines
+
+
+def _nginx_table(summary: Dict[str, dict]) -> List[str]:
+    lines = [
+        "### nginx + wrk: `fastcgi_pass unix:` with keep-alive, wrk -t1",
+        "",
+        "| contender | connections | requests/s (median) |"
+        " min–max over rounds | p50 µs | p99 µs | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, entry in summary.items():
+        for key, figures in entry.items():
+            if key == "rss_kib":
+                continue
+            low, high = figures["rps_range"]
+            lines.append("| %s | %s | %s | %s–%s | %s | %s | %d |" % (
+                name, key[1:], fmt(figures["rps"]), fmt(low), fmt(high),
+                fmt(figures["p50_us"], 0), fmt(figures["p99_us"], 0),
+                figures["errors"]))
+    lines.append("")
+    return lines
+
+
+def _memory_table(memory: Dict[str, object]) -> List[str]:
+    samples = memory["stream_rss_kib"]
+    return [
+        "### Memory: iiswsgi in IIS mode",
+        "",
+        "| measure | figure |",
+        "| --- | ---: |",
+        "| peak RSS growth for a %d MiB upload read in 64 KiB blocks"
+        " | %.1f MiB |" % (memory["upload_mib"],
+                           memory["upload_growth_kib"] / 1024.0),
+        "| RSS while streaming %d MiB (at 0%%, then every 10%%) | %s MiB |"
+        % (memory["stream_mib"], ", ".join(
+            "%.1f" % (kib / 1024.0) for kib in samples)),
+        "| RSS growth over the stream | %.1f MiB |"
+        % ((max(samples) - samples[0]) / 1024.0),
+        "",
+    ]
+
+
+def _package_table(results: Dict[str, object]) -> List[str]:
+    lines = [
+        "### Packaging: an application of %d files" % results["files"],
+        "",
+        "| command | seconds (median) | / %s |" % package.BASELINE,
+        "| --- | ---: | ---: |",
+    ]
+    for name, seconds, over_base in package.comparisons(results):
+        lines.append("| `%s` | %.2f | %s |" % (name, seconds,
+                                              fmt_ratio(over_base)))
+    lines.append("")
+    return lines
+
+
+def _ratios_table(summary: Dict[str, dict]) -> List[str]:
+    lines = [
+        "### Ratios (iiswsgi / other, medians of this run)",
+        "",
+        "Throughput: above 1 means iiswsgi is faster. Latency: below 1"
+        " means iiswsgi is faster.",
+        "",
+        "| comparison | throughput | p50 | p99 |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    rows = (iis.comparisons(summary["iis"])
+            + nginx.comparisons(summary["nginx"]))
+    for label, throughput, p50, p99 in rows:
+        lines.append("| %s | %s | %s | %s |" % (
+            label, fmt_ratio(throughput), fmt_ratio(p50), fmt_ratio(p99)))
+    lines.append("")
+    return lines
+
+
+def report_markdown(results: Dict[str, object],
+                    summary: Dict[str, dict]) -> str:
+    """The whole report: the run's facts, a table per benchmark run, and
+    the ratios of the benchmarks that compare contenders."""
+    lines = _header(results["info"])
+    if summary["iis"]:
+        lines += _iis_table(summary["iis"])
+    if summary["nginx"]:
+        lines += _nginx_table(summary["nginx"])
+    if results.get("memory"):
+        lines += _memory_table(results["memory"])
+    if results.get("package"):
+        lines += _package_table(results["package"])
+    if summary["iis"] or summary["nginx"]:
+        lines += _ratios_table(summary)
+    return "\n".join(lines)
+
+
+def rewrite_readme(markdown: str, path: str = README) -> None:
+    """Put ``markdown`` between RESULTS_START and RESULTS_END in ``path``,
+    leaving everything else in it as it is."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.find(RESULTS_START)
+    end = text.find(RESULTS_END)
+    if start < 0 or end < start:
+        raise BenchError("%s has no %s ... %s section: put the two marker"
+                         " lines where the results go"
+                         % (path, RESULTS_START, RESULTS_END))
+    text = (text[:start + len(RESULTS_START)] + "\n" + markdown + "\n"
+            + text[end:])
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)

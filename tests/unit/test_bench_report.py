@@ -1,0 +1,163 @@
+"""bench/report.py: the results tables, and their writer into bench/README.md
+(the section between the results markers, and nothing else)."""
+
+import importlib
+import os
+import shutil
+import sys
+
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "bench")
+# bench/'s top-level modules, importable with bench/ on sys.path (as
+# bench/bench.py runs).
+_BENCH_MODULES = ("report", "harness", "scenarios", "bench_apps")
+
+
+def _is_bench_module(name):
+    return name.split(".")[0] in _BENCH_MODULES
+
+
+@pytest.fixture
+def report(monkeypatch):
+    for name in [n for n in sys.modules if _is_bench_module(n)]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(BENCH)
+    yield importlib.import_module("report")
+    # Leave no bench module behind for other tests' imports.
+    for name in [n for n in sys.modules if _is_bench_module(n)]:
+        del sys.modules[name]
+
+
+def _iis_round(rps, p50, p99, rss, cpu):
+    return {"requests": 20000, "rps": rps, "p50_us": p50, "p99_us": p99,
+            "rss_kib": rss, "driver_cpu_us": cpu}
+
+
+def _wrk(rps, p50, p99, errors=0):
+    return {"rps": rps, "p50_us": p50, "p99_us": p99, "errors": errors}
+
+
+def _results():
+    return {
+        "info": {
+            "date": "2026-11-21 20:39 UTC", "command": "bench/run",
+            "machine": {"nproc": 2, "cpu": "AMD EPYC", "memory": "24 GiB",
+                        "kernel": "6.1", "python": "3.11.7 (CPython)"},
+            "versions": {"iiswsgi": "1.0", "wrk": "4.1"},
+            "settings": "IIS mode 3 rounds", "load_start": "0.1 0.2 0.3",
+            "load_end": "0.4 0.5 0.6", "seconds": 193,
+        },
+        "iis": {
+            "iiswsgi": [_iis_round(40000.0, 25.0, 31.0, 16384, 3.0),
+                        _iis_round(42000.0, 24.0, 30.0, 16384, 3.5),
+                        _iis_round(30000.0, 26.0, 35.0, 16590, 4.0)],
+            "wfastcgi": [_iis_round(20000.0, 50.0, 62.0, 13312, 8.5)] * 3,
+        },
+        "nginx": {
+            "iiswsgi": [
+                {"c1": _wrk(30000.0, 29.0, 47.0, errors=1),
+                 "c4": _wrk(28000.0, 125.0, 544.0), "rss_kib": 20480},
+                {"c1": _wrk(32000.0, 30.0, 50.0),
+                 "c4": _wrk(28000.0, 125.0, 544.0), "rss_kib": 20480},
+                {"c1": _wrk(34000.0, 28.0, 45.0, errors=2),
+                 "c4": _wrk(28000.0, 125.0, 544.0), "rss_kib": 20480},
+            ],
+            "flup": [{"c1": _wrk(16000.0, 58.0, 94.0),
+                      "c4": _wrk(7000.0, 500.0, 1088.0),
+                      "rss_kib": 10240}] * 3,
+        },
+        "memory": {"upload_mib": 200, "upload_growth_kib": 1126.4,
+                   "stream_mib": 1024,
+                   "stream_rss_kib": [16896, 16896, 17408]},
+        "package": {"files": 5000, "seconds": {
+            "bdist_msdeploy": 0.42, "bdist_msdeploy --skip-install": 0.35,
+            "zipfile -c": 0.21}},
+    }
+
+
+# What those results make: medians over rounds, min-max of requests/s,
+# errors summed, ratios iiswsgi / other of the medians.
+EXPECTED_ROWS = [
+    "| iiswsgi | 40,000 | 30,000–42,000 | 25.0 | 31.0 | 16.0 MiB | 3.5 |",
+    "| wfastcgi | 20,000 | 20,000–20,000 | 50.0 | 62.0 | 13.0 MiB | 8.5 |",
+    "| iiswsgi | 1 | 32,000 | 30,000–34,000 | 29 | 47 | 3 |",
+    "| iiswsgi | 4 | 28,000 | 28,000–28,000 | 125 | 544 | 0 |",
+    "| flup | 1 | 16,000 | 16,000–16,000 | 58 | 94 | 0 |",
+    "| flup | 4 | 7,000 | 7,000–7,000 | 500 | 1,088 | 0 |",
+    "| peak RSS growth for a 200 MiB upload read in 64 KiB blocks"
+    " | 1.1 MiB |",
+    "| RSS while streaming 1024 MiB (at 0%, then every 10%)"
+    " | 16.5, 16.5, 17.0 MiB |",
+    "| RSS growth over the stream | 0.5 MiB |",
+    "| `bdist_msdeploy` | 0.42 | 2.00 |",
+    "| `bdist_msdeploy --skip-install` | 0.35 | 1.67 |",
+    "| `zipfile -c` | 0.21 | 1.00 |",
+    "| IIS mode: iiswsgi / wfastcgi | 2.00 | 0.50 | 0.50 |",
+    "| nginx 1 conn.: iiswsgi / flup | 2.00 | 0.50 | 0.50 |",
+    "| nginx 4 conn.: iiswsgi / flup | 4.00 | 0.25 | 0.50 |",
+]
+
+
+def _markdown(report, results):
+    return report.report_markdown(results, report.summarize(results))
+
+
+def test_tables_hold_the_medians_and_ratios(report):
+    lines = _markdown(report, _results()).splitlines()
+    for row in EXPECTED_ROWS:
+        assert row in lines
+    assert lines[0] == "Recorded by `bench/run` on 2026-11-21 20:39 UTC."
+    assert "- Versions: iiswsgi 1.0, wrk 4.1." in lines
+    # No contender that did not run is compared.
+    assert not [line for line in lines if "minimal" in line or "uwsgi"
+                in line]
+    # The order: IIS, nginx, memory, packaging, then the ratios.
+    headings = [line for line in lines if line.startswith("### ")]
+    assert [h.split(":")[0].split(" (")[0] for h in headings] == [
+        "### IIS mode", "### nginx + wrk", "### Memory", "### Packaging",
+        "### Ratios"]
+
+
+def test_one_benchmark_alone_has_only_its_tables(report):
+    results = _results()
+    results["iis"] = {}
+    results["nginx"] = {}
+    results["package"] = {}
+    markdown = _markdown(report, results)
+    assert "### Memory" in markdown
+    for absent in ("### IIS", "### nginx", "### Packaging", "### Ratios"):
+        assert absent not in markdown
+
+
+def test_rewrite_replaces_only_the_results_section(report, tmp_path):
+    readme = tmp_path / "README.md"
+    shutil.copyfile(os.path.join(BENCH, "README.md"), readme)
+    original = readme.read_text(encoding="utf-8")
+    start = original.index(report.RESULTS_START) + len(report.RESULTS_START)
+    end = original.index(report.RESULTS_END)
+    markdown = _markdown(report, _results())
+
+    report.rewrite_readme(markdown, str(readme))
+
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith(original[:start])
+    assert text.endswith(original[end:])
+    assert text[start:len(text) - len(original[end:])] == \
+        "\n" + markdown + "\n"
+    # A second run with the same results writes the same file.
+    report.rewrite_readme(markdown, str(readme))
+    assert readme.read_text(encoding="utf-8") == text
+
+
+def test_readme_without_markers_is_refused_and_left_alone(report, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n" + report.RESULTS_END + "\n"
+                      + report.RESULTS_START + "\n", encoding="utf-8")
+    before = readme.read_text(encoding="utf-8")
+    with pytest.raises(report.BenchError) as caught:
+        report.rewrite_readme("new", str(readme))
+    assert str(readme) in str(caught.value)
+    assert report.RESULTS_START in str(caught.value)
+    assert readme.read_text(encoding="utf-8") == before
