@@ -93,7 +93,7 @@ def protect_secrets(settings: Mapping[str, Any]) -> None:
             add_secret(value)
 
 
-def redact(text: Optional[str]) -> Optional[str]:
+def redact(text: str) -> str:
     """``text`` with every registered secret replaced by ``[redacted]``."""
     pattern = _secret_pattern
     if pattern is None or not text:

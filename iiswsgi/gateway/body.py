@@ -8,7 +8,7 @@ not memory.
 
 import io
 import tempfile
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 from .errors import GatewayError
 
@@ -144,7 +144,7 @@ class Input(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read()
 
-    def readinto(self, buffer: bytearray) -> int:
+    def readinto(self, buffer: Any) -> int:  # any writable buffer
         data = self.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)

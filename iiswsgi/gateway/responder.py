@@ -1,6 +1,7 @@
 """Serve the requests of one FastCGI connection with a WSGI application."""
 
 import html
+import io
 import logging
 import re
 import sys
@@ -87,7 +88,7 @@ class ResponderSettings:
                  trust_original_url: bool = False,
                  roles: Iterable[int] = (fastcgi.RESPONDER,),
                  multithread: bool = False, multiprocess: bool = True,
-                 errors: Optional[IO[str]] = None,
+                 errors: Union[IO[str], io.TextIOBase, None] = None,
                  max_conns: int = 1, max_reqs: int = 1) -> None:
         self.application = application
         self.base_environ = dict(base_environ or {})

@@ -369,6 +369,55 @@ def test_exception_check_finds_a_foreign_exception(monkeypatch):
          "sample_errors.Plain derives from ValueError, not IISWSGIError")]
 
 
+def _standard_bases():
+    from iiswsgi.gateway import body, transport
+    from iiswsgi.gateway.errors import GatewayError
+    from iiswsgi.msdeploy import PackageError, options
+    from iiswsgi.settings import SettingsError
+    from iiswsgi.webpi import FeedError
+    return [
+        (body.ClientDisconnected, (GatewayError, OSError)),
+        (body.RequestTooLarge, (GatewayError, ValueError)),
+        (transport.ConnectionLost, (GatewayError, OSError)),
+        (transport.ReadTimeout, (transport.ConnectionLost, OSError)),
+        (transport.StdinUnusable, (GatewayError,)),
+        (options.ProviderOptionsError, (PackageError, ValueError)),
+        (SettingsError, (ValueError,)),
+        (FeedError, (ValueError,)),
+    ]
+
+
+def test_errors_keep_their_standard_base():
+    """Joining IISWSGIError kept each error's standard base, so the
+    ``except OSError`` / ``except ValueError`` clauses written before still
+    catch it."""
+    for cls, bases in _standard_bases():
+        assert issubclass(cls, IISWSGIError), cls
+        for base in bases:
+            assert issubclass(cls, base), (cls, base)
+
+
+def test_a_disconnect_is_still_an_oserror_from_a_real_body():
+    """wsgi.input's ClientDisconnected, raised by a read, caught the old
+    way and the new way, with its errno and message as before."""
+    from iiswsgi.gateway.body import ClientDisconnected, Input
+
+    def pull():
+        raise ClientDisconnected(0, "the web server aborted the request")
+    for caught in (OSError, IISWSGIError):
+        with pytest.raises(caught) as info:
+            Input(pull).read()
+        assert info.value.errno == 0
+        assert str(info.value) == "[Errno 0] the web server aborted the request"
+
+
+def test_a_bad_options_blob_is_still_a_valueerror():
+    from iiswsgi.msdeploy import PackageError, decode_provider_options
+    for caught in (ValueError, PackageError):
+        with pytest.raises(caught, match="not base64"):
+            decode_provider_options("not base64!")
+
+
 # -- (d) logger names ------------------------------------------------------------
 
 def _logger_names(tree):
