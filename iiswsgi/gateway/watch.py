@@ -5,7 +5,7 @@ import logging
 import os
 import re
 import threading
-from typing import Callable, Dict, Optional, Pattern, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 __all__ = ["DEFAULT_RESTART_REGEX", "Watcher"]
 
@@ -26,7 +26,7 @@ class Watcher:
     path matches ``regex`` (``re.match``) and that appeared, changed or
     went away."""
 
-    def __init__(self, root: str, regex: Union[str, Pattern[str]],
+    def __init__(self, root: str, regex: Union[str, re.Pattern[str]],
                  on_change: Callable[[str], None],
                  interval: float = 1.0) -> None:
         self.root = os.path.abspath(root)
