@@ -173,7 +173,10 @@ def _where(module, node):
 
 
 def _calls(tree):
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    """Every call in ``tree``, in the order of the source."""
+    return sorted((node for node in ast.walk(tree)
+                   if isinstance(node, ast.Call)),
+                  key=lambda node: (node.lineno, node.col_offset))
 
 
 # -- (a) print() -------------------------------------------------------------
