@@ -29,11 +29,14 @@ import shutil
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+from iiswsgi.iis.variables import server_variables
+from iiswsgi.protocol import fastcgi
+from iiswsgi.protocol.cgi import MalformedHead, parse_head
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -125,58 +128,16 @@ def rss_kib(pid):
 
 
 # -- FastCGI, the web server's side ---------------------------------------
-
-_HEADER = struct.Struct(">BBHHBB")
-BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR = 1, 3, 4, 5, 6, 7
-
-
-def fcgi_record(rtype, rid, content=b""):
-    return _HEADER.pack(1, rtype, rid, len(content), 0, 0) + content
-
-
-def fcgi_pairs(items):
-    out = bytearray()
-    for name, value in items:
-        name, value = name.encode("latin-1"), value.encode("latin-1")
-        for size in (len(name), len(value)):
-            out += (bytes((size,)) if size < 0x80
-                    else struct.pack(">I", size | 0x80000000))
-        out += name + value
-    return bytes(out)
-
+# iiswsgi's own: the contenders are checked and driven with the web
+# server's side of iiswsgi.protocol.fastcgi and iiswsgi.protocol.cgi.
 
 def iis_server_variables(app_dir, path=REQUEST_PATH):
     """What IIS 10's FastCGI module sends for a browser's GET of ``path``
     in a site's root application at ``app_dir`` (the full set of server
     variables, most of them empty, as IIS sends them)."""
-    physical = app_dir.rstrip("/") + "/"
-    return [
-        ("APPL_MD_PATH", "/LM/W3SVC/1/ROOT"),
-        ("APPL_PHYSICAL_PATH", physical),
-        ("AUTH_PASSWORD", ""), ("AUTH_TYPE", ""), ("AUTH_USER", ""),
-        ("CERT_COOKIE", ""), ("CERT_FLAGS", ""), ("CERT_ISSUER", ""),
-        ("CERT_KEYSIZE", ""), ("CERT_SECRETKEYSIZE", ""),
-        ("CERT_SERIALNUMBER", ""), ("CERT_SERVER_ISSUER", ""),
-        ("CERT_SERVER_SUBJECT", ""), ("CERT_SUBJECT", ""),
-        ("CONTENT_LENGTH", "0"), ("CONTENT_TYPE", ""),
-        ("GATEWAY_INTERFACE", "CGI/1.1"),
-        ("HTTPS", "off"), ("HTTPS_KEYSIZE", ""),
-        ("HTTPS_SECRETKEYSIZE", ""), ("HTTPS_SERVER_ISSUER", ""),
-        ("HTTPS_SERVER_SUBJECT", ""),
-        ("INSTANCE_ID", "1"), ("INSTANCE_META_PATH", "/LM/W3SVC/1"),
-        ("LOCAL_ADDR", "127.0.0.1"), ("LOGON_USER", ""),
-        ("PATH_INFO", path),
-        ("PATH_TRANSLATED", physical + path.lstrip("/")),
-        ("QUERY_STRING", ""),
-        ("REMOTE_ADDR", "127.0.0.1"), ("REMOTE_HOST", "127.0.0.1"),
-        ("REMOTE_PORT", "51234"), ("REMOTE_USER", ""),
-        ("REQUEST_METHOD", "GET"),
-        ("SCRIPT_FILENAME", physical + path.lstrip("/")),
-        ("SCRIPT_NAME", path),
-        ("SERVER_NAME", "localhost"), ("SERVER_PORT", "80"),
-        ("SERVER_PORT_SECURE", "0"), ("SERVER_PROTOCOL", "HTTP/1.1"),
-        ("SERVER_SOFTWARE", "Microsoft-IIS/10.0"),
-        ("URL", path),
+    variables = server_variables(path, path, app_dir, remote_port="51234",
+                                 complete=True)
+    return list(variables.items()) + [
         ("HTTP_CONNECTION", "keep-alive"),
         ("HTTP_ACCEPT", "text/html,application/xhtml+xml,application/xml;"
                         "q=0.9,image/avif,image/webp,*/*;q=0.8"),
@@ -187,73 +148,63 @@ def iis_server_variables(app_dir, path=REQUEST_PATH):
                             " AppleWebKit/537.36 (KHTML, like Gecko)"
                             " Chrome/124.0 Safari/537.36"),
         ("HTTP_UPGRADE_INSECURE_REQUESTS", "1"),
-        ("REQUEST_URI", path),
-        ("UNENCODED_URL", path),
-        ("CACHE_URL", "http://localhost:80" + path),
     ]
 
 
 def iis_request(app_dir, rid=1):
     """BEGIN_REQUEST (responder, KEEP_CONN), the PARAMS, the empty PARAMS
     and the empty STDIN, as one byte string."""
-    params = fcgi_pairs(iis_server_variables(app_dir))
-    return (fcgi_record(BEGIN_REQUEST, rid, struct.pack(">HB5x", 1, 1))
-            + fcgi_record(PARAMS, rid, params) + fcgi_record(PARAMS, rid)
-            + fcgi_record(STDIN, rid))
+    return fastcgi.ClientConnection().request(
+        rid, iis_server_variables(app_dir))
 
 
-def read_response(sock, rid=1):
+def read_response(sock, rid=1, connection=None):
     """Read records until END_REQUEST for ``rid``; return (raw bytes of the
-    exchange, stdout, stderr, app status, protocol status)."""
+    exchange, stdout, stderr, app status, protocol status).  Without
+    ``connection`` (the one the request was written with), the request
+    counts as sent by other means."""
+    if connection is None:
+        connection = fastcgi.ClientConnection(track_requests=False)
     raw = bytearray()
-    pos = 0
     stdout, stderr = bytearray(), bytearray()
     while True:
-        while len(raw) - pos < 8:
-            _recv_more(sock, raw)
-        _, rtype, got, clen, plen, _ = _HEADER.unpack_from(raw, pos)
-        while len(raw) - pos < 8 + clen + plen:
-            _recv_more(sock, raw)
-        content = bytes(raw[pos + 8:pos + 8 + clen])
-        pos += 8 + clen + plen
-        if got != rid:
-            raise BenchError("a record for request %d, expected %d"
-                             % (got, rid))
-        if rtype == STDOUT:
-            stdout += content
-        elif rtype == STDERR:
-            stderr += content
-        elif rtype == END_REQUEST:
-            if pos != len(raw):
+        try:
+            event = connection.next_event()
+        except fastcgi.ProtocolError as error:
+            raise BenchError("FastCGI: %s" % error) from None
+        if event is fastcgi.NEED_DATA:
+            data = sock.recv(1 << 16)
+            if not data:
+                raise BenchError("the gateway closed the pipe")
+            raw += data
+            connection.receive_data(data)
+            continue
+        if getattr(event, "request_id", 0) != rid:
+            raise BenchError("%r, expected a record for request %d"
+                             % (event, rid))
+        if isinstance(event, fastcgi.Stdout):
+            stdout += event.data
+        elif isinstance(event, fastcgi.Stderr):
+            stderr += event.data
+        elif isinstance(event, fastcgi.EndRequest):
+            if connection.buffered:
                 raise BenchError("bytes after END_REQUEST")
-            app_status, protocol_status = struct.unpack(">IB3x", content)
-            return bytes(raw), bytes(stdout), bytes(stderr), app_status, \
-                protocol_status
+            return bytes(raw), bytes(stdout), bytes(stderr), \
+                event.app_status, event.protocol_status
         else:
-            raise BenchError("unexpected record type %d" % rtype)
-
-
-def _recv_more(sock, raw):
-    data = sock.recv(1 << 16)
-    if not data:
-        raise BenchError("the gateway closed the pipe")
-    raw += data
+            raise BenchError("unexpected record %r" % (event,))
 
 
 def check_cgi_response(stdout):
     """Status and body of a CGI-style response (``Status:`` header)."""
-    head, sep, body = stdout.partition(b"\r\n\r\n")
-    if not sep:
-        raise BenchError("no end of headers in %r" % stdout[:200])
-    status = 200
-    for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"status":
-            status = int(value.split()[0])
-    if status != 200 or body != EXPECTED_BODY:
+    try:
+        head = parse_head(stdout)
+    except MalformedHead as error:
+        raise BenchError("%s: %r" % (error, stdout[:200])) from None
+    if head.status != 200 or head.body != EXPECTED_BODY:
         raise BenchError("wrong response: status %d, body %r"
-                         % (status, body[:200]))
-    return status, body
+                         % (head.status, head.body[:200]))
+    return head.status, head.body
 
 
 # -- IIS mode -----------------------------------------------------------
@@ -328,13 +279,15 @@ def proc_status_kib(pid, field):
     raise BenchError("no %s for process %d" % (field, pid))
 
 
-def memory_request(app_dir, path, query="", method="GET", length=0, rid=1):
+def memory_request(connection, app_dir, path, query="", method="GET",
+                   length=0, rid=1):
+    """BEGIN_REQUEST and the PARAMS, written with ``connection``; the body
+    is the caller's."""
     variables = dict(iis_server_variables(app_dir, path))
     variables.update(QUERY_STRING=query, REQUEST_METHOD=method,
                      CONTENT_LENGTH=str(length))
-    return (fcgi_record(BEGIN_REQUEST, rid, struct.pack(">HB5x", 1, 1))
-            + fcgi_record(PARAMS, rid, fcgi_pairs(variables.items()))
-            + fcgi_record(PARAMS, rid))
+    return (connection.begin_request(rid)
+            + connection.send_params(rid, variables))
 
 
 def run_memory(python, scratch, upload_mib, stream_mib):
@@ -352,50 +305,51 @@ def run_memory(python, scratch, upload_mib, stream_mib):
     child.close()
     pid = process.pid
     parent.settimeout(60)
+    connection = fastcgi.ClientConnection()
     try:
-        parent.sendall(memory_request(app_dir, "/stream", "10")
-                       + fcgi_record(STDIN, 1))
-        read_response(parent)
+        parent.sendall(memory_request(connection, app_dir, "/stream", "10")
+                       + connection.send_stdin(1, b""))
+        read_response(parent, connection=connection)
         before = proc_status_kib(pid, "VmHWM")
         size = upload_mib << 20
-        parent.sendall(memory_request(app_dir, "/upload", method="POST",
-                                      length=size))
-        block = fcgi_record(STDIN, 1, b"u" * 65535)
+        parent.sendall(memory_request(connection, app_dir, "/upload",
+                                      method="POST", length=size))
+        block = connection.send_stdin(1, b"u" * 65535)
         sent = 0
         while sent + 65535 <= size:
             parent.sendall(block)
             sent += 65535
-        parent.sendall(fcgi_record(STDIN, 1, b"u" * (size - sent))
-                       + fcgi_record(STDIN, 1))
-        _, stdout, _, _, _ = read_response(parent)
+        parent.sendall(connection.send_stdin(1, b"u" * (size - sent))
+                       + connection.send_stdin(1, b""))
+        _, stdout, _, _, _ = read_response(parent, connection=connection)
         if not stdout.endswith(str(size).encode()):
             raise BenchError("the upload answer was %r" % stdout[-100:])
         upload_growth = proc_status_kib(pid, "VmHWM") - before
         total = stream_mib << 20
-        parent.sendall(memory_request(app_dir, "/stream", str(total))
-                       + fcgi_record(STDIN, 1))
+        parent.sendall(memory_request(connection, app_dir, "/stream",
+                                      str(total))
+                       + connection.send_stdin(1, b""))
         received = 0
         samples = []
         next_sample = 0
-        buffered = bytearray()
         while True:
             data = parent.recv(1 << 20)
             if not data:
                 raise BenchError("the gateway closed the pipe mid-stream")
-            buffered += data
+            connection.receive_data(data)
             # Count the body bytes record by record; drop what is read.
-            pos = 0
             done = False
-            while len(buffered) - pos >= 8:
-                _, rtype, _, clen, plen, _ = _HEADER.unpack_from(buffered, pos)
-                if len(buffered) - pos < 8 + clen + plen:
+            while True:
+                try:
+                    event = connection.next_event()
+                except fastcgi.ProtocolError as error:
+                    raise BenchError("FastCGI: %s" % error) from None
+                if event is fastcgi.NEED_DATA:
                     break
-                if rtype == STDOUT:
-                    received += clen
-                elif rtype == END_REQUEST:
+                if isinstance(event, fastcgi.Stdout):
+                    received += len(event.data)
+                elif isinstance(event, fastcgi.EndRequest):
                     done = True
-                pos += 8 + clen + plen
-            del buffered[:pos]
             if received >= next_sample:
                 samples.append(proc_status_kib(pid, "VmRSS"))
                 next_sample += total // 10

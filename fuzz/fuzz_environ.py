@@ -14,7 +14,8 @@ with atheris.instrument_imports(include=["iiswsgi", "targets"]):
 
 def main():
     atheris.Setup(sys.argv, targets.environ)
-    atheris.Fuzz()
+    with targets.quiet_logs():
+        atheris.Fuzz()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ handles as documented and raises (AssertionError or the unexpected
 exception) otherwise.
 """
 
+import contextlib
 import logging
 import struct
 
@@ -19,9 +20,24 @@ MAX_RECORD = 8 + 0xFFFF + 0xFF
 MAX_EVENTS = 20000
 MAX_PARAMS = 1 << 16
 
-# build_environ warns about odd requests; fuzzing makes millions of them.
-logging.getLogger("iiswsgi").setLevel(logging.CRITICAL + 1)
-logging.getLogger("iiswsgi.gateway.environ").setLevel(logging.CRITICAL + 1)
+#: The loggers the targets make noise on.
+QUIET_LOGGERS = ("iiswsgi", "iiswsgi.gateway.environ")
+
+
+@contextlib.contextmanager
+def quiet_logs():
+    """Silence iiswsgi's loggers while fuzzing (build_environ warns about
+    odd requests, and a fuzzer makes millions of them); their levels are
+    put back on the way out, so nothing later (caplog) is silenced."""
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    saved = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, saved):
+            logger.setLevel(level)
 
 
 # -- the record stream -----------------------------------------------------

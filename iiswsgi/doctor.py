@@ -12,17 +12,18 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Dict, List, Tuple
 
 from .iis import appcmd as appcmd_module
-from . import logs, safexml
-from .hosting import ConfigError, app_settings, find_web_config
-from .msdeploy.webconfig import Handler
+from . import logs
 from .iis.cmdline import quote_path
+from .iis.webconfig import (ConfigError, Handler, find_web_config,
+                           read_web_config)
 from .registration import (ARGUMENTS, handler_snippet, script_processor,
                            venv_redirector)
 
 __all__ = ["Finding", "OK", "PROBLEM", "SKIPPED", "WARNING", "diagnose",
-           "log_file_problem"]
+           "log_file_problem", "site_configuration"]
 
 log = logging.getLogger("iiswsgi.doctor")
 
@@ -53,27 +54,12 @@ class Finding:
     detail: str = ""              # more text to show as it is (a traceback)
 
 
-def _fastcgi_handlers(root):
-    """The FastCgiModule handlers web.config leaves in effect, honouring
-    ``<remove>`` and ``<clear>``, in ``<configuration>`` and in
-    ``<location>`` blocks."""
-    scopes = [root] + root.findall("location")
-    handlers = {}
-    for scope in scopes:
-        for section in scope.findall("system.webServer/handlers"):
-            for element in section:
-                name = element.get("name", "")
-                if element.tag == "clear":
-                    handlers.clear()
-                elif element.tag == "remove":
-                    handlers.pop(name.lower(), None)
-                elif element.tag == "add":
-                    handlers[name.lower()] = element
-    return [Handler(element.get("name", ""),
-                     element.get("scriptProcessor", ""),
-                     dict(element.attrib))
-            for element in handlers.values()
-            if "fastcgimodule" in element.get("modules", "").lower()]
+def site_configuration(path: str) -> Tuple[Dict[str, str], List[Handler]]:
+    """(appSettings, FastCGI handlers) of the site whose web.config is at
+    ``path``, as IIS and the gateway read them: the file's own sections
+    and its ``<location path="">``, not those of other paths."""
+    config = read_web_config(path)
+    return config.app_settings, config.fastcgi_handlers
 
 
 def log_file_problem(path):
@@ -158,19 +144,13 @@ class _Doctor:
                          handler_snippet(self._our_processor())))
             return self.findings
         try:
-            root = safexml.parse_file(path)
-        except (OSError, safexml.XMLError) as error:
-            self.add(PROBLEM, "cannot read %s: %s" % (path, error),
-                     "IIS cannot read it either (HTTP 500.19): fix the XML")
-            return self.findings
-        try:
-            settings = app_settings(root, path)
+            settings, handlers = site_configuration(path)
         except ConfigError as error:
-            self.add(PROBLEM, str(error), "the gateway cannot read its"
-                     " settings either: fix the <appSettings>")
+            self.add(PROBLEM, str(error),
+                     "IIS cannot use it either (HTTP 500.19), nor can the"
+                     " gateway read its settings: fix it there")
             return self.findings
         self.add(OK, "web.config: %s" % path)
-        handlers = _fastcgi_handlers(root)
         python = None
         if not handlers:
             self.add(PROBLEM,

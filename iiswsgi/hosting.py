@@ -17,84 +17,19 @@ import re
 import sys
 import threading
 
-from . import logs, safexml
+from . import logs
 from . import settings as options_table
 from .gateway.environ import filesystem_path, remount
 from .iis.expand import expand_variables
+from .iis.webconfig import app_settings
 
-__all__ = ["ConfigError", "HandlerError", "HostedApplication",
-           "add_telemetry", "app_settings",
-           "find_web_config", "main", "read_app_settings", "resolve_handler",
-           "start_debugger"]
+__all__ = ["HandlerError", "HostedApplication", "add_telemetry", "main",
+           "resolve_handler", "start_debugger"]
 
 log = logging.getLogger("iiswsgi")
 
 class HandlerError(Exception):
     """WSGI_HANDLER is missing, malformed or names nothing usable."""
-
-
-def find_web_config(directory):
-    """The web.config in ``directory``, its name matched in any case."""
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return None
-    for name in sorted(names):
-        if name.lower() == "web.config":
-            return os.path.join(directory, name)
-    return None
-
-
-class ConfigError(Exception):
-    """web.config cannot be read: the message names the file, the line and
-    the problem."""
-
-
-def read_app_settings(path):
-    """The ``<appSettings>`` of the web.config at ``path``, as a dict.
-
-    As IIS reads them: entries directly under ``<configuration>`` only
-    (those inside ``<location>`` apply to other paths), in order, keys
-    matched in any case, ``<remove key>`` and ``<clear/>`` honoured.
-    DTDs are refused, so no entity can expand or reach outside the file.
-    """
-    try:
-        root = safexml.parse_file(path)
-    except OSError as error:
-        raise ConfigError("%s cannot be read: %s" % (path, error)) from None
-    except safexml.XMLError as error:
-        raise ConfigError(str(error)) from None
-    if root.tag != "configuration":
-        raise ConfigError("%s: the root element is <%s>, not <configuration>"
-                          % (path, root.tag))
-    return app_settings(root, path)
-
-
-def app_settings(root, path):
-    """The appSettings of an already parsed web.config (``root``, read from
-    ``path``), by the rules of :func:`read_app_settings`."""
-    settings = {}   # upper-cased key -> (key, value)
-    for section in root.findall("appSettings"):
-        for attribute in ("file", "configSource"):
-            if section.get(attribute):
-                log.warning("%s: <appSettings %s=...> is not supported; only"
-                            " the entries in web.config itself are read",
-                            path, attribute)
-        for entry in section:
-            if entry.tag == "clear":
-                settings.clear()
-                continue
-            key = entry.get("key")
-            if entry.tag not in ("add", "remove"):
-                continue
-            if key is None:
-                raise ConfigError("%s: an <appSettings><%s> has no key"
-                                  " attribute" % (path, entry.tag))
-            if entry.tag == "add":
-                settings[key.upper()] = (key, entry.get("value", ""))
-            else:
-                settings.pop(key.upper(), None)
-    return dict(settings.values())
 
 
 def resolve_handler(name):
@@ -207,10 +142,8 @@ class HostedApplication:
         app_dir = filesystem_path(environ.get("APPL_PHYSICAL_PATH")) or (
             os.getcwd())
         app_dir = app_dir.rstrip("\\/") or app_dir
-        web_config = find_web_config(app_dir)
-        settings = {}
+        web_config, settings = app_settings(app_dir)
         if web_config is not None:
-            settings = read_app_settings(web_config)
             logs.protect_secrets(settings)
             log.info("read %d appSettings from %s", len(settings), web_config)
         else:

@@ -6,7 +6,6 @@ with what comes back (responseBufferLimit, stderrMode, its error pages)."""
 import html
 import http
 import logging
-import mimetypes
 import os
 import threading
 import time
@@ -26,10 +25,6 @@ access_log = logging.getLogger("iiswsgi.emulator.access")
 _HOP_BY_HOP = frozenset((
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
     "te", "trailer", "trailers", "transfer-encoding", "upgrade"))
-# Request filtering's default hidden segments: never served.
-_HIDDEN = frozenset(name.casefold() for name in (
-    "web.config", "bin", "App_code", "App_GlobalResources",
-    "App_LocalResources", "App_WebReferences", "App_Data", "App_Browsers"))
 _DEFAULT_DOCUMENTS = ("Default.htm", "Default.html", "index.htm",
                       "index.html", "iisstart.htm")
 _MAX_HEADER_BYTES = 65536
@@ -124,18 +119,23 @@ class Emulator:
             raise _Refusal(404, 0, "The resource you are looking for has"
                            " been removed, had its name changed, or is"
                            " temporarily unavailable.")
-        handlers, declared, double_escaping = self.web_configs.handlers(
-            application, relative)
-        if not double_escaping and ("%" in url_path or "+" in url_path):
+        config = self.web_configs.configuration(application, relative)
+        handlers = config.handlers
+        filtering = config.request_filtering
+        if not filtering.allow_double_escaping and (
+                "%" in url_path or "+" in url_path):
             raise _Refusal(404, 11, "The request filtering module is"
                            " configured to deny a request that contains a"
                            " double escape sequence.",
                            module="RequestFilteringModule")
-        segments = [part.casefold() for part in relative.split("/")]
-        if any(part in _HIDDEN for part in segments):
+        if filtering.hidden_segment(relative) is not None:
             raise _Refusal(404, 8, "The request filtering module is"
                            " configured to deny a path in the URL that"
                            " contains a hiddenSegment section.",
+                           module="RequestFilteringModule")
+        if not filtering.extension_allowed(relative):
+            raise _Refusal(404, 7, "The request filtering module is"
+                           " configured to deny the file extension.",
                            module="RequestFilteringModule")
         method = environ.get("REQUEST_METHOD", "GET")
         for handler in handlers:
@@ -144,8 +144,10 @@ class Emulator:
         else:
             handler = None
         if handler is None or not handler.is_fastcgi:
-            return _StaticFile(application, relative, url_path, method)
-        settings = self.site.settings_for(handler, declared)
+            return _StaticFile(application, relative, url_path, method,
+                               config.static_content)
+        settings = self.site.settings_for(handler,
+                                          config.fastcgi_applications)
         if settings is None:
             raise _Refusal(
                 500, 0, "The FastCGI process could not be found",
@@ -252,7 +254,8 @@ class _Page(_Answer):
 class _StaticFile(_Answer):
     """IIS's StaticFileModule, for requests no FastCGI handler takes."""
 
-    def __init__(self, application, relative, url_path, method):
+    def __init__(self, application, relative, url_path, method,
+                 static_content):
         root = os.path.realpath(application.physical_path)
         path = os.path.realpath(os.path.join(root, *relative.split("/")))
         if os.path.commonpath([root, path]) != root:
@@ -274,7 +277,7 @@ class _StaticFile(_Answer):
                            " of web.config takes %s, and there is no such"
                            " file" % url_path, "0x80070002",
                            "StaticFile", "IIS Web Core")
-        kind, _ = mimetypes.guess_type(path)
+        kind = static_content.mime_type(path.replace(os.sep, "/"))
         if kind is None:
             raise _Refusal(404, 3, "The page you are requesting cannot be"
                            " served because of the extension configuration.",

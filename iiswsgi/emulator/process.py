@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import socket
-import struct
 import threading
 import time
 
@@ -18,10 +17,7 @@ __all__ = ["ProcessFailure", "FastCgiProcess", "ExchangeEvent"]
 
 log = logging.getLogger("iiswsgi.emulator")
 
-_HEADER = struct.Struct("!BBHHBx")
-_END_BODY = struct.Struct("!LB3x")
 _REQUEST_ID = 1
-_CHUNK = 65535
 
 
 class ProcessFailure(Exception):
@@ -86,6 +82,8 @@ class FastCgiProcess:
                 START, "fullPath %s is not an executable file" % argv[0],
                 "0x80070002")
         self.channel, child = socket.socketpair()
+        # The FastCGI state of the channel, which lives as long as it.
+        self.connection = fastcgi.ClientConnection()
         try:
             self.pid = _posix_spawn(argv, env, child)
         except OSError as error:
@@ -197,25 +195,20 @@ class _Exchange:
     def __init__(self, process, params, body, content_length):
         self.process = process
         self.settings = process.settings
+        self.connection = process.connection
         self.done = False
-        self.received = 0           # bytes of records read
-        self._buffer = bytearray()
+        self.received = 0           # records read of the answer
         self._writer = None
         self._writer_error = None
         start = time.monotonic()
         self._deadline = start + self.settings.request_timeout
         process.requests += 1
         process.last_used = start
-        encode = fastcgi.encode_record
-        head = [encode(fastcgi.BEGIN_REQUEST, _REQUEST_ID, struct.pack(
-            "!HB5x", fastcgi.RESPONDER, fastcgi.KEEP_CONN))]
-        pairs = fastcgi.encode_pairs(params)
-        for offset in range(0, len(pairs), _CHUNK):
-            head.append(encode(fastcgi.PARAMS, _REQUEST_ID,
-                               pairs[offset:offset + _CHUNK]))
-        head.append(encode(fastcgi.PARAMS, _REQUEST_ID))
+        connection = self.connection
+        head = [connection.begin_request(_REQUEST_ID),
+                connection.send_params(_REQUEST_ID, params)]
         if not content_length:
-            head.append(encode(fastcgi.STDIN, _REQUEST_ID))
+            head.append(connection.send_stdin(_REQUEST_ID, b""))
         self._send(b"".join(head))
         if content_length:
             self._writer = threading.Thread(
@@ -237,16 +230,16 @@ class _Exchange:
             raise failure
 
     def _write_body(self, body, remaining):
-        encode = fastcgi.encode_record
+        send_stdin = self.connection.send_stdin
         channel = self.process.channel
         try:
             while remaining > 0:
-                chunk = body.read(min(remaining, _CHUNK))
+                chunk = body.read(min(remaining, fastcgi.MAX_CONTENT))
                 if not chunk:
                     break
                 remaining -= len(chunk)
-                channel.sendall(encode(fastcgi.STDIN, _REQUEST_ID, chunk))
-            channel.sendall(encode(fastcgi.STDIN, _REQUEST_ID))
+                channel.sendall(send_stdin(_REQUEST_ID, chunk))
+            channel.sendall(send_stdin(_REQUEST_ID, b""))
         except OSError as error:
             self._writer_error = error
 
@@ -255,9 +248,27 @@ class _Exchange:
         self.process.kill()
         return ProcessFailure(message, detail, code)
 
-    def _fill(self, needed):
+    def _next_event(self):
+        """The next FastCGI event of the answer, reading the channel as
+        needed within the activity and request timeouts."""
+        connection = self.connection
         channel = self.process.channel
-        while len(self._buffer) < needed:
+        while True:
+            try:
+                event = connection.next_event()
+            except fastcgi.ProtocolError as error:
+                if connection.peer_closed:
+                    # It died in the middle of a record.
+                    raise self._fail(EXITED, "%s; %s" % (
+                        self.process._exit_detail(), error),
+                        "0x80070109") from None
+                raise self._fail(UNKNOWN, str(error)) from None
+            if event is fastcgi.CLOSED:
+                raise self._fail(EXITED, self.process._exit_detail(),
+                                 "0x80070109")
+            if event is not fastcgi.NEED_DATA:
+                self.received += 1
+                return event
             now = time.monotonic()
             remaining = self._deadline - now
             if remaining <= 0:
@@ -283,49 +294,32 @@ class _Exchange:
                 failure.unseen = (error.errno == errno.ECONNRESET
                                   and not self.received)
                 raise failure from None
-            if not data:
-                detail = self.process._exit_detail()
-                raise self._fail(EXITED, detail, "0x80070109")
-            self._buffer += data
+            connection.receive_data(data)
 
     def __iter__(self):
         return self
 
     def __next__(self):
         while not self.done:
-            self._fill(8)
-            version, kind, request_id, length, padding = \
-                _HEADER.unpack_from(self._buffer)
-            total = 8 + length + padding
-            self._fill(total)
-            content = bytes(self._buffer[8:8 + length])
-            del self._buffer[:total]
-            self.received += total
-            if version != 1:
-                raise self._fail(UNKNOWN, "a record of FastCGI version %d"
-                                 % version)
-            if request_id != _REQUEST_ID:
-                continue
-            if kind == fastcgi.STDOUT and content:
-                return ExchangeEvent.STDOUT, content
-            if kind == fastcgi.STDERR and content:
-                return ExchangeEvent.STDERR, content
-            if kind == fastcgi.END_REQUEST:
-                return self._end(content)
-            if kind not in (fastcgi.STDOUT, fastcgi.STDERR):
-                raise self._fail(UNKNOWN, "an unexpected record of type %d"
-                                 % kind)
+            event = self._next_event()
+            if isinstance(event, fastcgi.Stdout):
+                if event.data:
+                    return ExchangeEvent.STDOUT, event.data
+            elif isinstance(event, fastcgi.Stderr):
+                if event.data:
+                    return ExchangeEvent.STDERR, event.data
+            elif isinstance(event, fastcgi.EndRequest):
+                return self._end(event)
+            else:
+                raise self._fail(UNKNOWN, "an unexpected answer: %r"
+                                 % (event,))
         raise StopIteration
 
-    def _end(self, content):
+    def _end(self, event):
         self.done = True
-        if len(content) < 8:
-            raise self._fail(UNKNOWN, "FCGI_END_REQUEST of %d bytes"
-                             % len(content))
-        app_status, protocol_status = _END_BODY.unpack_from(content)
-        if protocol_status != fastcgi.REQUEST_COMPLETE:
+        if event.protocol_status != fastcgi.REQUEST_COMPLETE:
             raise self._fail(UNKNOWN, "the process refused the request"
-                             " (protocol status %d)" % protocol_status)
+                             " (protocol status %d)" % event.protocol_status)
         if self._writer is not None:
             # The process has answered; it reads what is left of the body
             # (or the channel breaks), else it cannot take another request.
@@ -333,7 +327,7 @@ class _Exchange:
             if self._writer.is_alive():
                 self.process.kill()
         self.process.last_used = time.monotonic()
-        return ExchangeEvent.END, app_status
+        return ExchangeEvent.END, event.app_status
 
     def abort(self):
         """The client went away before the end: send FCGI_ABORT_REQUEST as
@@ -342,8 +336,8 @@ class _Exchange:
         if self.done:
             return
         try:
-            self.process.channel.sendall(fastcgi.encode_record(
-                fastcgi.ABORT_REQUEST, _REQUEST_ID))
+            self.process.channel.sendall(
+                self.connection.abort_request(_REQUEST_ID))
             self._deadline = min(self._deadline, time.monotonic() + 5)
             for kind, _ in self:
                 if kind == ExchangeEvent.END:

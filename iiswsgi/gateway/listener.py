@@ -228,6 +228,11 @@ class _Pool:
                 self._close(key.data)
         for _ in workers:
             ready.put(None)
-        for worker in workers:
-            worker.join()
+        try:
+            for worker in workers:
+                worker.join()
+        except Interrupted:
+            # A second stop signal: exit without waiting for the requests
+            # in flight (the workers are daemon threads).
+            return
         self._take_back(selector)

@@ -14,10 +14,10 @@ import re
 import shlex
 import struct
 import subprocess
-from dataclasses import dataclass, field
 
 from .. import safexml
-from .expand import expand_variables
+from .apphost import Application, Site, VirtualDirectory, read_sites
+from .webconfig import application_key, read_environment_variables
 
 __all__ = [
     "Appcmd", "AppcmdError", "AppcmdNotFound", "Application", "Site",
@@ -271,9 +271,8 @@ def parse_section(output, section):
 def same_key(entry, full_path, arguments):
     """True when ``entry`` (a dict from :func:`list_fastcgi_applications`)
     has this fullPath and arguments, compared as IIS does: in any case."""
-    return (entry.get("fullPath", "").casefold() == full_path.casefold()
-            and entry.get("arguments", "").casefold()
-            == (arguments or "").casefold())
+    return application_key(entry.get("fullPath", ""), entry.get(
+        "arguments", "")) == application_key(full_path, arguments)
 
 
 def find_fastcgi_application(entries, full_path, arguments):
@@ -320,13 +319,8 @@ def list_fastcgi_applications(appcmd=None):
             continue
         entry = {"fullPath": "", "arguments": ""}
         entry.update(element.attrib)
-        variables = {}
-        for group in element.findall("environmentVariables"):
-            for variable in group.findall("environmentVariable"):
-                name = variable.get("name")
-                if name:
-                    variables[name] = variable.get("value", "")
-        entry["environmentVariables"] = variables
+        entry["environmentVariables"] = read_environment_variables(
+            element, "appcmd list config /section:" + FASTCGI_SECTION)
         entries.append(entry)
     return entries
 
@@ -390,67 +384,9 @@ def remove_fastcgi_application(full_path, arguments="", *, appcmd=None):
 
 # -- sites ------------------------------------------------------------------
 
-@dataclass
-class VirtualDirectory:
-    path: str
-    physical_path: str            # as configured: may hold %VARIABLES%
-    expanded_path: str            # with the variables expanded
-    attributes: dict = field(default_factory=dict)
-
-
-@dataclass
-class Application:
-    site: str
-    path: str
-    application_pool: str
-    virtual_directories: list = field(default_factory=list)
-    attributes: dict = field(default_factory=dict)
-
-    @property
-    def name(self):
-        """appcmd's identifier: ``Site/`` for a root, ``Site/app`` else."""
-        return self.site + ("/" if self.path == "/" else self.path)
-
-    @property
-    def root(self):
-        """The virtual directory at the application's own path, or None."""
-        for directory in self.virtual_directories:
-            if directory.path == "/":
-                return directory
-        return None
-
-
-@dataclass
-class Site:
-    name: str
-    id: str
-    applications: list = field(default_factory=list)
-    attributes: dict = field(default_factory=dict)
-
-
 def list_sites(appcmd=None, environ=None):
     """The sites of applicationHost.config, each with its applications and
     their virtual directories, from ``appcmd list config
     /section:system.applicationHost/sites /xml``.  Physical paths are given
     as configured and with ``%VARIABLES%`` expanded from ``environ``."""
-    section = _appcmd(appcmd).list_config(SITES_SECTION)
-    defaults = section.find("applicationDefaults")
-    default_pool = "" if defaults is None else defaults.get(
-        "applicationPool", "")
-    sites = []
-    for element in section.findall("site"):
-        site = Site(element.get("name", ""), element.get("id", ""),
-                    attributes=dict(element.attrib))
-        for app_element in element.findall("application"):
-            application = Application(
-                site.name, app_element.get("path", "/"),
-                app_element.get("applicationPool", default_pool),
-                attributes=dict(app_element.attrib))
-            for vdir in app_element.findall("virtualDirectory"):
-                raw = vdir.get("physicalPath", "")
-                application.virtual_directories.append(VirtualDirectory(
-                    vdir.get("path", "/"), raw,
-                    expand_variables(raw, environ), dict(vdir.attrib)))
-            site.applications.append(application)
-        sites.append(site)
-    return sites
+    return read_sites(_appcmd(appcmd).list_config(SITES_SECTION), environ)

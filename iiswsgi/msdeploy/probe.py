@@ -11,7 +11,6 @@ ProbeUnavailable there.
 import logging
 import os
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -20,13 +19,11 @@ from urllib.parse import unquote, urlsplit
 
 from ..iis.cmdline import split_command_line
 from ..iis.variables import server_variables
+from ..protocol import cgi, fastcgi
 
 __all__ = ["ProbeUnavailable", "Response", "iis_params", "probe"]
 
 log = logging.getLogger("iiswsgi.msdeploy.probe")
-
-_HEADER = struct.Struct(">BBHHBB")
-_BEGIN, _END, _PARAMS, _STDIN, _STDOUT, _STDERR = 1, 3, 4, 5, 6, 7
 
 
 class ProbeUnavailable(Exception):
@@ -73,68 +70,26 @@ def iis_params(url, app_dir, site_id=1, app_path=""):
     return params
 
 
-def _record(kind, content=b""):
-    return _HEADER.pack(1, kind, 1, len(content), 0, 0) + content
-
-
-def _length(n):
-    return bytes((n,)) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def _pairs(params):
-    out = bytearray()
-    for name, value in params.items():
-        name, value = name.encode("utf-8"), value.encode("utf-8")
-        out += _length(len(name)) + _length(len(value)) + name + value
-    return bytes(out)
-
-
-def _request(params):
-    data = _pairs(params)
-    chunks = [data[i:i + 65535] for i in range(0, len(data), 65535)]
-    return (_record(_BEGIN, struct.pack(">HB5x", 1, 0))
-            + b"".join(_record(_PARAMS, chunk) for chunk in chunks)
-            + _record(_PARAMS) + _record(_STDIN))
-
-
-def _read_exactly(sock, count):
-    data = bytearray()
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return bytes(data)
-
-
 def _exchange(sock, params):
-    sock.sendall(_request(params))
+    """Send one request for ``params``; (stdout, stderr) of the answer.
+    Raises EOFError when the gateway closes the channel first."""
+    connection = fastcgi.ClientConnection()
+    # Without FCGI_KEEP_CONN: the gateway closes the channel after it.
+    sock.sendall(connection.request(1, params, keep_conn=False))
     stdout, stderr = bytearray(), bytearray()
     while True:
-        _, kind, _, length, padding, _ = _HEADER.unpack(
-            _read_exactly(sock, 8))
-        content = _read_exactly(sock, length + padding)[:length]
-        if kind == _STDOUT:
-            stdout += content
-        elif kind == _STDERR:
-            stderr += content
-        elif kind == _END:
+        event = connection.next_event()
+        if event is fastcgi.NEED_DATA:
+            connection.receive_data(sock.recv(65536))
+        elif event is fastcgi.CLOSED:
+            raise EOFError("the gateway closed the channel before"
+                           " FCGI_END_REQUEST")
+        elif isinstance(event, fastcgi.Stdout):
+            stdout += event.data
+        elif isinstance(event, fastcgi.Stderr):
+            stderr += event.data
+        elif isinstance(event, fastcgi.EndRequest):
             return bytes(stdout), bytes(stderr)
-
-
-def _parse(stdout):
-    head, _, body = stdout.partition(b"\r\n\r\n")
-    status, reason, headers = 200, "OK", []
-    for line in head.decode("latin-1").split("\r\n"):
-        name, _, value = line.partition(":")
-        if not name:
-            continue
-        if name.lower() == "status":
-            code, _, reason = value.strip().partition(" ")
-            status = int(code)
-        else:
-            headers.append((name, value.strip()))
-    return status, reason, headers, body
 
 
 def probe(argv, app_dir, url="/", env=None, timeout=60, params=None):
@@ -165,16 +120,24 @@ def probe(argv, app_dir, url="/", env=None, timeout=60, params=None):
                 "cannot start %s: %s" % (argv[0], error)).encode())
         child.close()
         parent.settimeout(timeout)
+        stderr = b""
         try:
             stdout, stderr = _exchange(parent, params)
-            status, reason, headers, body = _parse(stdout)
-        except (EOFError, OSError) as error:
-            what = ("timed out after %ds" % timeout
-                    if isinstance(error, socket.timeout)
-                    else "closed the connection without an answer")
-            status, reason, headers, body, stderr = (
-                502, "Bad Gateway", [], ("the gateway %s" % what).encode(),
-                b"")
+            head = cgi.parse_head(stdout)
+            status, reason, headers, body = (head.status, head.reason,
+                                             head.headers, head.body)
+        except (EOFError, OSError, fastcgi.ProtocolError,
+                cgi.MalformedHead) as error:
+            if isinstance(error, socket.timeout):
+                what = "timed out after %ds" % timeout
+            elif isinstance(error, EOFError):
+                what = "closed the connection without an answer"
+            elif isinstance(error, cgi.MalformedHead):
+                what = "returned malformed headers: %s" % error
+            else:
+                what = "broke the FastCGI protocol: %s" % error
+            status, reason, headers, body = (
+                502, "Bad Gateway", [], ("the gateway %s" % what).encode())
         finally:
             try:
                 parent.shutdown(socket.SHUT_RDWR)

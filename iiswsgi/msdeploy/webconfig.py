@@ -2,10 +2,12 @@
 for the FastCGI application to register and the handler IIS runs."""
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import safexml
 from ..files import write_atomically
+from ..iis import webconfig as webconfig_model
+from ..iis.webconfig import ConfigError, FastCgiApplication, Handler
 from .errors import PackageError
 from .template import substitute, xml_escape
 
@@ -16,44 +18,17 @@ log = logging.getLogger("iiswsgi.msdeploy.webconfig")
 
 
 @dataclass
-class FastCgiApplication:
-    full_path: str
-    arguments: str = ""
-    attributes: dict = field(default_factory=dict)   # the others
-    environment_variables: dict = field(default_factory=dict)
-
-    @property
-    def script_processor(self):
-        return self.full_path + "|" + self.arguments
-
-
-@dataclass
-class Handler:
-    name: str
-    script_processor: str
-    attributes: dict = field(default_factory=dict)
-
-    @property
-    def full_path(self):
-        return self.script_processor.partition("|")[0]
-
-    @property
-    def arguments(self):
-        return self.script_processor.partition("|")[2]
-
-
-@dataclass
 class WebConfig:
+    """What install_msdeploy needs of a web.config, read through the IIS
+    model: its FastCGI applications and its FastCGI handlers."""
     path: str
-    fastcgi_applications: list
-    handlers: list
+    fastcgi_applications: list      # iis.webconfig.FastCgiApplication
+    handlers: list                  # iis.webconfig.Handler, FastCGI ones
 
     def application_for(self, handler):
         """The fastCgi application a handler names, or None."""
         for application in self.fastcgi_applications:
-            if (application.full_path.casefold() == handler.full_path
-                    .casefold() and application.arguments.casefold()
-                    == handler.arguments.casefold()):
+            if application.key == handler.key:
                 return application
         return None
 
@@ -78,37 +53,13 @@ def write_web_config(template, output, variables):
 
 def read_web_config(path):
     """The FastCGI applications (``system.webServer/fastCgi``) and FastCGI
-    handlers (``system.webServer/handlers``) of a web.config."""
+    handlers (``system.webServer/handlers``) in effect at the folder of the
+    web.config at ``path``, read as IIS reads them; PackageError (naming
+    the file, line and column) when it cannot be."""
     try:
-        root = safexml.parse_file(path)
-    except OSError as error:
-        raise PackageError("%s cannot be read: %s" % (path, error)) from None
-    except safexml.XMLError as error:
-        raise PackageError(str(error)) from None
-    if root.tag != "configuration":
-        raise PackageError("%s: the root element is <%s>, not"
-                           " <configuration>" % (path, root.tag))
-    applications, handlers = [], []
-    for server in root.findall("system.webServer"):
-        for element in server.findall("fastCgi/application"):
-            attributes = dict(element.attrib)
-            full_path = attributes.pop("fullPath", "")
-            if not full_path:
-                raise PackageError("%s: a <fastCgi><application> has no"
-                                   " fullPath" % path)
-            variables = {}
-            for variable in element.findall(
-                    "environmentVariables/environmentVariable"):
-                if variable.get("name"):
-                    variables[variable.get("name")] = variable.get(
-                        "value", "")
-            applications.append(FastCgiApplication(
-                full_path, attributes.pop("arguments", ""), attributes,
-                variables))
-        for element in server.findall("handlers/add"):
-            processor = element.get("scriptProcessor")
-            if processor and "fastcgimodule" in element.get(
-                    "modules", "").lower():
-                handlers.append(Handler(element.get("name", ""), processor,
-                                        dict(element.attrib)))
-    return WebConfig(path, applications, handlers)
+        config = webconfig_model.read_web_config(path)
+    except ConfigError as error:
+        raise PackageError(str(error)) from error
+    handlers = [handler for handler in config.handlers
+                if handler.is_fastcgi and handler.script_processor]
+    return WebConfig(path, config.fastcgi_applications, handlers)

@@ -1,4 +1,7 @@
-"""FastCGI 1.0, the application's side, with no I/O.
+"""FastCGI 1.0, both sides, with no I/O.
+
+The application's side
+----------------------
 
 Feed the bytes the web server sends to :meth:`Connection.receive_data`
 (``b""`` at end of file), then call :meth:`Connection.next_event` until it
@@ -14,14 +17,33 @@ connection serves one request at a time (``FCGI_MPXS_CONNS`` is 0).
 
 Anything the specification does not allow raises :class:`ProtocolError`;
 the caller must then close the connection, since its framing is lost.
+
+The web server's side
+---------------------
+:class:`ClientConnection` is one connection as IIS's FastCGI module (or any
+web server) sees it.  Its ``begin_request``, ``send_params``,
+``send_stdin``, ``abort_request``, ``get_values`` and ``request`` return the
+bytes to write; feed what the application answers to
+:meth:`ClientConnection.receive_data` and call
+:meth:`ClientConnection.next_event` for :class:`Stdout`, :class:`Stderr`,
+:class:`EndRequest`, :class:`ValuesResult` and :class:`UnknownTypeResult`
+events, or :data:`NEED_DATA` / :data:`CLOSED`.  What an application must
+not send raises :class:`ProtocolError`; misuse by the caller (a request
+not begun, a stream already ended) raises ``RuntimeError`` or
+``ValueError``.
 """
 
 import struct
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
+
+from ..errors import IISWSGIError
 
 __all__ = [
-    "Abort", "Body", "BodyEnd", "CLOSED", "Connection", "NEED_DATA",
-    "ProtocolError", "Request", "decode_pairs", "encode_pairs",
-    "encode_record",
+    "Abort", "Body", "BodyEnd", "CLOSED", "ClientConnection", "Connection",
+    "EndRequest", "NEED_DATA", "ProtocolError", "Request", "Stderr",
+    "Stdout", "UnknownTypeResult", "ValuesResult", "decode_pairs",
+    "encode_pairs", "encode_record",
 ]
 
 VERSION_1 = 1
@@ -68,7 +90,7 @@ _REQUEST_TYPES = frozenset((BEGIN_REQUEST, ABORT_REQUEST, PARAMS, STDIN, DATA))
 _KNOWN_TYPES = _APPLICATION_TYPES | _REQUEST_TYPES | {GET_VALUES}
 
 
-class ProtocolError(Exception):
+class ProtocolError(IISWSGIError):
     """The peer broke the FastCGI protocol; the connection must be closed."""
 
 
@@ -149,6 +171,23 @@ def encode_record(record_type, request_id, content=b""):
         raise ValueError("record content of %d bytes is over the %d maximum"
                          % (length, MAX_CONTENT))
     return _HEADER.pack(VERSION_1, record_type, request_id, length, 0) + content
+
+
+def _records(rtype, rid, data):
+    """``data`` as records of ``rtype`` of at most MAX_CONTENT bytes each,
+    without padding; ``b""`` for no data (the empty record that ends a
+    stream is the caller's to add)."""
+    length = len(data)
+    if not length:
+        return b""
+    if length <= MAX_CONTENT:
+        return _HEADER.pack(VERSION_1, rtype, rid, length, 0) + data
+    view = memoryview(data)
+    parts = []
+    for start in range(0, length, MAX_CONTENT):
+        chunk = view[start:start + MAX_CONTENT]
+        parts += (_HEADER.pack(VERSION_1, rtype, rid, len(chunk), 0), chunk)
+    return b"".join(parts)
 
 
 def _encode_length(length):
@@ -486,18 +525,7 @@ class Connection:
         rid = self.request_id
         if rid is None:
             raise RuntimeError("no request is active")
-        length = len(data)
-        if not length:
-            return b""
-        if length <= MAX_CONTENT:
-            return _HEADER.pack(VERSION_1, rtype, rid, length, 0) + data
-        view = memoryview(data)
-        parts = []
-        for start in range(0, length, MAX_CONTENT):
-            chunk = view[start:start + MAX_CONTENT]
-            parts += (_HEADER.pack(VERSION_1, rtype, rid, len(chunk), 0),
-                      chunk)
-        return b"".join(parts)
+        return _records(rtype, rid, data)
 
     def end_request(self, app_status=0, protocol_status=REQUEST_COMPLETE):
         """Bytes ending the active request: the closing empty FCGI_STDOUT,
@@ -514,3 +542,352 @@ class Connection:
         return (_HEADER.pack(VERSION_1, STDOUT, rid, 0, 0)
                 + _HEADER.pack(VERSION_1, END_REQUEST, rid, _END_BODY.size, 0)
                 + _END_BODY.pack(app_status & 0xFFFFFFFF, protocol_status))
+
+
+# -- the web server's side ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stdout:
+    """The content of one FCGI_STDOUT record.  Empty ``data`` is a record
+    that ends the stream; wfastcgi sends one after every write and IIS
+    reads on after it, and so does :class:`ClientConnection`."""
+
+    request_id: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Stderr:
+    """The content of one FCGI_STDERR record (empty: the end of the
+    stream, as for :class:`Stdout`)."""
+
+    request_id: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EndRequest:
+    """FCGI_END_REQUEST: the application is done with the request."""
+
+    request_id: int
+    app_status: int
+    protocol_status: int
+
+
+@dataclass(frozen=True)
+class ValuesResult:
+    """FCGI_GET_VALUES_RESULT: the values asked for (latin-1 text), those
+    the application knows."""
+
+    values: Dict[str, str]
+
+
+@dataclass(frozen=True)
+class UnknownTypeResult:
+    """FCGI_UNKNOWN_TYPE: the application did not know a record type sent
+    to it (``request_id`` is 0 for a management record)."""
+
+    record_type: int
+    request_id: int = 0
+
+
+#: What ClientConnection.next_event returns.
+ClientEvent = Union[Stdout, Stderr, EndRequest, ValuesResult,
+                    UnknownTypeResult]
+#: Parameters: a mapping or (name, value) pairs, each str (sent as UTF-8,
+#: as IIS sends its server variables when told to) or bytes (as they are).
+Params = Union[Mapping[Union[str, bytes], Union[str, bytes]],
+               Iterable[Tuple[Union[str, bytes], Union[str, bytes]]]]
+
+# Types only a web server sends: receiving one from an application is wrong.
+_WEB_SERVER_TYPES = _REQUEST_TYPES | {GET_VALUES}
+_TYPE_NAMES = {
+    BEGIN_REQUEST: "FCGI_BEGIN_REQUEST", ABORT_REQUEST: "FCGI_ABORT_REQUEST",
+    END_REQUEST: "FCGI_END_REQUEST", PARAMS: "FCGI_PARAMS",
+    STDIN: "FCGI_STDIN", STDOUT: "FCGI_STDOUT", STDERR: "FCGI_STDERR",
+    DATA: "FCGI_DATA", GET_VALUES: "FCGI_GET_VALUES",
+    GET_VALUES_RESULT: "FCGI_GET_VALUES_RESULT",
+    UNKNOWN_TYPE: "FCGI_UNKNOWN_TYPE",
+}
+_PROTOCOL_STATUSES = frozenset(
+    (REQUEST_COMPLETE, CANT_MPX_CONN, OVERLOADED, UNKNOWN_ROLE))
+
+
+def _octets(text):
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return bytes(text)
+    return text.encode("utf-8")
+
+
+def _param_pairs(params):
+    items = params.items() if isinstance(params, Mapping) else params
+    return [(_octets(name), _octets(value)) for name, value in items]
+
+
+def _check_request_id(request_id):
+    if not isinstance(request_id, int) or not 1 <= request_id <= 0xFFFF:
+        raise ValueError("request id %r: FastCGI request ids are 1 to 65535"
+                         " (0 is for management records)" % (request_id,))
+
+
+class _ClientRequest:
+    """What the web server has sent of one request, and whether the
+    application has ended it."""
+
+    __slots__ = ("keep_conn", "params_done", "stdin_done", "aborted",
+                 "ended")
+
+    def __init__(self, keep_conn, sent=False):
+        self.keep_conn = keep_conn
+        self.params_done = sent
+        self.stdin_done = sent
+        self.aborted = False
+        self.ended = False
+
+    @property
+    def finished(self):
+        return self.ended and (self.stdin_done or self.aborted)
+
+
+class ClientConnection:
+    """The protocol state of one connection to an application, from the
+    web server's side.
+
+    With ``track_requests`` (the default) every record the application
+    sends must belong to a request begun here and not yet ended.  A caller
+    that writes hand-made records (a test provoking the application) passes
+    False: a record for an unknown or ended request id then counts as the
+    answer to a request begun by other means.
+    """
+
+    def __init__(self, track_requests: bool = True) -> None:
+        self.track_requests = track_requests
+        self._requests: Dict[int, _ClientRequest] = {}
+        self._values_asked = 0
+        self._closing: Optional[int] = None
+        self._buffer = b""
+        self._pos = 0
+        self._offset = 0        # stream offset of self._buffer[0]
+        self._eof = False
+
+    # -- sending -----------------------------------------------------------
+
+    def begin_request(self, request_id: int = 1, role: int = RESPONDER,
+                      keep_conn: bool = True) -> bytes:
+        """FCGI_BEGIN_REQUEST for a new request."""
+        _check_request_id(request_id)
+        current = self._requests.get(request_id)
+        if current is not None and not current.finished:
+            raise RuntimeError(
+                "request %d is still active: wait for its FCGI_END_REQUEST"
+                " and end its FCGI_STDIN before beginning it again"
+                % request_id)
+        self._requests[request_id] = _ClientRequest(keep_conn)
+        return (_HEADER.pack(VERSION_1, BEGIN_REQUEST, request_id,
+                             _BEGIN_BODY.size, 0)
+                + _BEGIN_BODY.pack(role, KEEP_CONN if keep_conn else 0))
+
+    def _sending(self, request_id, what):
+        state = self._requests.get(request_id)
+        if state is None:
+            raise RuntimeError("%s for request %r, which was not begun: call"
+                               " begin_request first" % (what, request_id))
+        return state
+
+    def send_params(self, request_id: int, params: Params) -> bytes:
+        """All the parameters of a request: FCGI_PARAMS records of at most
+        65535 bytes, then the empty one that ends them."""
+        state = self._sending(request_id, "FCGI_PARAMS")
+        if state.params_done:
+            raise RuntimeError("the FCGI_PARAMS of request %d have already"
+                               " ended" % request_id)
+        state.params_done = True
+        return (_records(PARAMS, request_id,
+                         encode_pairs(_param_pairs(params)))
+                + _HEADER.pack(VERSION_1, PARAMS, request_id, 0, 0))
+
+    def send_stdin(self, request_id: int, data: bytes) -> bytes:
+        """``data`` of the request body as FCGI_STDIN records; ``b""`` is
+        the empty record that ends the body."""
+        state = self._sending(request_id, "FCGI_STDIN")
+        if not state.params_done:
+            raise RuntimeError("FCGI_STDIN for request %d before its"
+                               " parameters: call send_params first"
+                               % request_id)
+        if state.stdin_done:
+            raise RuntimeError("the FCGI_STDIN of request %d has already"
+                               " ended" % request_id)
+        if not data:
+            state.stdin_done = True
+            return _HEADER.pack(VERSION_1, STDIN, request_id, 0, 0)
+        return _records(STDIN, request_id, data)
+
+    def send_data(self, request_id: int, data: bytes) -> bytes:
+        """``data`` as FCGI_DATA records (the Filter role's second
+        stream); ``b""`` is the empty record that ends it."""
+        self._sending(request_id, "FCGI_DATA")
+        if not data:
+            return _HEADER.pack(VERSION_1, DATA, request_id, 0, 0)
+        return _records(DATA, request_id, data)
+
+    def abort_request(self, request_id: int) -> bytes:
+        """FCGI_ABORT_REQUEST; the application still ends the request with
+        FCGI_END_REQUEST."""
+        state = self._sending(request_id, "FCGI_ABORT_REQUEST")
+        if state.ended:
+            raise RuntimeError("request %d has already ended: there is"
+                               " nothing to abort" % request_id)
+        if state.aborted:
+            raise RuntimeError("request %d was already aborted" % request_id)
+        state.aborted = True
+        return _HEADER.pack(VERSION_1, ABORT_REQUEST, request_id, 0, 0)
+
+    def get_values(self, names: Iterable[str]) -> bytes:
+        """FCGI_GET_VALUES asking for ``names`` (e.g. FCGI_MAX_CONNS)."""
+        content = encode_pairs((name.encode("latin-1"), b"")
+                               for name in names)
+        if len(content) > MAX_CONTENT:
+            raise ValueError("FCGI_GET_VALUES of %d bytes does not fit in"
+                             " one record (%d at most)"
+                             % (len(content), MAX_CONTENT))
+        self._values_asked += 1
+        return encode_record(GET_VALUES, 0, content)
+
+    def request(self, request_id: int, params: Params, body: bytes = b"",
+                keep_conn: bool = True, role: int = RESPONDER) -> bytes:
+        """A whole request in one buffer: FCGI_BEGIN_REQUEST, the
+        parameters, the body and the empty FCGI_STDIN."""
+        parts = [self.begin_request(request_id, role, keep_conn),
+                 self.send_params(request_id, params)]
+        if body:
+            parts.append(self.send_stdin(request_id, body))
+        parts.append(self.send_stdin(request_id, b""))
+        return b"".join(parts)
+
+    # -- receiving ---------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes from the application; ``b""`` means it closed the
+        connection."""
+        if data:
+            if self._eof:
+                raise RuntimeError("data received after end of file")
+            pos = self._pos
+            if pos >= len(self._buffer):
+                self._buffer = bytes(data)
+            else:
+                self._buffer = self._buffer[pos:] + data
+            self._offset += pos
+            self._pos = 0
+        else:
+            self._eof = True
+
+    @property
+    def peer_closed(self) -> bool:
+        """True once the application closed its side of the connection."""
+        return self._eof
+
+    @property
+    def buffered(self) -> int:
+        """How many received bytes are not yet turned into events."""
+        return len(self._buffer) - self._pos
+
+    @property
+    def unfinished(self) -> List[int]:
+        """The ids of the requests begun that the application has not
+        ended (with CLOSED, those it left unanswered)."""
+        return sorted(rid for rid, state in self._requests.items()
+                      if not state.ended)
+
+    def next_event(self):
+        """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
+        buffer = self._buffer
+        pos = self._pos
+        available = len(buffer) - pos
+        if available < HEADER_LEN:
+            return self._starved(available)
+        version, rtype, rid, clen, plen = _HEADER.unpack_from(buffer, pos)
+        where = self._offset + pos
+        self._check_header(version, rtype, rid, clen, where)
+        end = pos + HEADER_LEN + clen + plen
+        if end > len(buffer):
+            return self._starved(available)
+        content = buffer[pos + HEADER_LEN:pos + HEADER_LEN + clen]
+        self._pos = end
+        return self._dispatch(rtype, rid, content, where)
+
+    def _starved(self, available):
+        if not self._eof:
+            return NEED_DATA
+        if available:
+            raise ProtocolError(
+                "the application closed the connection in the middle of a"
+                " record (%d bytes of it received, at byte %d)"
+                % (available, self._offset + self._pos))
+        return CLOSED
+
+    def _check_header(self, version, rtype, rid, clen, where):
+        if version != VERSION_1:
+            raise ProtocolError("record at byte %d: version %d, expected 1"
+                                % (where, version))
+        name = _TYPE_NAMES.get(rtype)
+        if rtype in _WEB_SERVER_TYPES:
+            raise ProtocolError("record at byte %d: %s is sent by web"
+                                " servers, not applications" % (where, name))
+        if name is None:
+            raise ProtocolError("record at byte %d: type %d is not one"
+                                " FastCGI 1.0 defines" % (where, rtype))
+        if rtype in (STDOUT, STDERR, END_REQUEST) and rid == 0:
+            raise ProtocolError("record at byte %d: %s with request id 0"
+                                % (where, name))
+        if rtype == GET_VALUES_RESULT and rid != 0:
+            raise ProtocolError("record at byte %d: %s with request id %d,"
+                                " expected 0" % (where, name, rid))
+        if rtype in (END_REQUEST, UNKNOWN_TYPE) and clen != 8:
+            raise ProtocolError("record at byte %d: %s with %d bytes of"
+                                " content, expected 8" % (where, name, clen))
+
+    def _dispatch(self, rtype, rid, content, where):
+        if self._closing is not None:
+            raise ProtocolError(
+                "record at byte %d: %s after the application ended request"
+                " %d, begun without FCGI_KEEP_CONN (it must close the"
+                " connection then)" % (where, _TYPE_NAMES[rtype],
+                                       self._closing))
+        if rtype == GET_VALUES_RESULT:
+            if self._values_asked:
+                self._values_asked -= 1
+            elif self.track_requests:
+                raise ProtocolError(
+                    "record at byte %d: FCGI_GET_VALUES_RESULT, but no"
+                    " FCGI_GET_VALUES was sent" % where)
+            try:
+                return ValuesResult(decode_pairs(content))
+            except ProtocolError as error:
+                raise ProtocolError("FCGI_GET_VALUES_RESULT at byte %d: %s"
+                                    % (where, error)) from None
+        if rtype == UNKNOWN_TYPE:
+            return UnknownTypeResult(content[0], rid)
+        state = self._requests.get(rid)
+        if state is None or state.ended:
+            if self.track_requests:
+                raise ProtocolError(
+                    "record at byte %d: %s for request %d, which %s"
+                    % (where, _TYPE_NAMES[rtype], rid,
+                       "was never begun" if state is None else
+                       "has ended (its FCGI_END_REQUEST came before)"))
+            state = self._requests[rid] = _ClientRequest(True, sent=True)
+        if rtype == STDOUT:
+            return Stdout(rid, content)
+        if rtype == STDERR:
+            return Stderr(rid, content)
+        app_status, protocol_status = _END_BODY.unpack(content)
+        if protocol_status not in _PROTOCOL_STATUSES:
+            raise ProtocolError(
+                "record at byte %d: FCGI_END_REQUEST for request %d with"
+                " protocol status %d, which FastCGI 1.0 does not define"
+                % (where, rid, protocol_status))
+        state.ended = True
+        if not state.keep_conn and not self.unfinished:
+            self._closing = rid
+        return EndRequest(rid, app_status, protocol_status)

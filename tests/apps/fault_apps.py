@@ -1,7 +1,9 @@
 """WSGI applications that fail on purpose, for tests/reliability.
 
 Every response iterable here has a close() that writes a marker file
-``$FAULT_MARKERS/<name>.closed``, so the tests see that close() ran.
+``$FAULT_MARKERS/<name>.closed``, so the tests see that close() ran; the
+applications that read a body first write ``$FAULT_MARKERS/<name>.stage``,
+so the tests know the application is reading before they go on.
 """
 
 import json
@@ -15,6 +17,13 @@ def _mark(name):
     if folder:
         with open(os.path.join(folder, name + ".closed"), "a") as f:
             f.write("closed\n")
+
+
+def _stage(name):
+    folder = os.environ.get("FAULT_MARKERS")
+    if folder:
+        with open(os.path.join(folder, name + ".stage"), "a") as f:
+            f.write("reached\n")
 
 
 class Marked:
@@ -90,6 +99,7 @@ def application(environ, start_response):
     if path == "/store":
         # Reads the whole body, then "stores" it: records its size in
         # $FAULT_MARKERS/store.size only when the read ended cleanly.
+        _stage("store-reading")
         data = environ["wsgi.input"].read()
         folder = os.environ.get("FAULT_MARKERS")
         if folder:
@@ -98,6 +108,7 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", text)])
         return Marked("store", [b"stored %d bytes" % len(data)])
     if path == "/echo":
+        _stage("echo-reading")
         data = environ["wsgi.input"].read()
         start_response("200 OK", [("Content-Type", text),
                                   ("Content-Length", str(len(data)))])

@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 
-import pytest
+from tests.conftest import require
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -44,30 +44,22 @@ STOP_TIMEOUT = 5
 
 def require_binary(name, *known_paths):
     """The path of the program ``name``: one of ``known_paths`` or found on
-    PATH (plus the sbin folders).  When it is missing the test fails if
-    the environment variable CI is set and is skipped otherwise."""
+    PATH (plus the sbin folders).  When it is missing the test is skipped,
+    or fails when CI is set (tests/conftest.py's ``require``)."""
     search = os.pathsep.join(
         [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
     for path in list(known_paths) + [shutil.which(name, path=search)]:
         if path and os.path.isfile(path) and os.access(path, os.X_OK):
             return path
-    message = "%s is not installed: the end-to-end tests with it need it" % (
-        name,)
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI is set, so this is an error)",
-                    pytrace=False)
-    pytest.skip(message)
+    require(False, "%s is not installed: the end-to-end tests with it need"
+            " it" % name)
 
 
 def require_script(path):
     """A console script installed next to the running Python."""
-    if os.path.isfile(path):
-        return path
-    message = "%s is not installed next to %s" % (
-        os.path.basename(path), sys.executable)
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    require(os.path.isfile(path), "%s is not installed next to %s" % (
+        os.path.basename(path), sys.executable))
+    return path
 
 
 # -- places ----------------------------------------------------------------

@@ -391,6 +391,39 @@ def test_static_files_and_request_filtering(tmp_path):
         "/static-not/style.css"
 
 
+def test_denied_extensions_and_the_mime_map_as_iis(tmp_path):
+    # IIS's rules, not Python's mimetypes: an extension request filtering
+    # denies is 404.7 (even for the FastCGI handler), one outside the MIME
+    # map (IIS's, plus web.config's mimeMap) is 404.3.
+    site = write_site(tmp_path / "site")
+    static = site / "static"
+    static.mkdir()
+    for name in ("notes.md", "script.py", "style.css"):
+        (static / name).write_text("x")
+    (static / "web.config").write_text(
+        '<configuration><system.webServer><handlers>'
+        '<remove name="Python FastCGI" /></handlers>'
+        '<staticContent><mimeMap fileExtension=".md"'
+        ' mimeType="text/markdown" /></staticContent>'
+        '<security><requestFiltering><fileExtensions>'
+        '<add fileExtension=".css" allowed="false" />'
+        '</fileExtensions></requestFiltering></security>'
+        '</system.webServer></configuration>')
+    with emulating(site) as server:
+        markdown = fetch(server, "/static/notes.md")
+        script = fetch(server, "/static/script.py")
+        css = fetch(server, "/static/style.css")
+        source = fetch(server, "/app/model.cs")
+        app = fetch(server, "/app/model.py")
+    assert markdown[0] == 200 and markdown[1]["Content-Type"] == \
+        "text/markdown"
+    assert script[0] == 404 and b"404.3" in script[2]
+    assert css[0] == 404 and b"404.7" in css[2]
+    assert source[0] == 404 and b"404.7" in source[2]
+    assert app[0] == 200 and json.loads(app[2])["PATH_INFO"] == \
+        "/app/model.py"
+
+
 def test_double_escaping_allowed_by_web_config(tmp_path):
     site = write_site(tmp_path / "site", extra=(
         '<security><requestFiltering allowDoubleEscaping="true" />'

@@ -4,8 +4,8 @@ loaded by headless Chromium; the DOM it renders must be the sample's
 environ page, with what IIS would have given the application.
 
 Chromium is the Debian package ``chromium`` (scripts/setup installs it).
-Without it the test is skipped, but fails in CI (CI set), where it must
-run.
+Without it the test is skipped, but fails in CI (tests/conftest.py's
+``require``).
 """
 
 import ast
@@ -18,12 +18,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.support import webdeploy
+from tests.conftest import require
 from tests.support.emulate import EmulateProcess
 from tests.support.webdeploy import deploy
-
-# The module-scoped virtual environment standing in for the system Python.
-python = webdeploy.python
 
 pytestmark = pytest.mark.skipif(
     os.name == "nt", reason="iiswsgi emulate starts FastCGI processes on"
@@ -37,12 +34,8 @@ def find_chromium():
     path = shutil.which("chromium") or (
         "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK)
         else None)
-    if path is None:
-        reason = ("no chromium: install the Debian package chromium"
-                  " (scripts/setup does)")
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; in CI this test must run")
-        pytest.skip(reason)
+    require(path, "no chromium: install the Debian package chromium"
+            " (scripts/setup does)")
     return path
 
 

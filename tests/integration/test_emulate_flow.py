@@ -11,12 +11,8 @@ import re
 
 import pytest
 
-from tests.support import webdeploy
 from tests.support.emulate import EmulateProcess, fetch, process_gone
 from tests.support.webdeploy import deploy
-
-# The module-scoped virtual environment standing in for the system Python.
-python = webdeploy.python
 
 pytestmark = pytest.mark.skipif(
     os.name == "nt", reason="iiswsgi emulate starts FastCGI processes on"

@@ -6,15 +6,20 @@ import os
 import subprocess
 import sys
 
+import defusedxml
 import pytest
 
 from iiswsgi import safexml
 from iiswsgi.iis.cmdline import quote_path
 from iiswsgi.registration import handler_snippet
+from tests.conftest import require
 from tests.support.apphost import write_apphost_config, write_fake_appcmd
 from tests.support.iis import ROOT
 
 BIN = os.path.dirname(sys.executable)
+# Where iiswsgi's dependencies are, for interpreters run outside this
+# environment (a bare Python through a path with spaces).
+DEPENDENCIES = os.path.dirname(os.path.dirname(defusedxml.__file__))
 
 APP = '''\
 def application(environ, start_response):
@@ -37,7 +42,8 @@ class IIS:
                                    "IISWSGI_FAKE_APPCMD_DENIED")}
         self.env.update(IIS_BIN=str(tmp_path / "iis"),
                         IISWSGI_FAKE_APPHOST=self.config,
-                        PYTHONPATH=ROOT, PYTHONIOENCODING="utf-8")
+                        PYTHONPATH=os.pathsep.join((ROOT, DEPENDENCIES)),
+                        PYTHONIOENCODING="utf-8")
 
     def run(self, *args, python=sys.executable, env=None, cwd=None):
         return subprocess.run(
@@ -143,8 +149,8 @@ def test_duplicate_error_means_already_registered(iis):
 def test_console_scripts(iis):
     enable = os.path.join(BIN, "iiswsgi-enable")
     disable = os.path.join(BIN, "iiswsgi-disable")
-    if not (os.path.exists(enable) and os.path.exists(disable)):
-        pytest.skip("iiswsgi is not installed next to %s" % sys.executable)
+    require(os.path.exists(enable) and os.path.exists(disable),
+            "iiswsgi is not installed next to %s" % sys.executable)
     for command, words in ((enable, "Registered"),
                            (disable, "no longer registered")):
         result = subprocess.run([command], capture_output=True, text=True,
@@ -550,6 +556,9 @@ def test_doctor_venv_redirector(tmp_path):
     (venv / "Lib" / "site-packages").mkdir(parents=True)
     (venv / "Lib" / "site-packages" / "iiswsgi").symlink_to(
         os.path.join(ROOT, "iiswsgi"))
+    # and the dependency iiswsgi needs to run in it
+    (venv / "Lib" / "site-packages" / "defusedxml").symlink_to(
+        os.path.dirname(defusedxml.__file__))
     python = venv / "Scripts" / "python.exe"
     python.write_text('#!/bin/sh\nexec %s "$@"\n' % base)
     python.chmod(0o755)

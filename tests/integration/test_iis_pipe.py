@@ -1,7 +1,6 @@
 """The gateway started as IIS starts it: a duplex channel on stdin, stdout
 and stderr closed, IIS's server variables, FCGI_KEEP_CONN."""
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 
 from tests.support import fcgi
 from tests.support.iis import ROOT, Gateway, iis_params, wait_for
+from tests.support.wfastcgi import as_json, write_web_config
 
 HANDLER = "sample_apps.router"
 
@@ -36,21 +36,6 @@ def start(tmp_path):
 def site(tmp_path, path="/", **kw):
     kw.setdefault("physical_path", str(tmp_path) + os.sep)
     return iis_params(path, **kw)
-
-
-def write_web_config(folder, name="web.config", **settings):
-    """A web.config whose <appSettings> hold ``settings``."""
-    from xml.sax.saxutils import quoteattr
-    entries = "".join("    <add key=%s value=%s />\n" % (quoteattr(k), quoteattr(v))
-                      for k, v in settings.items())
-    (folder / name).write_text(
-        '<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n'
-        "  <appSettings>\n%s  </appSettings>\n</configuration>\n" % entries)
-
-
-def as_json(response):
-    assert response.status == 200, response.stdout[:500]
-    return json.loads(response.body)
 
 
 def rss_peak_kib(pid):

@@ -17,8 +17,7 @@ import sys
 
 import pytest
 
-from tests.support.webdeploy import (  # noqa: F401 (python: a fixture)
-    EXAMPLES, ROOT, build, deploy, python, run, unpack)
+from tests.support.webdeploy import deploy, run
 
 pytestmark = pytest.mark.skipif(os.name == "nt",
                                 reason="the gateway probe needs POSIX")

@@ -9,9 +9,8 @@ import os
 
 import pytest
 
-from tests.integration.test_wfastcgi_settings import (  # noqa: F401
-    Collector, collector, hiding, site, telemetry_env)
 from tests.support.iis import ROOT, Gateway, iis_params
+from tests.support.wfastcgi import Collector, hiding, telemetry_env
 
 IKEY = "5ec7e75a-1a2b-4c3d-9e8f-0123456789ab"
 SECRETS = {

@@ -1,47 +1,18 @@
 """wfastcgi's settings, through `python -m iiswsgi` started the IIS way."""
 
-import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-from tests.integration.test_iis_pipe import as_json, write_web_config
 from tests.support import fcgi
 from tests.support.iis import Gateway, iis_params, wait_for
-
-
-def hiding(*modules):
-    """Arguments that run `python -m iiswsgi` as if ``modules`` were not
-    installed."""
-    return ["-c", "import sys, runpy; sys.modules.update(dict.fromkeys(%r));"
-                  " runpy.run_module('iiswsgi', run_name='__main__',"
-                  " alter_sys=True)" % (modules,)]
-
-
-@pytest.fixture
-def site(tmp_path):
-    started = []
-    folder = tmp_path / "site"
-    folder.mkdir()
-
-    def start(args=("-m", "iiswsgi"), env=None, **settings):
-        write_web_config(folder, **settings)
-        gateway = Gateway(list(args), env=env, cwd=str(tmp_path),
-                          log=tmp_path / "iiswsgi.log")
-        started.append(gateway)
-        return gateway
-    start.folder = folder
-    start.params = lambda path="/", **kw: iis_params(
-        path, physical_path=str(folder) + os.sep, **kw)
-    yield start
-    for gateway in started:
-        gateway.stop()
+from tests.support.wfastcgi import (Collector, as_json, hiding,
+                                    telemetry_env, write_web_config)
 
 
 def test_every_setting_is_exported_with_clear_and_remove(site):
@@ -119,54 +90,6 @@ def test_telemetry_without_a_package_installed(site):
               APPINSIGHTS_INSTRUMENTATIONKEY="00000000-0000-0000-0000-000000000000")
     assert gw.client.request(site.params()).status == 200
     assert gw.log_text().count("no telemetry package is installed") == 1
-
-
-class Collector(http.server.BaseHTTPRequestHandler):
-    """A stand-in for the Application Insights ingestion endpoint."""
-
-    received = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("Content-Encoding") == "gzip":
-            import gzip
-            body = gzip.decompress(body)
-        Collector.received.append((self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        reply = b'{"itemsReceived": 1, "itemsAccepted": 1, "errors": []}'
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def collector():
-    Collector.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d/" % server.server_port
-    server.shutdown()
-    server.server_close()
-
-
-# Everything the telemetry packages would send goes to the collector on
-# loopback: nothing leaves the machine.
-def telemetry_env(endpoint):
-    return {
-        "APPLICATIONINSIGHTS_CONNECTION_STRING":
-            "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
-            "IngestionEndpoint=%s;LiveEndpoint=%s" % (endpoint, endpoint),
-        "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
-        "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "otel",
-        "OTEL_BSP_SCHEDULE_DELAY": "200",
-        # Sample every request: a rate-limited sampler may drop the first.
-        "OTEL_TRACES_SAMPLER": "always_on",
-    }
 
 
 @pytest.mark.parametrize("package", ["opentelemetry", "applicationinsights"])

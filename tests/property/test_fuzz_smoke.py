@@ -3,6 +3,7 @@ then on a few thousand random inputs (mutated seeds and plain random
 bytes), so CI exercises them in a second or two."""
 
 import glob
+import logging
 import os
 import random
 import sys
@@ -55,8 +56,9 @@ def mutate(rng, data):
 def test_seed_corpus(name):
     inputs = corpus(name)
     assert len(inputs) >= 5
-    for data in inputs:
-        getattr(targets, name)(data)
+    with targets.quiet_logs():
+        for data in inputs:
+            getattr(targets, name)(data)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -64,13 +66,33 @@ def test_random_inputs(name):
     target = getattr(targets, name)
     rng = random.Random(20261121 + NAMES.index(name))
     pool = corpus(name)
-    for n in range(RANDOM_INPUTS):
-        if n % 4 == 0:
-            data = bytes(rng.randrange(256)
-                         for _ in range(rng.randint(0, 64)))
-        else:
-            data = mutate(rng, rng.choice(pool))
-        target(data)
+    with targets.quiet_logs():
+        for n in range(RANDOM_INPUTS):
+            if n % 4 == 0:
+                data = bytes(rng.randrange(256)
+                             for _ in range(rng.randint(0, 64)))
+            else:
+                data = mutate(rng, rng.choice(pool))
+            target(data)
+
+
+def test_fuzz_logging_is_silenced_only_while_fuzzing(caplog):
+    """Importing the targets silences nothing; quiet_logs() silences
+    iiswsgi's warnings inside, and puts every level back after, so a
+    later caplog check sees them."""
+    names = ("iiswsgi", "iiswsgi.gateway.environ")
+    before = [logging.getLogger(n).level for n in names]
+    odd = targets.environ_input({"UNENCODED_URL": "/elsewhere/x",
+                                 "APPL_MD_PATH": "/LM/W3SVC/1/ROOT/app"})
+    caplog.set_level(logging.WARNING)
+    with targets.quiet_logs():
+        targets.environ(odd)
+        assert caplog.records == []
+    assert [logging.getLogger(n).level for n in names] == before
+    targets.environ(odd)
+    assert any("is not under the application path" in r.getMessage()
+               and r.name == "iiswsgi.gateway.environ" for r in caplog.records), (
+        caplog.records)
 
 
 def test_targets_assert_something():

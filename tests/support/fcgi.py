@@ -1,26 +1,35 @@
-"""The web server's side of FastCGI, for tests.
+"""The web server's side of FastCGI, for tests: a socket wrapped around
+iiswsgi.protocol.fastcgi.ClientConnection, and builders of hand-made
+records (padded, cut into small pieces, of a wrong version) for provoking
+an application.
 
-Written apart from iiswsgi.fastcgi on purpose, from the specification, so
-that the tests check one implementation against another.
+The encoding itself is iiswsgi's; tests/unit/test_fastcgi_client.py pins
+it to the specification's bytes, so the application's side is still
+checked against known answers.
 """
 
 import socket
 import struct
 
-HEADER = struct.Struct(">BBHHBB")
+from iiswsgi.protocol import fastcgi
+from iiswsgi.protocol.cgi import MalformedHead, parse_head
+from iiswsgi.protocol.fastcgi import (  # noqa: F401 (the tests' names)
+    ABORT_REQUEST, AUTHORIZER, BEGIN_REQUEST, DATA, END_REQUEST, FILTER,
+    GET_VALUES, GET_VALUES_RESULT, PARAMS, RESPONDER, STDERR, STDIN, STDOUT,
+    UNKNOWN_TYPE)
 
-BEGIN_REQUEST, ABORT_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR, \
-    DATA, GET_VALUES, GET_VALUES_RESULT, UNKNOWN_TYPE = range(1, 12)
-RESPONDER, AUTHORIZER, FILTER = 1, 2, 3
+# The record header with its reserved byte, for tests that build or split
+# records by hand.
+HEADER = struct.Struct(">BBHHBB")
+_END_BODY = struct.Struct(">IB3x")
+_length = fastcgi._encode_length
 
 
 def record(rtype, rid, content=b"", padding=0, version=1):
+    """One record as given, padding and version included: what an
+    application may be sent, right or wrong."""
     return (HEADER.pack(version, rtype, rid, len(content), padding, 0)
             + content + b"\x00" * padding)
-
-
-def _length(n):
-    return bytes((n,)) if n < 128 else struct.pack(">I", n | 0x80000000)
 
 
 def _bytes(value):
@@ -28,18 +37,14 @@ def _bytes(value):
 
 
 def pairs(items):
+    """Name-value pairs (a dict or pairs of str, sent as UTF-8, or bytes)."""
     if isinstance(items, dict):
         items = items.items()
-    out = b""
-    for name, value in items:
-        name, value = _bytes(name), _bytes(value)
-        out += _length(len(name)) + _length(len(value)) + name + value
-    return out
+    return fastcgi.encode_pairs((_bytes(n), _bytes(v)) for n, v in items)
 
 
 def begin(rid, role=RESPONDER, keep_conn=True):
-    return record(BEGIN_REQUEST, rid,
-                  struct.pack(">HB5x", role, 1 if keep_conn else 0))
+    return fastcgi.ClientConnection().begin_request(rid, role, keep_conn)
 
 
 def stream(rtype, rid, data, chunk=65535, padding=0):
@@ -52,6 +57,11 @@ def stream(rtype, rid, data, chunk=65535, padding=0):
 
 def request(rid, params, body=b"", keep_conn=True, chunk=65535, padding=0,
             role=RESPONDER):
+    """A whole request; with ``chunk`` or ``padding`` its streams are cut
+    and padded by hand."""
+    if chunk == fastcgi.MAX_CONTENT and not padding:
+        return fastcgi.ClientConnection().request(rid, params, body,
+                                                  keep_conn, role)
     return (begin(rid, role, keep_conn)
             + stream(PARAMS, rid, pairs(params), chunk, padding)
             + stream(STDIN, rid, body, chunk, padding))
@@ -67,18 +77,20 @@ class Response:
         self.stdout_ends = 0
 
     def parse(self):
-        head, _, self.body = self.stdout.partition(b"\r\n\r\n")
-        self.headers = []
-        self.status = None
-        for line in head.decode("latin-1").split("\r\n"):
-            name, _, value = line.partition(":")
-            value = value.strip()
-            if name.lower() == "status":
-                self.status = int(value.split()[0])
+        """Status, headers and body of the CGI answer.  Status None when
+        the application wrote nothing, or when what was read is not a
+        whole answer (its start was read record by record): then
+        ``malformed`` says why."""
+        self.status, self.headers, self.body = None, [], b""
+        self.malformed = None
+        if self.stdout:
+            try:
+                head = parse_head(self.stdout)
+            except MalformedHead as error:
+                self.malformed = str(error)
             else:
-                self.headers.append((name, value))
-        if self.status is None and self.stdout:
-            self.status = 200
+                self.status, self.headers, self.body = (
+                    head.status, head.headers, head.body)
         return self
 
     def header(self, name):
@@ -92,52 +104,70 @@ class Response:
         return self.body.decode("utf-8")
 
 
+def _as_record(event):
+    """(type, request id, content) of the record an event came in."""
+    if isinstance(event, fastcgi.Stdout):
+        return STDOUT, event.request_id, event.data
+    if isinstance(event, fastcgi.Stderr):
+        return STDERR, event.request_id, event.data
+    if isinstance(event, fastcgi.EndRequest):
+        return END_REQUEST, event.request_id, _END_BODY.pack(
+            event.app_status, event.protocol_status)
+    if isinstance(event, fastcgi.ValuesResult):
+        return GET_VALUES_RESULT, 0, fastcgi.encode_pairs(
+            (n.encode("latin-1"), v.encode("latin-1"))
+            for n, v in event.values.items())
+    return UNKNOWN_TYPE, event.request_id, bytes((event.record_type,)) + \
+        bytes(7)
+
+
 class Client:
-    """Talks FastCGI over a connected socket."""
+    """Talks FastCGI over a connected socket (or anything with its
+    settimeout, sendall and recv); what is sent is the test's own bytes."""
 
     def __init__(self, sock, timeout=30):
         self.sock = sock
         self.sock.settimeout(timeout)
-        self.buffer = b""
+        self.connection = fastcgi.ClientConnection(track_requests=False)
+
+    @property
+    def buffer(self):
+        """Received bytes not yet read as records."""
+        return self.connection.buffered
 
     def send(self, data):
         self.sock.sendall(data)
 
-    def _read(self, n):
-        while len(self.buffer) < n:
-            data = self.sock.recv(1 << 16)
-            if not data:
-                raise EOFError("connection closed with %d of %d bytes"
-                               % (len(self.buffer), n))
-            self.buffer += data
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
+    def next_event(self):
+        while True:
+            event = self.connection.next_event()
+            if event is fastcgi.CLOSED:
+                raise EOFError("connection closed")
+            if event is not fastcgi.NEED_DATA:
+                return event
+            self.connection.receive_data(self.sock.recv(1 << 16))
 
     def read_record(self):
-        version, rtype, rid, clen, plen, _ = HEADER.unpack(self._read(8))
-        assert version == 1, version
-        content = self._read(clen)
-        self._read(plen)
-        return rtype, rid, content
+        return _as_record(self.next_event())
 
     def read_response(self, rid):
         response = Response()
         while True:
-            rtype, got, content = self.read_record()
-            response.records.append((rtype, got, content))
-            if got != rid:
+            event = self.next_event()
+            response.records.append(_as_record(event))
+            if getattr(event, "request_id", 0) != rid:
                 continue
-            if rtype == STDOUT:
-                if content:
+            if isinstance(event, fastcgi.Stdout):
+                if event.data:
                     assert not response.stdout_ends, "STDOUT after its end"
-                    response.stdout += content
+                    response.stdout += event.data
                 else:
                     response.stdout_ends += 1
-            elif rtype == STDERR:
-                response.stderr += content
-            elif rtype == END_REQUEST:
-                response.app_status, response.protocol_status = \
-                    struct.unpack(">IB3x", content)
+            elif isinstance(event, fastcgi.Stderr):
+                response.stderr += event.data
+            elif isinstance(event, fastcgi.EndRequest):
+                response.app_status = event.app_status
+                response.protocol_status = event.protocol_status
                 return response.parse()
 
     def request(self, params, body=b"", rid=1, keep_conn=True, **kw):
@@ -148,7 +178,7 @@ class Client:
         """True once the other end closes the connection."""
         self.sock.settimeout(timeout)
         try:
-            return self.buffer == b"" and self.sock.recv(1) == b""
+            return not self.buffer and self.sock.recv(1) == b""
         except ConnectionResetError:
             return True
         except socket.timeout:
@@ -156,20 +186,6 @@ class Client:
 
 
 def decode_pairs(data):
-    out = {}
-    pos = 0
-    while pos < len(data):
-        lengths = []
-        for _ in range(2):
-            if data[pos] & 0x80:
-                lengths.append(struct.unpack(">I", data[pos:pos + 4])[0]
-                               & 0x7FFFFFFF)
-                pos += 4
-            else:
-                lengths.append(data[pos])
-                pos += 1
-        name = data[pos:pos + lengths[0]]
-        pos += lengths[0]
-        out[name] = data[pos:pos + lengths[1]]
-        pos += lengths[1]
-    return out
+    """Name-value pairs as a dict of bytes."""
+    return {name.encode("latin-1"): value.encode("latin-1")
+            for name, value in fastcgi.decode_pairs(data).items()}

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from iiswsgi.iis.variables import server_variables
+
 from .fcgi import Client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,40 +22,19 @@ def iis_params(path="/", query="", method="GET", app_path="", site_id=1,
                content_type=None, https=False, headers=None, raw_url=None,
                **extra):
     """The server variables IIS 10 sends for a request to ``path``
-    (already decoded text) under the application at ``app_path``."""
+    (already decoded text) under the application at ``app_path``, in the
+    folder ``physical_path`` (a Windows path, taken as given)."""
     from urllib.parse import quote
     raw_url = raw_url if raw_url is not None else (
         quote(path.encode("utf-8"), safe="/;=,~!$&'()*+@:")
         + ("?" + query if query else ""))
-    meta = "/LM/W3SVC/%d" % site_id
-    params = {
-        "APPL_MD_PATH": meta + "/ROOT" + app_path,
-        "APPL_PHYSICAL_PATH": physical_path,
-        "INSTANCE_ID": str(site_id),
-        "INSTANCE_META_PATH": meta,
-        "GATEWAY_INTERFACE": "CGI/1.1",
-        "SERVER_SOFTWARE": "Microsoft-IIS/10.0",
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "443" if https else "80",
-        "SERVER_PORT_SECURE": "1" if https else "0",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REQUEST_METHOD": method,
-        "QUERY_STRING": query,
-        "CONTENT_LENGTH": str(len(body)),
-        "PATH_INFO": path,
-        "SCRIPT_NAME": path,
-        "URL": path,
-        "PATH_TRANSLATED": physical_path + path.lstrip("/").replace("/", "\\"),
-        "REQUEST_URI": raw_url,
-        "UNENCODED_URL": raw_url,
-        "REMOTE_ADDR": "127.0.0.1",
-        "REMOTE_HOST": "127.0.0.1",
-        "REMOTE_PORT": "50123",
-        "LOCAL_ADDR": "127.0.0.1",
-        "HTTPS": "on" if https else "off",
-        "HTTP_HOST": "localhost",
-        "HTTP_USER_AGENT": "iiswsgi-tests",
-    }
+    params = server_variables(
+        path, raw_url, physical_path, app_path, site_id, method, len(body),
+        server_port="443" if https else "80", remote_port="50123",
+        https=https, resolve_physical_path=False)
+    # The query as given, also with a raw_url that has none.
+    params["QUERY_STRING"] = query
+    params.update(HTTP_HOST="localhost", HTTP_USER_AGENT="iiswsgi-tests")
     if content_type:
         params["CONTENT_TYPE"] = content_type
     for name, value in (headers or {}).items():

@@ -3,9 +3,8 @@ example: bdist_msdeploy in a copy of the example, the zip unpacked into a
 site folder as Web Deploy would, a (fake) IIS whose site points there, and
 iiswsgi_install finding it through appcmd and the stamp.
 
-Use the ``python`` fixture by importing it into the test module: it is a
-throw-away virtual environment (one per test module) that sees the test
-environment's packages, standing in for the system Python.
+The ``python`` fixture these functions take (a throw-away virtual
+environment standing in for the system Python) is in tests/conftest.py.
 """
 
 import os
@@ -13,12 +12,9 @@ import shutil
 import subprocess
 import zipfile
 
-import pytest
-
-from iiswsgi.msdeploy.install import create_virtualenv
 from tests.support.apphost import write_apphost_config, write_fake_appcmd
 
-__all__ = ["ROOT", "EXAMPLES", "run", "python", "build", "unpack", "deploy"]
+__all__ = ["ROOT", "EXAMPLES", "run", "build", "unpack", "deploy"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -32,11 +28,6 @@ def run(command, cwd, env=None, check=True):
         raise AssertionError("%s failed (%d):\n%s" % (
             " ".join(map(str, command)), result.returncode, result.stdout))
     return result
-
-
-@pytest.fixture(scope="module")
-def python(tmp_path_factory):
-    return create_virtualenv(str(tmp_path_factory.mktemp("system") / "py"))
 
 
 def build(python, example, tmp_path):

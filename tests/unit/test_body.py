@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from iiswsgi.body import Input, RequestTooLarge
+from iiswsgi.gateway.body import Input, RequestTooLarge
 
 
 class Source:
@@ -121,3 +121,82 @@ def test_readinto():
     buffer = bytearray(4)
     assert body.readinto(buffer) == 4
     assert buffer == b"abcd"
+
+
+# -- lines of a body that spooled to a file ----------------------------------
+
+def _lines_body(tmp_path, threshold=1000):
+    """About 60 KB of numbered lines of varied length, in pieces that cut
+    lines anywhere, with a threshold small enough that the body spools to
+    a file in the middle of a line."""
+    data = b"".join(b"line %05d %s\n" % (n, b"x" * (n % 97))
+                    for n in range(1000))
+    data += b"no newline at the end"
+    pieces = [data[i:i + 777] for i in range(0, len(data), 777)]
+    body, _ = make(pieces, spool_threshold=threshold,
+                   spool_dir=str(tmp_path))
+    return body, data
+
+
+def test_readline_of_a_spooled_body(tmp_path):
+    body, data = _lines_body(tmp_path)
+    expected = io.BytesIO(data)
+    lines = []
+    while True:
+        line = body.readline()
+        assert line == expected.readline()
+        if not line:
+            break
+        lines.append(line)
+        if len(lines) == 3:
+            assert not body.spooled     # still under the threshold
+    assert body.spooled
+    assert b"".join(lines) == data
+    assert lines[-1] == b"no newline at the end"
+    assert len(lines) == 1001
+    body.close()
+
+
+def test_readline_limits_on_a_spooled_body(tmp_path):
+    body, data = _lines_body(tmp_path, threshold=100)
+    expected = io.BytesIO(data)
+    for size in (1, 5, 13, 200, 0, 7, 1000, 3) * 300:
+        assert body.readline(size) == expected.readline(size), size
+    assert body.spooled
+    # Back to the start, and again: the lines come from the file.
+    body.seek(0)
+    expected.seek(0)
+    assert body.readline() == expected.readline() == b"line 00000 \n"
+    body.seek(len(data) - 30)
+    expected.seek(len(data) - 30)
+    assert body.readline() == expected.readline()
+    assert body.readline() == expected.readline()
+    assert body.readline() == b""
+
+
+def test_iteration_and_readlines_of_a_spooled_body(tmp_path):
+    body, data = _lines_body(tmp_path)
+    assert list(body) == io.BytesIO(data).readlines()
+    assert body.spooled
+    for hint in (1, 50, 5000, 0, -1):
+        body.seek(0)
+        assert body.readlines(hint) == io.BytesIO(data).readlines(hint), hint
+    # Half read with readline, the rest by iteration.
+    body.seek(0)
+    expected = io.BytesIO(data)
+    for _ in range(500):
+        assert body.readline() == expected.readline()
+    assert list(body) == list(expected)
+
+
+def test_readline_when_the_body_spools_inside_the_line(tmp_path):
+    """The line the application asks for starts in memory and ends past
+    the threshold, where the body is in the file."""
+    pieces = [b"short\n", b"a" * 600, b"b" * 600, b"c" * 600 + b"\nend"]
+    body, _ = make(pieces, spool_threshold=1000, spool_dir=str(tmp_path))
+    assert body.readline() == b"short\n"
+    assert not body.spooled
+    assert body.readline() == b"a" * 600 + b"b" * 600 + b"c" * 600 + b"\n"
+    assert body.spooled
+    assert body.readline() == b"end"
+    assert body.readline() == b""

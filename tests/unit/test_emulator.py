@@ -133,7 +133,8 @@ def test_nested_web_config_handlers(tmp_path):
     app = Application("/", root)
 
     def names(relative):
-        return [handler.name for handler in cache.handlers(app, relative)[0]]
+        return [handler.name for handler in
+                cache.configuration(app, relative).handlers]
     assert names("index") == ["py"]
     assert names("static/site.css") == []
     assert names("api/items") == ["api", "py"]      # deeper ones first
@@ -149,7 +150,8 @@ def test_nested_web_config_handlers(tmp_path):
 def test_malformed_web_config_names_the_file(tmp_path):
     _write(str(tmp_path / "web.config"), "<configuration><oops>")
     with pytest.raises(ConfigError) as error:
-        WebConfigCache().handlers(Application("/", str(tmp_path)), "x")
+        WebConfigCache().configuration(Application("/", str(tmp_path)),
+                                       "x")
     assert str(tmp_path / "web.config") in str(error.value)
     assert "line 1" in str(error.value)
 

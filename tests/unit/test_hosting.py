@@ -4,8 +4,9 @@ import sys
 
 import pytest
 
-from iiswsgi.hosting import (ConfigError, HandlerError, find_web_config,
-                             read_app_settings, resolve_handler)
+from iiswsgi.hosting import HandlerError, resolve_handler
+from iiswsgi.iis.webconfig import (ConfigError, find_web_config,
+                                   read_app_settings)
 
 
 def config(tmp_path, body, name="web.config"):

@@ -12,7 +12,6 @@ from iiswsgi.publish import (DirectoryDestination, HttpDestination,
                              PublishError, parse_destination, publish,
                              redact)
 from tests.support.put_server import PutServer
-from tests.unit.test_webpi import iiswsgi_log  # noqa: F401 (a fixture)
 
 TOKEN = "s3cr3t-T0KEN.xyz"
 

@@ -2,7 +2,6 @@
 cache cleaning, on real files in temporary folders."""
 
 import hashlib
-import logging
 import os
 import re
 import xml.etree.ElementTree as ElementTree
@@ -17,25 +16,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 EXAMPLE_FEED = os.path.join(ROOT, "examples", "web-pi.xml")
 NASTY = 'Tom & Jerry\'s "<app>" ]]> & <&'
-
-
-@pytest.fixture
-def iiswsgi_log(caplog):
-    """caplog at DEBUG for iiswsgi's loggers, even after other tests have
-    silenced them (fuzz/targets.py raises the level of ``iiswsgi``;
-    Django's logging configuration disables existing loggers)."""
-    loggers = [logging.getLogger(name) for name in (
-        "iiswsgi", "iiswsgi.webpi", "iiswsgi.webpi.cache",
-        "iiswsgi.webpi.reader", "iiswsgi.webpi.writer", "iiswsgi.publish",
-        "iiswsgi.msdeploy", "iiswsgi.msdeploy.stamp")]
-    saved = [(logger.disabled, logger.propagate) for logger in loggers]
-    for logger in loggers:
-        logger.disabled, logger.propagate = False, True
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="iiswsgi")
-    yield caplog
-    for logger, (disabled, propagate) in zip(loggers, saved):
-        logger.disabled, logger.propagate = disabled, propagate
 
 
 def make_feed(title="Example apps", summary="A demo WSGI application."):

