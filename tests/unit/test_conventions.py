@@ -220,11 +220,7 @@ def _unannotated(function, is_method):
     missing = [param.arg for param in params if param.annotation is None]
     missing += ["*" + param.arg for param in (args.vararg, args.kwarg)
                 if param is not None and param.annotation is None]
-    # __init__ returns None by definition (PEP 484 lets it go unsaid once
-    # a parameter is annotated; with none, say "-> None").
-    if function.returns is None and not (
-            function.name == "__init__" and params
-            and not missing):
+    if function.returns is None:          # __init__ too: "-> None"
         missing.append("return")
     return missing
 
