@@ -4,10 +4,20 @@ import argparse
 import logging.config
 import os
 import sys
+from typing import Optional, Sequence, TextIO
 
 from . import __version__, settings
 
 __all__ = ["disable_main", "enable_main", "main"]
+
+
+def _say(text: str = "", stream: Optional[TextIO] = None) -> None:
+    """One line of the command's own output, its answer to the person who
+    ran it (not a log record): to standard output, or to ``stream``
+    (standard error for failures), flushed at once."""
+    stream = sys.stdout if stream is None else stream
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def _serve(args):
@@ -79,18 +89,18 @@ def _configure_logging(path, here):
 
 
 def _appcmd_failure(name, error):
-    """Print what went wrong running appcmd, and what to do; the exit
+    """Say what went wrong running appcmd, and what to do; the exit
     status."""
     from .iis.appcmd import AppcmdNotFound
-    print("iiswsgi %s: %s" % (name, error), file=sys.stderr)
+    _say("iiswsgi %s: %s" % (name, error), sys.stderr)
     if isinstance(error, AppcmdNotFound):
-        print("For IIS Express, give its appcmd.exe as the first argument:"
-              ' iiswsgi %s "C:\\Program Files\\IIS Express\\appcmd.exe"'
-              " [/apphostconfig:FILE]" % name, file=sys.stderr)
+        _say("For IIS Express, give its appcmd.exe as the first argument:"
+             ' iiswsgi %s "C:\\Program Files\\IIS Express\\appcmd.exe"'
+             " [/apphostconfig:FILE]" % name, sys.stderr)
     elif error.access_denied:
-        print("appcmd needs administrator rights: open a command prompt with"
-              ' "Run as administrator" and run this command again.',
-              file=sys.stderr)
+        _say("appcmd needs administrator rights: open a command prompt with"
+             ' "Run as administrator" and run this command again.',
+             sys.stderr)
     return 1
 
 
@@ -118,39 +128,39 @@ def _enable(args):
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            print("iiswsgi enable: --env %s: give NAME=VALUE" % item,
-                  file=sys.stderr)
+            _say("iiswsgi enable: --env %s: give NAME=VALUE" % item,
+                 sys.stderr)
             return 2
         environment[name.strip()] = value
     try:
         result = enable(command, python=args.python, environment=environment)
     except ValueError as error:
-        print("iiswsgi enable: %s" % error, file=sys.stderr)
+        _say("iiswsgi enable: %s" % error, sys.stderr)
         return 1
     except AppcmdError as error:
         return _appcmd_failure("enable", error)
     processor = result.script_processor
     if result.added:
-        print("Registered the FastCGI application %s in"
-              " applicationHost.config." % processor)
+        _say("Registered the FastCGI application %s in"
+             " applicationHost.config." % processor)
     elif result.changed:
-        print("The FastCGI application %s was already registered; its"
-              " environment variables are now set." % processor)
+        _say("The FastCGI application %s was already registered; its"
+             " environment variables are now set." % processor)
     else:
-        print("The FastCGI application %s is already registered; nothing to"
-              " do." % processor)
+        _say("The FastCGI application %s is already registered; nothing to"
+             " do." % processor)
     for name, value in result.entry.get("environmentVariables", {}).items():
-        print("    environment: %s=%s" % (name, value))
-    print("It can now be used as a FastCGI script processor.")
-    print()
-    print("The site's handler must name it exactly, character for character"
-          " (quotes included):")
-    print()
-    print("    scriptProcessor: %s" % processor)
-    print()
-    print("For example, the site's web.config:")
-    print()
-    print(handler_snippet(processor))
+        _say("    environment: %s=%s" % (name, value))
+    _say("It can now be used as a FastCGI script processor.")
+    _say()
+    _say("The site's handler must name it exactly, character for character"
+         " (quotes included):")
+    _say()
+    _say("    scriptProcessor: %s" % processor)
+    _say()
+    _say("For example, the site's web.config:")
+    _say()
+    _say(handler_snippet(processor))
     return 0
 
 
@@ -161,16 +171,16 @@ def _disable(args):
     try:
         result = disable(command, python=args.python)
     except ValueError as error:
-        print("iiswsgi disable: %s" % error, file=sys.stderr)
+        _say("iiswsgi disable: %s" % error, sys.stderr)
         return 1
     except AppcmdError as error:
         return _appcmd_failure("disable", error)
     if result.changed:
-        print("The FastCGI application %s is no longer registered."
-              % result.script_processor)
+        _say("The FastCGI application %s is no longer registered."
+             % result.script_processor)
     else:
-        print("The FastCGI application %s is not registered; nothing to do."
-              % result.script_processor)
+        _say("The FastCGI application %s is not registered; nothing to do."
+             % result.script_processor)
     return 0
 
 
@@ -185,20 +195,20 @@ def _doctor(args):
         except AppcmdNotFound:
             pass                  # the check says so
     app_dir = os.path.abspath(args.app_dir)
-    print("iiswsgi doctor: %s" % app_dir)
+    _say("iiswsgi doctor: %s" % app_dir)
     findings = diagnose(app_dir, command)
     for finding in findings:
-        print("%-8s %s" % (finding.status, finding.message))
+        _say("%-8s %s" % (finding.status, finding.message))
         for line in finding.detail.splitlines():
-            print("         | %s" % line)
+            _say("         | %s" % line)
         if finding.fix:
             lines = finding.fix.splitlines()
-            print("         fix: %s" % lines[0])
+            _say("         fix: %s" % lines[0])
             for line in lines[1:]:
-                print("              %s" % line)
+                _say("              %s" % line)
     problems = sum(finding.status == PROBLEM for finding in findings)
     warnings = sum(finding.status == WARNING for finding in findings)
-    print("%d problem%s, %d warning%s" % (
+    _say("%d problem%s, %d warning%s" % (
         problems, "" if problems == 1 else "s",
         warnings, "" if warnings == 1 else "s"))
     return 1 if problems else 0
@@ -217,18 +227,18 @@ def _emulate(args):
         server = EmulatorServer(args.site_dir, args.host, args.port,
                                 args.apphost)
     except ConfigError as error:
-        print("iiswsgi emulate: %s" % error, file=sys.stderr)
+        _say("iiswsgi emulate: %s" % error, sys.stderr)
         return 2
     except OSError as error:
-        print("iiswsgi emulate: cannot listen on %s:%d: %s" % (
-            args.host, args.port, error.strerror or error), file=sys.stderr)
+        _say("iiswsgi emulate: cannot listen on %s:%d: %s" % (
+            args.host, args.port, error.strerror or error), sys.stderr)
         return 1
     urls = server.urls()
-    print("iiswsgi emulate: serving %s as IIS would, at %s" % (
-        server.site_dir, urls[0]), flush=True)
+    _say("iiswsgi emulate: serving %s as IIS would, at %s" % (
+        server.site_dir, urls[0]))
     for url in urls[1:]:
-        print("  another application of the site: %s" % url)
-    print("Press Ctrl-C to stop.", flush=True)
+        _say("  another application of the site: %s" % url)
+    _say("Press Ctrl-C to stop.")
     server.serve_forever()
     return 0
 
@@ -343,7 +353,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -352,12 +362,12 @@ def main(argv=None):
     return args.run(args)
 
 
-def enable_main(argv=None):
+def enable_main(argv: Optional[Sequence[str]] = None) -> int:
     """The iiswsgi-enable command: iiswsgi enable."""
     return main(["enable"] + list(sys.argv[1:] if argv is None else argv))
 
 
-def disable_main(argv=None):
+def disable_main(argv: Optional[Sequence[str]] = None) -> int:
     """The iiswsgi-disable command: iiswsgi disable."""
     return main(["disable"] + list(sys.argv[1:] if argv is None else argv))
 

@@ -22,9 +22,12 @@ import re
 import sys
 import tempfile
 import threading
+from typing import Any, List, Mapping, Optional, TextIO
 
 __all__ = ["FORMAT", "REDACTED", "LogWriter", "add_secret", "candidates", "configure",
            "is_secret_name", "open_log_file", "protect_secrets", "redact"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
@@ -52,14 +55,14 @@ _secrets_lock = threading.Lock()
 _NOT_SECRET_NAMES = frozenset(("PWD", "OLDPWD", "SSH_AUTH_SOCK"))
 
 
-def is_secret_name(name):
+def is_secret_name(name: Optional[str]) -> bool:
     """True for a setting whose name says its value is secret."""
     name = (name or "").strip()
     return (bool(_SECRET_NAME.search(name))
             and name.upper() not in _NOT_SECRET_NAMES)
 
 
-def add_secret(value):
+def add_secret(value: Any) -> None:
     """Never write ``value`` to the log (nor to an error page); a
     connection string's secret parts (``InstrumentationKey=...;``,
     ``Password=...``) are registered on their own too."""
@@ -82,7 +85,7 @@ def add_secret(value):
             re.escape(v) for v in sorted(_secrets, key=len, reverse=True)))
 
 
-def protect_secrets(settings):
+def protect_secrets(settings: Mapping[str, Any]) -> None:
     """:func:`add_secret` for every value of ``settings`` (a mapping, such
     as the appSettings or ``os.environ``) whose name looks secret."""
     for name, value in settings.items():
@@ -90,7 +93,7 @@ def protect_secrets(settings):
             add_secret(value)
 
 
-def redact(text):
+def redact(text: str) -> str:
     """``text`` with every registered secret replaced by ``[redacted]``."""
     pattern = _secret_pattern
     if pattern is None or not text:
@@ -102,11 +105,11 @@ class _Formatter(logging.Formatter):
     """The log's format, with secrets redacted from the whole line,
     traceback included."""
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         return redact(logging.Formatter.format(self, record))
 
 
-def candidates(environ=None):
+def candidates(environ: Optional[Mapping[str, str]] = None) -> List[str]:
     """The default log paths, most specific first."""
     env = os.environ if environ is None else environ
     paths = []
@@ -124,7 +127,7 @@ def candidates(environ=None):
     return [p for p in paths if not (p in seen or seen.add(p))]
 
 
-def open_log_file(path):
+def open_log_file(path: str) -> TextIO:
     """Open ``path`` for appending, creating it (owner-only) and its folder
     as needed; OSError when that cannot be done."""
     folder = os.path.dirname(path)
@@ -140,20 +143,22 @@ class _FileHandler(logging.StreamHandler):
     but this one is still the root logger's, so closing it would lose the
     log.  Only :func:`configure` closes its file."""
 
-    def __init__(self, path, stream):
+    def __init__(self, path: str, stream: TextIO) -> None:
         logging.StreamHandler.__init__(self, stream)
         self.path = path
 
-    def close(self):
+    def close(self) -> None:
         self.flush()
         logging.StreamHandler.close(self)
 
-    def close_file(self):
+    def close_file(self) -> None:
         self.close()
         self.stream.close()
 
 
-def configure(log_file=None, debug=False, to_stderr=False, environ=None):
+def configure(log_file: Optional[str] = None, debug: bool = False,
+              to_stderr: bool = False,
+              environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """Send the root logger to the log file (and to stderr if asked and
     usable); return the file's path, or None if no file could be opened."""
     env = os.environ if environ is None else environ
@@ -188,7 +193,7 @@ def configure(log_file=None, debug=False, to_stderr=False, environ=None):
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     if failures:
-        logging.getLogger("iiswsgi").warning(
+        log.warning(
             "could not open the log file %s", "; ".join(failures))
     return chosen
 
@@ -200,17 +205,17 @@ class LogWriter(io.TextIOBase):
     stream: such writes, made while the stream is already logging, are
     dropped instead of recursing."""
 
-    def __init__(self, logger, level):
+    def __init__(self, logger: logging.Logger, level: int) -> None:
         io.TextIOBase.__init__(self)
         self._logger = logger
         self._level = level
         self._partial = ""
         self._busy = threading.local()
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s"
                             % type(text).__name__)
@@ -221,7 +226,7 @@ class LogWriter(io.TextIOBase):
         self._log(lines)
         return len(text)
 
-    def flush(self):
+    def flush(self) -> None:
         if self._partial and not getattr(self._busy, "on", False):
             partial, self._partial = self._partial, ""
             self._log([partial])

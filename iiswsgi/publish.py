@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import (Callable, Iterable, List, Mapping, Optional, Sequence,
-                    Union)
+                    Tuple, Union)
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -49,7 +49,8 @@ class PublishError(IISWSGIError):
 
 
 class _Transient(Exception):
-    """A failure worth another attempt."""
+    """A failure worth another attempt: control flow inside
+    :func:`publish`, which retries, then raises :class:`PublishError`."""
 
 
 def _redact_url(match):
@@ -117,7 +118,7 @@ class Published:
 class _Destination:
     secrets: list
 
-    def show(self, filename):
+    def show(self, filename: str) -> str:
         return redact(self.location(filename), self.secrets)
 
 
@@ -127,17 +128,17 @@ class DirectoryDestination(_Destination):
     path: str
     secrets: list = field(default_factory=list)
 
-    def check(self):
+    def check(self) -> None:
         if not os.path.isdir(self.path):
             raise PublishError(
                 "the destination folder %s does not exist (or is not a"
                 " folder): create it, or check the share is reachable"
                 % redact(self.path, self.secrets))
 
-    def location(self, filename):
+    def location(self, filename: str) -> str:
         return os.path.join(self.path, filename)
 
-    def put(self, path, filename, size):
+    def put(self, path: str, filename: str, size: int) -> None:
         target = self.location(filename)
 
         def copy(stream):
@@ -151,7 +152,7 @@ class DirectoryDestination(_Destination):
         except OSError as error:
             raise _Transient(error.strerror or str(error)) from None
 
-    def read_back(self, filename):
+    def read_back(self, filename: str) -> Tuple[int, str]:
         try:
             return file_digest(self.location(filename))
         except OSError as error:
@@ -175,10 +176,10 @@ class HttpDestination(_Destination):
     secrets: list = field(default_factory=list)
     timeout: float = 60.0
 
-    def check(self):
+    def check(self) -> None:
         pass
 
-    def location(self, filename):
+    def location(self, filename: str) -> str:
         name = quote(filename)
         if "{filename}" in self.template:
             return self.template.replace("{filename}", name)
@@ -219,7 +220,7 @@ class HttpDestination(_Destination):
                 request.get_method(), self.show(filename), reason),
                 self.secrets)) from None
 
-    def put(self, path, filename, size):
+    def put(self, path: str, filename: str, size: int) -> None:
         headers = {"Content-Type": content_type(filename),
                    "Content-Length": str(size)}
         headers.update(self.headers)
@@ -230,7 +231,7 @@ class HttpDestination(_Destination):
             with self._open(request, filename) as response:
                 response.read()
 
-    def read_back(self, filename):
+    def read_back(self, filename: str) -> Tuple[int, str]:
         request = urllib.request.Request(self.location(filename),
                                          headers=dict(self.headers))
         with self._open(request, filename) as response:

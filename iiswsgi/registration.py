@@ -13,6 +13,7 @@ import ntpath
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import Mapping, Optional, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from .iis import appcmd as appcmd_module
@@ -39,16 +40,18 @@ class Registration:
     added: bool = False           # True: enable made a new entry
 
     @property
-    def script_processor(self):
+    def script_processor(self) -> str:
         return script_processor(self.full_path, self.arguments)
 
 
-def script_processor(full_path, arguments=ARGUMENTS):
+def script_processor(full_path: str,
+                     arguments: Optional[str] = ARGUMENTS) -> str:
     """The handler's scriptProcessor for a FastCGI application."""
     return "%s|%s" % (full_path, arguments) if arguments else full_path
 
 
-def handler_snippet(processor, wsgi_handler="myproject.wsgi.application"):
+def handler_snippet(processor: str,
+                    wsgi_handler: str = "myproject.wsgi.application") -> str:
     """A web.config that sends every request of a site to ``processor``."""
     return "\n".join([
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -83,8 +86,10 @@ def _command(appcmd):
     return appcmd_module.Appcmd(appcmd)
 
 
-def enable(appcmd=None, python=None, arguments=ARGUMENTS, environment=None,
-           **attributes):
+def enable(appcmd: "Union[appcmd_module.Appcmd, str, None]" = None,
+           python: Optional[str] = None, arguments: str = ARGUMENTS,
+           environment: Optional[Mapping[str, str]] = None,
+           **attributes: str) -> Registration:
     """Register ``python`` (sys.executable) with ``arguments`` as a FastCGI
     application, unless it is already registered.  ``environment`` is a
     dict of environment variables IIS gives its processes (set on an
@@ -148,7 +153,9 @@ def _set_environment(command, entry, environment):
     return changed
 
 
-def disable(appcmd=None, python=None, arguments=ARGUMENTS):
+def disable(appcmd: "Union[appcmd_module.Appcmd, str, None]" = None,
+            python: Optional[str] = None,
+            arguments: str = ARGUMENTS) -> Registration:
     """Remove the FastCGI application ``python`` (sys.executable) with
     ``arguments``, if it is registered.  Raises AppcmdError."""
     full_path = quote_path(python or sys.executable)
@@ -200,7 +207,7 @@ class VenvRedirector:
     site_packages: str            # the environment's packages
 
 
-def venv_redirector(python):
+def venv_redirector(python: str) -> Optional[VenvRedirector]:
     """A VenvRedirector when ``python`` is the python.exe of a virtual
     environment made by Python 3.7.2 or later on Windows: a small launcher
     that starts the base interpreter as a second process.  None for an

@@ -98,7 +98,10 @@ def app_settings_source(path: Optional[str]) -> Source:
 
 
 class _Invalid(Exception):
-    """A value's problem, in words (the caller adds where it came from)."""
+    """A value's problem, in words (the caller adds where it came from).
+
+    Control flow inside this module only: :func:`convert` turns it into a
+    :class:`SettingsError` naming the option and its source."""
 
 
 # -- types -------------------------------------------------------------------

@@ -8,21 +8,24 @@ not memory.
 
 import io
 import tempfile
+from typing import Any, Callable, List, Optional
+
+from .errors import GatewayError
 
 __all__ = ["ClientDisconnected", "Input", "RequestTooLarge"]
 
 _EMPTY = b""
 
 
-class ClientDisconnected(OSError):
+class ClientDisconnected(GatewayError, OSError):
     """The web server aborted the request, or went away, before the body
     ended: what was read of it is not the whole body."""
 
 
-class RequestTooLarge(ValueError):
+class RequestTooLarge(GatewayError, ValueError):
     """The request body is over the configured maximum."""
 
-    def __init__(self, limit):
+    def __init__(self, limit: int) -> None:
         ValueError.__init__(
             self, "the request body is over the %d byte maximum" % limit)
         self.limit = limit
@@ -40,8 +43,10 @@ class Input(io.RawIOBase):
     keep raising it.
     """
 
-    def __init__(self, pull, spool_threshold=1 << 20, max_size=None,
-                 spool_dir=None):
+    def __init__(self, pull: Optional[Callable[[], bytes]],
+                 spool_threshold: int = 1 << 20,
+                 max_size: Optional[int] = None,
+                 spool_dir: Optional[str] = None) -> None:
         io.RawIOBase.__init__(self)
         self._pull = pull
         self._threshold = spool_threshold
@@ -58,17 +63,17 @@ class Input(io.RawIOBase):
     # -- filling -----------------------------------------------------------
 
     @property
-    def complete(self):
+    def complete(self) -> bool:
         """True once the whole body has arrived."""
         return self._complete
 
     @property
-    def received(self):
+    def received(self) -> int:
         """How many bytes of the body have arrived so far."""
         return self._size
 
     @property
-    def spooled(self):
+    def spooled(self) -> bool:
         """True once the body went to a temporary file."""
         return self._file is not None
 
@@ -107,10 +112,10 @@ class Input(io.RawIOBase):
 
     # -- reading -----------------------------------------------------------
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
-    def seekable(self):
+    def seekable(self) -> bool:
         return True
 
     def _take(self, size):
@@ -125,7 +130,7 @@ class Input(io.RawIOBase):
         self._file.seek(start)
         return self._file.read(end - start)
 
-    def read(self, size=-1):
+    def read(self, size: Optional[int] = -1) -> bytes:
         if size is None or size < 0:
             while self._fill():
                 pass
@@ -136,10 +141,10 @@ class Input(io.RawIOBase):
             return _EMPTY
         return self._take(size)
 
-    def readall(self):
+    def readall(self) -> bytes:
         return self.read()
 
-    def readinto(self, buffer):
+    def readinto(self, buffer: Any) -> int:  # any writable buffer
         data = self.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
@@ -164,21 +169,21 @@ class Input(io.RawIOBase):
                 return end
             searched = end
 
-    def readline(self, size=-1):
+    def readline(self, size: Optional[int] = -1) -> bytes:
         if size is None:
             size = -1
         return self._take(self._find_newline(size) - self._pos)
 
-    def __iter__(self):
+    def __iter__(self) -> "Input":
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         line = self.readline()
         if not line:
             raise StopIteration
         return line
 
-    def readlines(self, hint=-1):
+    def readlines(self, hint: int = -1) -> List[bytes]:
         lines = []
         total = 0
         for line in self:
@@ -188,10 +193,10 @@ class Input(io.RawIOBase):
                 break
         return lines
 
-    def tell(self):
+    def tell(self) -> int:
         return self._pos
 
-    def seek(self, offset, whence=io.SEEK_SET):
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_SET:
             target = offset
         elif whence == io.SEEK_CUR:
@@ -209,7 +214,7 @@ class Input(io.RawIOBase):
         self._pos = min(target, self._size)
         return self._pos
 
-    def close(self):
+    def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -11,6 +11,7 @@ their SCRIPT_NAME and PATH_INFO are kept.
 
 import logging
 import os
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
 __all__ = ["build_environ", "filesystem_path", "mount_point", "remount",
@@ -27,7 +28,7 @@ _REQUIRED = (("REQUEST_METHOD", "GET"), ("SERVER_NAME", "localhost"),
              ("SERVER_PORT", "80"), ("SERVER_PROTOCOL", "HTTP/1.0"))
 
 
-def filesystem_path(value):
+def filesystem_path(value: Optional[str]) -> Optional[str]:
     """A server variable naming a folder (APPL_PHYSICAL_PATH), as a path.
 
     Parameters arrive as latin-1 text (each byte one character), but IIS
@@ -49,7 +50,7 @@ def filesystem_path(value):
     return value
 
 
-def remove_dot_segments(path):
+def remove_dot_segments(path: str) -> str:
     """RFC 3986 section 5.2.4: resolve ``.`` and ``..`` segments, so the
     application routes on the same path the web server mapped."""
     if "." not in path:
@@ -74,7 +75,7 @@ def remove_dot_segments(path):
     return result
 
 
-def request_path(raw):
+def request_path(raw: str) -> str:
     """The path of a raw request URI (``/a%20b?q``), percent-decoded and
     carried as latin-1 text (each byte one character), dot segments
     resolved.  An absolute URI (``http://host/path``) gives its path."""
@@ -89,7 +90,7 @@ def request_path(raw):
     return remove_dot_segments(path)
 
 
-def mount_point(appl_md_path):
+def mount_point(appl_md_path: str) -> str:
     """The application's virtual path from IIS's APPL_MD_PATH: the part
     after ``/ROOT`` (any case), ``""`` for a site's root application."""
     lowered = appl_md_path.lower()
@@ -102,7 +103,7 @@ def mount_point(appl_md_path):
     return ""
 
 
-def split_path(path, mount):
+def split_path(path: str, mount: str) -> Optional[Tuple[str, str]]:
     """``(SCRIPT_NAME, PATH_INFO)``: ``path`` split after ``mount``, matched
     case-insensitively on a segment boundary and keeping the request's own
     spelling.  None when ``path`` is not under ``mount``."""
@@ -132,7 +133,7 @@ def _iis_paths(environ, path, mount):
     return paths
 
 
-def remount(environ, script_name):
+def remount(environ: Dict[str, Any], script_name: str) -> None:
     """Split a built environ's path again at ``script_name``, as
     :func:`build_environ` would have with it: for a mount point learnt
     after the request's environ was built (python -m iiswsgi reads the
@@ -142,7 +143,8 @@ def remount(environ, script_name):
         environ, path, script_name)
 
 
-def build_environ(params, script_name=None, trust_original_url=False):
+def build_environ(params: Dict[str, Any], script_name: Optional[str] = None,
+                  trust_original_url: bool = False) -> Dict[str, Any]:
     """Turn a request's FastCGI parameters (latin-1 strings, changed in
     place) into the CGI part of a WSGI environ and return it.
 

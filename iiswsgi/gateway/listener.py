@@ -13,10 +13,14 @@ import select
 import selectors
 import socket
 import threading
+from typing import TYPE_CHECKING, List, Optional
 
 from . import transport
 from .responder import Responder
 from .signals import Interrupted
+
+if TYPE_CHECKING:
+    from .server import IISWSGIServer
 
 __all__ = ["LINGER_SECONDS", "serve_listener"]
 
@@ -36,7 +40,7 @@ def _drain(sock):
         pass
 
 
-def allowed_addresses():
+def allowed_addresses() -> Optional[List[str]]:
     """The web servers' addresses FCGI_WEB_SERVER_ADDRS allows, or None
     (any)."""
     value = os.environ.get("FCGI_WEB_SERVER_ADDRS")
@@ -45,7 +49,8 @@ def allowed_addresses():
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def serve_listener(server, sock, inherited: bool) -> None:
+def serve_listener(server: "IISWSGIServer", sock: socket.socket,
+                   inherited: bool) -> None:
     """Accept connections on ``sock`` and serve them with ``server.threads``
     workers until ``server`` stops or the socket closes.  ``inherited``:
     the socket was standard input (it may be shared with other processes),

@@ -4,6 +4,7 @@
 
 import logging
 import os
+from typing import Any, Callable, Mapping, Optional
 
 from .. import logs, settings
 from .server import IISWSGIServer
@@ -13,7 +14,8 @@ __all__ = ["serve", "server_factory", "server_runner"]
 log = logging.getLogger(__name__)
 
 
-def serve(application, log_file=None, debug=False, **options) -> int:
+def serve(application: Callable[..., Any], log_file: Optional[str] = None,
+          debug: bool = False, **options: Any) -> int:
     """Log, then run an :class:`IISWSGIServer`; return its exit status.
     ``options`` must have been checked (:func:`iiswsgi.settings.parse_options`)."""
     bound = options.get("bindAddress") is not None
@@ -29,7 +31,8 @@ def _source(global_conf):
     return settings.ini_source(global_conf.get("__file__"))
 
 
-def server_runner(wsgi_app, global_conf, **options):
+def server_runner(wsgi_app: Callable[..., Any], global_conf: Mapping[str, Any],
+                  **options: Any) -> None:
     """Paste ``paste.server_runner``: serve ``wsgi_app`` now."""
     parsed = settings.parse_options(options, _source(global_conf))
     parsed.setdefault("app_dir", global_conf.get("here"))
@@ -38,7 +41,8 @@ def server_runner(wsgi_app, global_conf, **options):
         raise SystemExit(status)
 
 
-def server_factory(global_conf, **options):
+def server_factory(global_conf: Mapping[str, Any],
+                   **options: Any) -> Callable[[Callable[..., Any]], None]:
     """Paste ``paste.server_factory``: a callable that serves an app."""
     parsed = settings.parse_options(options, _source(global_conf))
     parsed.setdefault("app_dir", global_conf.get("here"))

@@ -3,10 +3,14 @@ requests served one after the other."""
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from . import transport
 from .responder import Responder
 from .signals import Interrupted
+
+if TYPE_CHECKING:
+    from .server import IISWSGIServer
 
 __all__ = ["serve_pipe"]
 
@@ -19,7 +23,7 @@ _STOP_REASONS = {
 }
 
 
-def serve_pipe(server) -> None:
+def serve_pipe(server: "IISWSGIServer") -> None:
     """Serve ``server``'s standard input as the IIS pipe until the web
     server closes it, goes silent mid-request, or ``server`` stops."""
     transport.protect_standard_streams(server.stdin_fd)

@@ -1,16 +1,26 @@
 """Serve the requests of one FastCGI connection with a WSGI application."""
 
 import html
+import io
 import logging
 import re
 import sys
 import traceback
+from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
+                    Optional, Union)
 
 from .. import logs
 from ..protocol import fastcgi
 from .body import ClientDisconnected, Input, RequestTooLarge
 from .environ import build_environ
-from .transport import ConnectionLost, ReadTimeout
+from .transport import (ConnectionLost, PipeChannel, ReadTimeout,
+                        SocketChannel)
+
+if TYPE_CHECKING:
+    from .server import IISWSGIServer
+
+#: What a responder reads requests from and writes answers to.
+Channel = Union[PipeChannel, SocketChannel]
 
 __all__ = ["FileWrapper", "Responder", "ResponderSettings"]
 
@@ -49,14 +59,14 @@ _REASONS = {400: "Bad Request", 413: "Content Too Large",
 class FileWrapper:
     """``wsgi.file_wrapper``: iterate a file in blocks; close it after."""
 
-    def __init__(self, filelike, block_size=1 << 16):
+    def __init__(self, filelike: IO[bytes], block_size: int = 1 << 16) -> None:
         self.filelike = filelike
         self.block_size = block_size
         close = getattr(filelike, "close", None)
         if close is not None:
             self.close = close
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         read = self.filelike.read
         size = self.block_size
         while True:
@@ -69,11 +79,17 @@ class FileWrapper:
 class ResponderSettings:
     """What every request of a server shares."""
 
-    def __init__(self, application, base_environ=None, spool_threshold=1 << 20,
-                 max_body=None, spool_dir=None, debug=False, script_name=None,
-                 trust_original_url=False, roles=(fastcgi.RESPONDER,),
-                 multithread=False, multiprocess=True, errors=None,
-                 max_conns=1, max_reqs=1):
+    def __init__(self, application: Callable[..., Any],
+                 base_environ: Optional[Dict[str, Any]] = None,
+                 spool_threshold: int = 1 << 20,
+                 max_body: Optional[int] = None,
+                 spool_dir: Optional[str] = None, debug: bool = False,
+                 script_name: Optional[str] = None,
+                 trust_original_url: bool = False,
+                 roles: Iterable[int] = (fastcgi.RESPONDER,),
+                 multithread: bool = False, multiprocess: bool = True,
+                 errors: Union[IO[str], io.TextIOBase, None] = None,
+                 max_conns: int = 1, max_reqs: int = 1) -> None:
         self.application = application
         self.base_environ = dict(base_environ or {})
         self.spool_threshold = spool_threshold
@@ -181,7 +197,8 @@ class Responder:
     application, one at a time, until the channel closes or the server
     stops."""
 
-    def __init__(self, settings, channel, server=None):
+    def __init__(self, settings: ResponderSettings, channel: Channel,
+                 server: Optional["IISWSGIServer"] = None) -> None:
         self.settings = settings
         self.channel = channel
         self.server = server
@@ -195,7 +212,7 @@ class Responder:
         #: server: the only moment it may be stopped at once.
         self.idle = False
 
-    def run(self, until_idle=False):
+    def run(self, until_idle: bool = False) -> str:
         """Serve until the channel ends; returns why: ``"eof"``,
         ``"close"`` (the web server asked for it), ``"stop"`` (the server
         is stopping) or ``"error"`` (the protocol was broken).
@@ -262,7 +279,7 @@ class Responder:
             log.warning("closing the connection: %s", error)
             return "eof"
 
-    def stream_interrupted(self):
+    def stream_interrupted(self) -> bool:
         """True when the web server has aborted the active request, or
         closed the connection, while its response is being sent.
 
@@ -345,7 +362,7 @@ class Responder:
             self._broken = error
             raise ClientDisconnected(0, str(error)) from error
 
-    def respond(self, request):
+    def respond(self, request: "fastcgi.Request") -> Dict[str, Any]:
         """Run the application for ``request`` and send its response;
         return the request's environ."""
         settings = self.settings

@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 import threading
+from typing import (Any, Callable, Dict, Iterable, Mapping, Optional, Tuple,
+                    Union)
 
 from flup.server.fcgi_single import WSGIServer
 
@@ -21,7 +23,7 @@ from . import transport
 from .environ import filesystem_path
 from .listener import serve_listener
 from .pipe import serve_pipe
-from .responder import ResponderSettings
+from .responder import Responder, ResponderSettings
 from .signals import Signals
 from .watch import DEFAULT_RESTART_REGEX, Watcher
 
@@ -51,13 +53,23 @@ class IISWSGIServer(WSGIServer):
     ``watch_interval`` and ``read_timeout`` (None or 0: for ever).
     """
 
-    def __init__(self, application, environ=None, bindAddress=None,
-                 umask=None, debug=False, roles=(fastcgi.RESPONDER,),
-                 spool_threshold=1 << 20, max_body=None, spool_dir=None,
-                 max_requests=None, restart_regex=_DEFAULT, app_dir=None,
-                 script_name=None, trust_original_url=False, threads=16,
-                 watch_interval=1.0, read_timeout=60.0,
-                 stdin_fd=transport.STDIN_FILENO):
+    def __init__(self, application: Callable[..., Any],
+                 environ: Optional[Dict[str, Any]] = None,
+                 bindAddress: Union[str, Tuple[Optional[str], int],
+                                    None] = None,
+                 umask: Optional[int] = None, debug: bool = False,
+                 roles: Iterable[int] = (fastcgi.RESPONDER,),
+                 spool_threshold: int = 1 << 20,
+                 max_body: Optional[int] = None,
+                 spool_dir: Optional[str] = None,
+                 max_requests: Optional[int] = None,
+                 restart_regex: Any = _DEFAULT,
+                 app_dir: Optional[str] = None,
+                 script_name: Optional[str] = None,
+                 trust_original_url: bool = False, threads: int = 16,
+                 watch_interval: float = 1.0,
+                 read_timeout: Optional[float] = 60.0,
+                 stdin_fd: int = transport.STDIN_FILENO) -> None:
         WSGIServer.__init__(self, application, environ=environ,
                             bindAddress=bindAddress, umask=umask, debug=debug,
                             roles=roles)
@@ -85,14 +97,14 @@ class IISWSGIServer(WSGIServer):
         self._signals = Signals(self)
 
     @property
-    def bind_address(self):
+    def bind_address(self) -> Union[str, Tuple[Optional[str], int], None]:
         """The address to listen on (flup's ``_bindAddress``), or None for
         standard input."""
         return self._bindAddress
 
     # -- settings ------------------------------------------------------------
 
-    def apply(self, settings) -> None:
+    def apply(self, settings: Mapping[str, Any]) -> None:
         """Take options that come once serving has begun (the site's
         appSettings, read at the first request): ``read_timeout`` (for
         connections accepted from now on, and for the IIS pipe at once),
@@ -120,10 +132,10 @@ class IISWSGIServer(WSGIServer):
     # -- state shared with the responders ------------------------------------
 
     @property
-    def stopping(self):
+    def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def stop(self, reason):
+    def stop(self, reason: str) -> None:
         """Ask the server to exit once the requests in flight are done."""
         with self.lock:
             if self._stopping.is_set():
@@ -132,7 +144,7 @@ class IISWSGIServer(WSGIServer):
             self._stopping.set()
         log.info("stopping: %s", reason)
 
-    def request_done(self, environ):
+    def request_done(self, environ: Mapping[str, Any]) -> bool:
         """Called after each request; True when the server should stop."""
         with self.lock:
             self.requests_served += 1
@@ -143,15 +155,15 @@ class IISWSGIServer(WSGIServer):
             self.stop("served %d requests (max_requests)" % served)
         return self._stopping.is_set()
 
-    def add_responder(self, responder):
+    def add_responder(self, responder: Responder) -> None:
         with self.lock:
             self.responders.add(responder)
 
-    def discard_responder(self, responder):
+    def discard_responder(self, responder: Responder) -> None:
         with self.lock:
             self.responders.discard(responder)
 
-    def waiting(self):
+    def waiting(self) -> bool:
         """True when the main thread, or a connection between requests,
         waits and may be interrupted.  Safe in a signal handler."""
         # tuple() copies the set without letting another thread in, which
@@ -161,7 +173,7 @@ class IISWSGIServer(WSGIServer):
 
     # -- running ---------------------------------------------------------------
 
-    def run(self):
+    def run(self) -> int:
         """Serve until told to stop; return the exit status."""
         # Handlers first: a stop signal that comes once the socket exists
         # (the moment a supervisor sees the server as up) must be handled.
@@ -197,7 +209,8 @@ class IISWSGIServer(WSGIServer):
                  self.stop_reason)
         return 0
 
-    def responder_settings(self, multithread, multiprocess, max_conns):
+    def responder_settings(self, multithread: bool, multiprocess: bool,
+                           max_conns: int) -> ResponderSettings:
         """What every responder of one way of serving shares."""
         settings = ResponderSettings(
             self.application, base_environ=self.environ,
@@ -206,6 +219,7 @@ class IISWSGIServer(WSGIServer):
             script_name=self.script_name,
             trust_original_url=self.trust_original_url, roles=self.roles,
             multithread=multithread, multiprocess=multiprocess,
+            # "iiswsgi.errors" is a channel (wsgi.errors), not a module.
             errors=logs.LogWriter(logging.getLogger("iiswsgi.errors"),
                                   logging.WARNING),
             max_conns=max_conns, max_reqs=max_conns)

@@ -6,6 +6,10 @@ import os
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .server import IISWSGIServer
 
 __all__ = ["Interrupted", "Signals"]
 
@@ -15,7 +19,11 @@ _STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGBREAK")
 
 
 class Interrupted(BaseException):
-    """Raised by the signal handler to leave a blocking wait."""
+    """Raised by the signal handler to leave a blocking wait.
+
+    Control flow, not an error: a BaseException (not an
+    :class:`~iiswsgi.errors.IISWSGIError`) so that an application's
+    ``except Exception`` cannot swallow it."""
 
 
 class Signals:
@@ -23,7 +31,7 @@ class Signals:
     :class:`~iiswsgi.gateway.server.IISWSGIServer`), installed by the main
     thread for the time it serves."""
 
-    def __init__(self, server) -> None:
+    def __init__(self, server: "IISWSGIServer") -> None:
         self.server = server
         self.main_thread = None
         self._old = []

@@ -2,11 +2,13 @@
 deployment."""
 
 import html
+from typing import Any, Callable, Dict, List
 
 __all__ = ["make_test_app", "test_app"]
 
 
-def test_app(environ, start_response):
+def test_app(environ: Dict[str, Any],
+             start_response: Callable[..., Any]) -> List[bytes]:
     """A page listing the WSGI environ, to check a deployment."""
     rows = "".join(
         "<tr><th>%s</th><td>%s</td></tr>\n" % (
@@ -24,6 +26,7 @@ def test_app(environ, start_response):
     return [body]
 
 
-def make_test_app(global_conf, **local_conf):
+def make_test_app(global_conf: Dict[str, Any],
+                  **local_conf: Any) -> Callable[..., List[bytes]]:
     """Paste ``paste.app_factory`` for :func:`test_app`."""
     return test_app

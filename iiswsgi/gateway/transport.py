@@ -25,8 +25,10 @@ import select
 import socket
 import stat
 import sys
+from typing import Optional, Tuple, Union
 
 from .. import logs
+from .errors import GatewayError
 
 __all__ = ["ConnectionLost", "NamedPipeChannel", "PipeChannel",
            "ReadTimeout", "SocketChannel", "StdinUnusable", "bind",
@@ -43,7 +45,7 @@ _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ESHUTDOWN,
          errno.ENOTCONN)
 
 
-class ConnectionLost(OSError):
+class ConnectionLost(GatewayError, OSError):
     """The web server closed the connection while we were writing."""
 
 
@@ -81,7 +83,7 @@ class _Poller:
         return bool(readable)
 
 
-class StdinUnusable(Exception):
+class StdinUnusable(GatewayError):
     """Standard input is not something a FastCGI web server would give."""
 
 
@@ -107,7 +109,8 @@ class PipeChannel:
     #: Whether the channel can wait for the web server to connect again.
     can_reconnect = False
 
-    def __init__(self, fd=STDIN_FILENO, read_timeout=None):
+    def __init__(self, fd: int = STDIN_FILENO,
+                 read_timeout: Optional[float] = None) -> None:
         self.fd = fd
         self._reader = io.FileIO(fd, "rb", closefd=False)
         self._writer = io.FileIO(fd, "wb", closefd=False)
@@ -119,7 +122,7 @@ class PipeChannel:
         #: comes.
         self.read_timeout = read_timeout or None
 
-    def read(self, idle=False):
+    def read(self, idle: bool = False) -> bytes:
         timeout = self.read_timeout
         # Reads in the middle of a request wait in poll() first, bounded;
         # idle reads (between requests, the hot path under IIS) go
@@ -135,13 +138,13 @@ class PipeChannel:
             raise
         return data or b""
 
-    def pending(self):
+    def pending(self) -> bool:
         try:
             return self._poller.readable(0)
         except (OSError, ValueError):
             return False
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         view = memoryview(data)
         try:
             while view:
@@ -152,12 +155,12 @@ class PipeChannel:
                                      " pipe: %s" % error) from error
             raise
 
-    def set_read_timeout(self, seconds):
+    def set_read_timeout(self, seconds: Optional[float]) -> None:
         """Reads in the middle of a request give up after ``seconds``
         (None or 0: never)."""
         self.read_timeout = seconds or None
 
-    def close(self):
+    def close(self) -> None:
         # The descriptor belongs to the process: leave it open, so nothing
         # else can be given fd 0 while the web server still holds the pipe.
         self._reader.close()
@@ -169,7 +172,8 @@ class NamedPipeChannel(PipeChannel):
 
     can_reconnect = True
 
-    def __init__(self, fd=STDIN_FILENO, read_timeout=None):
+    def __init__(self, fd: int = STDIN_FILENO,
+                 read_timeout: Optional[float] = None) -> None:
         self.fd = fd
         self._pipe = _winapi().NamedPipe(fd)
         self.read_size = READ_SIZE
@@ -180,13 +184,13 @@ class NamedPipeChannel(PipeChannel):
         # activityTimeout ends a process that waits too long.
         self.read_timeout = read_timeout or None
 
-    def read(self, idle=False):
+    def read(self, idle: bool = False) -> bytes:
         return self._pipe.read(self.read_size)
 
-    def pending(self):
+    def pending(self) -> bool:
         return self._pipe.pending()
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         try:
             self._pipe.write(data)
         except OSError as error:
@@ -195,20 +199,21 @@ class NamedPipeChannel(PipeChannel):
                                      " pipe: %s" % error) from error
             raise
 
-    def reconnect(self):
+    def reconnect(self) -> None:
         """Disconnect this client and wait for the next (OSError when the
         wait is cancelled)."""
         self._pipe.reconnect()
 
-    def set_read_timeout(self, seconds):
+    def set_read_timeout(self, seconds: Optional[float]) -> None:
         """Recorded only: see ``__init__``."""
         self.read_timeout = seconds or None
 
-    def close(self):
+    def close(self) -> None:
         self._pipe.close()
 
 
-def stdin_channel(fd=STDIN_FILENO, read_timeout=None):
+def stdin_channel(fd: int = STDIN_FILENO,
+                  read_timeout: Optional[float] = None) -> PipeChannel:
     """The channel for the pipe the web server gave as standard input."""
     if os.name == "nt":
         return NamedPipeChannel(fd, read_timeout)
@@ -220,12 +225,12 @@ class SocketChannel:
 
     kind = "socket"
 
-    def __init__(self, sock):
+    def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.read_size = READ_SIZE
         self._poller = None
 
-    def read(self, idle=False):
+    def read(self, idle: bool = False) -> bytes:
         # Listening connections wait between requests in the server's
         # selector, so every blocking read here is in a request: the
         # socket's own timeout applies to all of them.
@@ -238,7 +243,7 @@ class SocketChannel:
                 return b""
             raise
 
-    def pending(self):
+    def pending(self) -> bool:
         try:
             if self._poller is None:
                 self._poller = _Poller(self.sock.fileno())
@@ -246,7 +251,7 @@ class SocketChannel:
         except (OSError, ValueError):
             return False
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         try:
             self.sock.sendall(data)
         except OSError as error:
@@ -255,18 +260,18 @@ class SocketChannel:
                                      " connection: %s" % error) from error
             raise
 
-    def set_read_timeout(self, seconds):
+    def set_read_timeout(self, seconds: Optional[float]) -> None:
         """Reads give up after ``seconds`` (TimeoutError)."""
         self.sock.settimeout(seconds)
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Wake a thread blocked reading: its read returns end of file."""
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
-    def close(self):
+    def close(self) -> None:
         self.sock.close()
 
 
@@ -277,7 +282,9 @@ _HOW_TO_RUN = (
     " app.ini --port 9000` (or host/port/socket in the ini's [server:main])")
 
 
-def inspect_stdin(fd=STDIN_FILENO):
+def inspect_stdin(
+        fd: int = STDIN_FILENO,
+) -> Tuple[str, Optional[socket.socket]]:
     """What the web server gave as standard input.
 
     Returns ``("pipe", None)`` for a connected duplex channel or
@@ -349,7 +356,9 @@ def _listening_by_peer(sock):
     return False
 
 
-def bind(address, umask=None, backlog=socket.SOMAXCONN):
+def bind(address: Union[str, Tuple[Optional[str], int]],
+         umask: Optional[int] = None,
+         backlog: int = socket.SOMAXCONN) -> socket.socket:
     """A listening socket on ``address``: a Unix socket path, or a
     ``(host, port)`` pair.  ``umask`` applies while a path is created."""
     if isinstance(address, str):
@@ -390,7 +399,7 @@ def _bind_unix(path, umask, backlog):
     return sock
 
 
-def protect_standard_streams(channel_fd=STDIN_FILENO):
+def protect_standard_streams(channel_fd: int = STDIN_FILENO) -> None:
     """Keep the application's output off the FastCGI channel.
 
     Under IIS, stdout and stderr are invalid handles (``sys.stdout`` is
@@ -414,6 +423,8 @@ def protect_standard_streams(channel_fd=STDIN_FILENO):
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, fd)
                 os.close(null)
+    # "iiswsgi.stdout" and "iiswsgi.stderr" are channels (the application's
+    # output), not modules: their names say where the lines came from.
     sys.stdout = logs.LogWriter(logging.getLogger("iiswsgi.stdout"),
                                 logging.INFO)
     sys.stderr = logs.LogWriter(logging.getLogger("iiswsgi.stderr"),

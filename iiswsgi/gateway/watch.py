@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import threading
+from typing import Callable, Dict, Optional, Tuple, Union
 
 __all__ = ["DEFAULT_RESTART_REGEX", "Watcher"]
 
@@ -25,7 +26,9 @@ class Watcher:
     path matches ``regex`` (``re.match``) and that appeared, changed or
     went away."""
 
-    def __init__(self, root, regex, on_change, interval=1.0):
+    def __init__(self, root: str, regex: Union[str, re.Pattern[str]],
+                 on_change: Callable[[str], None],
+                 interval: float = 1.0) -> None:
         self.root = os.path.abspath(root)
         self.regex = re.compile(regex) if isinstance(regex, str) else regex
         self.on_change = on_change
@@ -34,7 +37,7 @@ class Watcher:
         self._thread = None
         self._snapshot = None
 
-    def scan(self):
+    def scan(self) -> Dict[str, Tuple[int, int]]:
         """``{relative path: (mtime_ns, size)}`` of the files watched."""
         found = {}
         match = self.regex.match
@@ -62,7 +65,7 @@ class Watcher:
                         continue
         return found
 
-    def changed(self):
+    def changed(self) -> Optional[str]:
         """The first watched path that changed since the last call."""
         current = self.scan()
         before, self._snapshot = self._snapshot, current
@@ -76,7 +79,7 @@ class Watcher:
                 return path
         return None
 
-    def start(self):
+    def start(self) -> None:
         self._snapshot = self.scan()
         log.info("watching %d files under %s for changes (%s)",
                  len(self._snapshot), self.root, self.regex.pattern)
@@ -91,5 +94,5 @@ class Watcher:
                 self.on_change(path)
                 return
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopped.set()

@@ -10,6 +10,7 @@ import msvcrt
 import os
 import threading
 from ctypes import wintypes
+from typing import Callable, Optional, Union
 
 import _winapi
 
@@ -76,12 +77,12 @@ def _handle(fd):
         return None
 
 
-def prepare_pipe(fd):
+def prepare_pipe(fd: int) -> None:
     """Binary mode on ``fd``, so the C runtime translates no line ends."""
     msvcrt.setmode(fd, os.O_BINARY)
 
 
-def stdin_kind(fd):
+def stdin_kind(fd: int) -> str:
     """``"pipe"``, ``"socket"``, ``"char"``, ``"disk"``, ``"invalid"`` or
     ``"unknown"``: what the handle behind ``fd`` is."""
     handle = _handle(fd)
@@ -99,12 +100,12 @@ def stdin_kind(fd):
         file_type, "unknown")
 
 
-def socket_handle(fd):
+def socket_handle(fd: int) -> int:
     """The SOCKET behind ``fd``, for ``socket.socket(fileno=...)``."""
     return msvcrt.get_osfhandle(fd)
 
 
-def is_disconnect_error(error):
+def is_disconnect_error(error: OSError) -> bool:
     """True when ``error`` means the other end of a pipe went away, or the
     read was cancelled by :func:`interrupt_thread`."""
     return getattr(error, "winerror", None) in _DISCONNECTED
@@ -118,7 +119,7 @@ class NamedPipe:
     (the C runtime would fold them into errno values).
     """
 
-    def __init__(self, fd):
+    def __init__(self, fd: int) -> None:
         prepare_pipe(fd)
         self.handle = msvcrt.get_osfhandle(fd)
         process = _winapi.GetCurrentProcess()
@@ -127,7 +128,7 @@ class NamedPipe:
         self._writer = _winapi.DuplicateHandle(
             process, self.handle, process, 0, False, _DUPLICATE_SAME_ACCESS)
 
-    def read(self, size):
+    def read(self, size: int) -> bytes:
         """Up to ``size`` bytes; ``b""`` once the web server has gone."""
         while True:
             try:
@@ -144,7 +145,7 @@ class NamedPipe:
                 return data
             return b""
 
-    def pending(self):
+    def pending(self) -> bool:
         """True when a read would not block: bytes are waiting, or the
         web server has gone (PeekNamedPipe, which never waits).  False
         when that cannot be told."""
@@ -155,14 +156,14 @@ class NamedPipe:
             return failure.winerror in _DISCONNECTED
         return available > 0
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         """Write all of ``data``; OSError (winerror set) on failure."""
         view = memoryview(data)
         while view:
             written, _ = _winapi.WriteFile(self._writer, view)
             view = view[written:]
 
-    def connect(self):
+    def connect(self) -> None:
         """Wait for a client (ConnectNamedPipe); a client that connected
         first is fine."""
         if not _kernel().ConnectNamedPipe(self.handle, None):
@@ -170,7 +171,7 @@ class NamedPipe:
             if error != _ERROR_PIPE_CONNECTED:
                 raise OSError(None, ctypes.FormatError(error), None, error)
 
-    def reconnect(self):
+    def reconnect(self) -> None:
         """End this client's connection, as PHP's FastCGI does under IIS,
         and wait for the next one."""
         kernel32 = _kernel()
@@ -178,7 +179,7 @@ class NamedPipe:
         _check(kernel32.DisconnectNamedPipe(self.handle))
         self.connect()
 
-    def close(self):
+    def close(self) -> None:
         for handle in (self._reader, self._writer):
             try:
                 _winapi.CloseHandle(handle)
@@ -186,7 +187,7 @@ class NamedPipe:
                 pass
 
 
-def interrupt_thread(thread_id):
+def interrupt_thread(thread_id: int) -> bool:
     """Cancel the blocking read or ConnectNamedPipe ``thread_id`` is in;
     it then fails as if the pipe had closed.  False if nothing was
     pending."""
@@ -200,7 +201,9 @@ def interrupt_thread(thread_id):
         kernel32.CloseHandle(handle)
 
 
-def watch_shutdown_event(value, on_signal):
+def watch_shutdown_event(
+        value: Union[str, int, None],
+        on_signal: Callable[[], None]) -> Optional[threading.Thread]:
     """IIS's ``_FCGI_SHUTDOWN_EVENT_``: the decimal value of an inherited
     event handle, signalled before IIS terminates the process.  Wait for
     it in a daemon thread and call ``on_signal()`` then.  Returns the

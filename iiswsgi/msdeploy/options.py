@@ -15,6 +15,10 @@ import binascii
 import gzip
 import struct
 import zlib
+from typing import (Iterable, List, Mapping, Optional, Tuple,
+                    Union)
+
+from .errors import PackageError
 
 __all__ = ["LIBRARY", "CLASS_NAME", "MEMBERS", "ProviderOptionsError",
            "decode_provider_options", "encode_provider_options",
@@ -44,9 +48,14 @@ _INT = struct.Struct("<i")
 _LIBRARY_ID = 2
 
 
-class ProviderOptionsError(ValueError):
+class ProviderOptionsError(PackageError, ValueError):
     """The value is not a DeploymentProviderOptions blob: the message says
     at which byte and why."""
+
+
+#: What a provider's settings may be given as: a mapping, or (name, value)
+#: pairs kept in order.
+ProviderSettings = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 
 
 # -- writing ----------------------------------------------------------------
@@ -70,7 +79,8 @@ def _object_string(object_id, text):
     return bytes((OBJECT_STRING,)) + _INT.pack(object_id) + _string(text)
 
 
-def nrbf_payload(provider, path, settings=()):
+def nrbf_payload(provider: str, path: str,
+                 settings: ProviderSettings = ()) -> bytes:
     """The uncompressed BinaryFormatter stream for these options."""
     items = list(settings.items() if hasattr(settings, "items")
                  else settings)
@@ -106,7 +116,8 @@ def nrbf_payload(provider, path, settings=()):
     return bytes(out)
 
 
-def encode_provider_options(provider, path, settings=()):
+def encode_provider_options(provider: str, path: str,
+                            settings: ProviderSettings = ()) -> str:
     """The ``MSDeploy.MSDeployProviderOptions`` attribute value for a
     ``provider`` element (``"runCommand"``) whose ``path`` attribute is
     ``path``, with ``settings`` (a mapping or (name, value) pairs, kept in
@@ -185,7 +196,10 @@ def _unpack(blob):
         raise ProviderOptionsError("not gzip data: %s" % error) from None
 
 
-def decode_provider_options(blob):
+def decode_provider_options(
+        blob: Union[str, bytes],
+) -> Tuple[Optional[str], Optional[str],
+           List[Tuple[Optional[str], Optional[str]]]]:
     """(provider, path, settings) from an ``MSDeploy.MSDeployProviderOptions``
     value; ``settings`` is a list of (name, value) pairs, in order (a null
     string reads as None)."""

@@ -10,6 +10,7 @@ cmd.exe or IIS on the target.
 
 import logging
 import re
+from typing import Any, Callable, Mapping, Optional
 
 from .errors import PackageError
 
@@ -38,7 +39,7 @@ _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
 _SPECIAL = re.compile("[&<>\"'\t\n\r]")
 
 
-def check_xml_text(value, what="a value"):
+def check_xml_text(value: str, what: str = "a value") -> str:
     """``value``, or ValueError naming ``what`` when XML 1.0 cannot
     represent one of its characters (NUL and other C0 controls, lone
     surrogates, U+FFFE, U+FFFF)."""
@@ -50,7 +51,7 @@ def check_xml_text(value, what="a value"):
     return value
 
 
-def xml_escape(value):
+def xml_escape(value: str) -> str:
     """``value`` safe inside XML text and double- or single-quoted
     attributes, parsed back exactly as it is (tabs and line ends
     included); ValueError for characters XML cannot hold."""
@@ -58,7 +59,9 @@ def xml_escape(value):
     return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value)
 
 
-def substitute(text, variables, escape_value=None, source="the template"):
+def substitute(text: str, variables: Mapping[str, Any],
+               escape_value: Optional[Callable[[str], str]] = None,
+               source: str = "the template") -> str:
     """``text`` with its variables replaced from ``variables`` (a
     mapping); ``escape_value`` (such as :func:`xml_escape`) is applied to
     every value put in."""
