@@ -2,6 +2,6 @@
 
 import sys
 
-from .hosting import main
+from .hosting.launch import main
 
 sys.exit(main())

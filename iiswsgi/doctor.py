@@ -34,15 +34,19 @@ IMPORT_TIMEOUT = 120
 # Run with the site's interpreter: load the application as the gateway
 # would on its first request, without starting the debugger listener
 # (WSGI_PTVSD_SECRET) or telemetry (APPINSIGHTS_INSTRUMENTATIONKEY) that
-# web.config may ask the running site for.
+# web.config may ask the running site for.  An iiswsgi older than
+# HostedApplication.load's debugger/telemetry switches is patched instead.
 _LOAD = """\
-import sys
+import inspect, sys
 import iiswsgi.hosting as hosting
-if hasattr(hosting, "start_debugger"):
+application = hosting.HostedApplication()
+environ = {"APPL_PHYSICAL_PATH": sys.argv[1]}
+if "telemetry" in inspect.signature(application.load).parameters:
+    application.load(environ, debugger=False, telemetry=False)
+else:
     hosting.start_debugger = lambda *args: False
-if hasattr(hosting, "add_telemetry"):
     hosting.add_telemetry = lambda application, key: application
-hosting.HostedApplication().load({"APPL_PHYSICAL_PATH": sys.argv[1]})
+    application.load(environ)
 """
 
 

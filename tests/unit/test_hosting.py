@@ -1,12 +1,20 @@
-"""wfastcgi-style settings: web.config appSettings and WSGI_HANDLER."""
+"""wfastcgi-style settings: web.config appSettings and WSGI_HANDLER, and
+HostedApplication loading a site with them."""
 
+import logging
+import os
+import subprocess
 import sys
 
 import pytest
 
-from iiswsgi.hosting import HandlerError, resolve_handler
+from iiswsgi import doctor, logs
+from iiswsgi.hosting.application import HostedApplication
+from iiswsgi.hosting.errorpage import load_error_application
+from iiswsgi.hosting.handler import HandlerError, resolve_handler
 from iiswsgi.iis.webconfig import (ConfigError, find_web_config,
                                    read_app_settings)
+from tests.support.wfastcgi import write_web_config
 
 
 def config(tmp_path, body, name="web.config"):
@@ -155,3 +163,120 @@ def test_import_error_inside_the_module_is_reported_as_itself(modules):
 def test_handler_errors(modules, name, message):
     with pytest.raises(HandlerError, match=message):
         resolve_handler(name)
+
+
+# -- HostedApplication ---------------------------------------------------------
+
+@pytest.fixture
+def hosted_site(tmp_path, monkeypatch, modules):
+    """A site folder for HostedApplication.load, which changes the
+    environment, sys.path and the working directory: all put back after."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    saved = dict(os.environ)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield folder
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def started(response):
+    def start_response(status, headers, exc_info=None):
+        response.append((status, headers))
+    return start_response
+
+
+def test_load_applies_the_app_settings(hosted_site):
+    from handlerpkg import app
+    extra = hosted_site / "extra"
+    write_web_config(hosted_site, WSGI_HANDLER="handlerpkg.app.application",
+                     HOSTING_TEST_SETTING="from web.config",
+                     PYTHONPATH="%%HOSTING_TEST_ROOT%%;%s" % extra)
+    os.environ["HOSTING_TEST_ROOT"] = str(hosted_site / "root")
+    loaded = HostedApplication().load(
+        {"APPL_PHYSICAL_PATH": str(hosted_site) + os.sep})
+    assert loaded is app.application
+    assert os.environ["HOSTING_TEST_SETTING"] == "from web.config"
+    assert os.getcwd() == str(hosted_site)
+    assert sys.path[0] == str(hosted_site)
+    assert sys.path[-2:] == [str(hosted_site / "root"), str(extra)]
+
+
+def test_load_without_debugger_or_telemetry(hosted_site, caplog):
+    # An address that is not host:port makes start_debugger only warn, so
+    # whether it ran shows in the log, with nothing started.
+    from handlerpkg import app
+    write_web_config(hosted_site, WSGI_HANDLER="handlerpkg.app.application",
+                     WSGI_PTVSD_SECRET="hosting-unit-secret",
+                     WSGI_PTVSD_ADDRESS="no-port-here",
+                     APPINSIGHTS_INSTRUMENTATIONKEY="hosting-unit-key")
+    environ = {"APPL_PHYSICAL_PATH": str(hosted_site)}
+    caplog.set_level(logging.INFO, logger="iiswsgi")
+    loaded = HostedApplication().load(environ, debugger=False,
+                                      telemetry=False)
+    assert loaded is app.application       # no telemetry middleware
+    assert "not starting the debugger" not in caplog.text
+    assert "loaded the WSGI application handlerpkg.app.application" in (
+        caplog.text)
+    HostedApplication().load(environ, telemetry=False)
+    assert ("WSGI_PTVSD_ADDRESS 'no-port-here' is not host:port; not"
+            " starting the debugger") in caplog.text
+    assert "hosting-unit-secret" not in caplog.text
+
+
+def test_a_load_error_is_logged_once_and_served_as_a_500(hosted_site, caplog):
+    write_web_config(hosted_site, WSGI_HANDLER="handlerpkg.app.missing")
+    hosted = HostedApplication()
+    environ = {"APPL_PHYSICAL_PATH": str(hosted_site)}
+    caplog.set_level(logging.INFO, logger="iiswsgi")
+    for _ in range(2):
+        response = []
+        body = b"".join(hosted(dict(environ), started(response)))
+        assert response[0][0] == "500 Internal Server Error"
+        assert dict(response[0][1])["Content-Length"] == str(len(body))
+        assert (b"HandlerError: WSGI_HANDLER &#x27;handlerpkg.app.missing"
+                b"&#x27;: handlerpkg.app has no attribute &#x27;missing"
+                b"&#x27;") in body
+    assert isinstance(hosted.error, HandlerError)
+    assert caplog.text.count("could not load the WSGI application") == 1
+
+
+def test_the_load_error_page_escapes_and_redacts():
+    logs.add_secret("errorpage-Kx7-secret")
+    response = []
+    body = b"".join(load_error_application(
+        "ValueError: <script> errorpage-Kx7-secret")({}, started(response)))
+    assert b"&lt;script&gt;" in body and b"<script>" not in body
+    assert b"errorpage-Kx7-secret" not in body
+    assert b"[redacted]" in body
+    assert response[0][1] == [("Content-Type", "text/html; charset=utf-8"),
+                              ("Content-Length", str(len(body)))]
+
+
+def test_doctor_loads_an_iiswsgi_from_before_the_switches(tmp_path):
+    # The site's interpreter may have an older iiswsgi, whose load() takes
+    # no debugger/telemetry switches: doctor's script patches it instead.
+    package = tmp_path / "old" / "iiswsgi"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "hosting.py").write_text(
+        "import sys\n"
+        "def start_debugger(address, secret):\n"
+        "    raise AssertionError('the debugger was started')\n"
+        "def add_telemetry(application, key):\n"
+        "    raise AssertionError('telemetry was added')\n"
+        "class HostedApplication:\n"
+        "    def load(self, environ):\n"
+        "        start_debugger('localhost:5678', 'secret')\n"
+        "        add_telemetry(None, 'key')\n"
+        "        sys.stdout.write('loaded ' + environ['APPL_PHYSICAL_PATH'])\n")
+    # -S and cwd: neither this checkout's editable install nor the folder
+    # it runs in shadows the old iiswsgi.
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", doctor._LOAD, str(tmp_path)],
+        cwd=str(tmp_path),
+        env=dict(os.environ, PYTHONPATH=str(tmp_path / "old")),
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "loaded %s" % tmp_path

@@ -42,7 +42,7 @@ FIELDS = {"maxInstances": "max_instances",
 # with WSGI_HANDLER's resolution stubbed; what it put in os.environ.
 GATEWAY = """\
 import json, os, sys
-import iiswsgi.hosting as hosting
+import iiswsgi.hosting.application as hosting
 hosting.resolve_handler = lambda name: (lambda environ, start: [])
 before = dict(os.environ)
 try:
