@@ -10,23 +10,24 @@ import socket
 import threading
 import time
 
+from ..errors import IISWSGIError
 from ..protocol import fastcgi
 from ..iis.cmdline import split_command_line
 
 __all__ = ["ProcessFailure", "FastCgiProcess", "ExchangeEvent"]
 
-log = logging.getLogger("iiswsgi.emulator")
+log = logging.getLogger("iiswsgi.emulator.process")
 
 _REQUEST_ID = 1
 
 
-class ProcessFailure(Exception):
+class ProcessFailure(IISWSGIError):
     """The process failed a request the way IIS reports it: ``message``
     is IIS's wording, ``detail`` what happened, ``code`` the HRESULT IIS
     shows."""
 
     def __init__(self, message, detail="", code="0x80070000", unseen=False):
-        Exception.__init__(self, message)
+        IISWSGIError.__init__(self, message)
         self.message = message
         self.detail = detail
         self.code = code

@@ -12,7 +12,7 @@ from ..iis.variables import SERVER_SOFTWARE
 
 __all__ = ["EmulatorServer"]
 
-log = logging.getLogger("iiswsgi.emulator")
+log = logging.getLogger("iiswsgi.emulator.server")
 
 
 class EmulatorServer:
