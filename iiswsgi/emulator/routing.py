@@ -44,8 +44,10 @@ def route(site: Site, raw_path: str) -> Route:
         unquote(raw_path, encoding="utf-8", errors="replace") or "/")
     application, relative = site.application_for(url_path)
     if application is None:
-        raise Refusal(404, 0, NOT_FOUND, "no application of site %r is at"
-                      " %s" % (site.name, url_path))
+        raise Refusal(404, 0, NOT_FOUND, "no application of site %r takes"
+                      " %s (its applications: %s)" % (
+                          site.name, url_path, ", ".join(sorted(
+                              app.path for app in site.applications))))
     return Route(url_path, application, relative,
                  site.parents_of(application))
 

@@ -40,6 +40,8 @@ def test_no_application_is_a_404(tmp_path):
     with pytest.raises(Refusal) as refused:
         route(site, "/elsewhere")
     assert refused.value.status == 404
+    assert refused.value.detail == ("no application of site 's' takes"
+                                    " /elsewhere (its applications: /only)")
 
 
 def test_raw_request_uri():
