@@ -5,19 +5,21 @@ for each handler's process, read as IIS reads them."""
 import logging
 import os
 from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..iis import apphost as apphost_model
 from ..iis.expand import expand_variables
 from ..iis.webconfig import (AUTOMATIC_INSTANCES,
                              DEFAULT_RESPONSE_BUFFER_LIMIT, STDERR_MODES,
-                             ConfigCache, ConfigError, Configuration,
-                             FastCgiApplication, Handler, configuration_for)
+                             ConfigCache, ConfigError, ConfigFile,
+                             Configuration, FastCgiApplication, Handler,
+                             configuration_for, find_web_config, merge)
 
 __all__ = ["AUTOMATIC_INSTANCES", "ConfigError", "Application",
            "DEFAULT_RESPONSE_BUFFER_LIMIT", "FastCgiSettings", "HandlerRule",
            "Site", "WebConfigCache", "load_site", "STDERR_MODES"]
 
-log = logging.getLogger("iiswsgi.emulator")
+log = logging.getLogger("iiswsgi.emulator.config")
 
 # The emulator's names for the model's <fastCgi><application> and
 # <handlers><add>.
@@ -33,7 +35,7 @@ class Application:
     physical_path: str
     pool: str = "DefaultAppPool"
 
-    def relative(self, url_path):
+    def relative(self, url_path: str) -> Optional[str]:
         """``url_path`` under this application, without a leading slash,
         or None when it is not under it."""
         if self.path == "/":
@@ -51,16 +53,30 @@ class Site:
     site_id: int
     applications: list                 # longest path first
     fastcgi: list                      # FastCgiSettings from applicationHost
-    apphost: str = None
+    apphost: Optional[str] = None
 
-    def application_for(self, url_path):
+    def application_for(self, url_path: str
+                        ) -> Tuple[Optional[Application], Optional[str]]:
+        """(the application ``url_path`` is under, the path relative to
+        it), or (None, None)."""
         for application in self.applications:
             relative = application.relative(url_path)
             if relative is not None:
                 return application, relative
         return None, None
 
-    def settings_for(self, handler, web_config_settings=()):
+    def parents_of(self, application: Application) -> List[Application]:
+        """The applications of the site above ``application``, outermost
+        first: the ones whose web.config files it inherits."""
+        return sorted((other for other in self.applications
+                       if other is not application
+                       and len(other.path) < len(application.path)
+                       and other.relative(application.path) is not None),
+                      key=lambda other: len(other.path))
+
+    def settings_for(self, handler: Handler,
+                     web_config_settings: Sequence[FastCgiSettings] = ()
+                     ) -> Optional[FastCgiSettings]:
         """The FastCgiSettings for a FastCGI handler: the matching
         ``<fastCgi><application>`` of applicationHost.config; without one,
         a matching one in web.config (as install_msdeploy would register
@@ -79,7 +95,7 @@ class Site:
         return FastCgiSettings(full_path, arguments)
 
 
-def local_path(text, environ=None):
+def local_path(text: str, environ: Optional[dict] = None) -> str:
     """A physical path from IIS configuration, with ``%VAR%`` expanded and,
     off Windows, backslashes as slashes."""
     path = expand_variables(text, environ)
@@ -96,7 +112,7 @@ def _same_folder(one, other):
             os.path.normcase(os.path.abspath(other))
 
 
-def read_apphost(path):
+def read_apphost(path: str) -> Tuple[list, List[FastCgiSettings]]:
     """(sites, fastcgi settings) of an applicationHost.config: sites as
     (name, id, [Application])."""
     model = apphost_model.read_apphost(path)
@@ -118,7 +134,7 @@ def read_apphost(path):
     return sites, model.fastcgi_applications
 
 
-def load_site(site_dir, apphost=None):
+def load_site(site_dir: str, apphost: Optional[str] = None) -> Site:
     """The Site to serve for ``site_dir``: with an applicationHost.config,
     the site holding an application whose folder is ``site_dir`` (every
     application of that site is served); otherwise ``site_dir`` as the
@@ -152,14 +168,72 @@ class WebConfigCache:
     """web.config files read as the configuration that applies to a path,
     re-read when they change."""
 
-    def __init__(self):
-        self._files = ConfigCache()
+    # Merged configurations kept for applications with parents, before the
+    # oldest are dropped.
+    _KEEP = 256
 
-    def configuration(self, application: "Application",
-                      relative: str) -> Configuration:
+    def __init__(self) -> None:
+        self._files = ConfigCache()
+        self._merged: Dict[tuple, Tuple[list, Configuration]] = {}
+
+    def configuration(self, application: Application, relative: str,
+                      parents: Sequence[Application] = ()) -> Configuration:
         """The effective configuration (handlers in the order IIS tries
         them, the FastCGI applications these web.config files declare,
-        requestFiltering, staticContent) of ``relative`` under
-        ``application``."""
-        return configuration_for(application.physical_path, relative,
-                                 self._files)
+        requestFiltering, staticContent, appSettings) of ``relative``
+        under ``application``.
+
+        ``parents``: the applications above it, outermost first.  As in
+        IIS, a child application inherits their web.config files (each
+        one's folder and sub-folders on the way to the next application),
+        except what a ``<location inheritInChildApplications="false">``
+        holds."""
+        if not parents:
+            return configuration_for(application.physical_path, relative,
+                                     self._files)
+        url_path = "/" + "/".join(part for part in (
+            application.path.strip("/"), relative) if part)
+        levels = []
+        chain = list(parents) + [application]
+        for parent, child in zip(chain, chain[1:]):
+            parts = [part for part in
+                     (parent.relative(url_path) or "").split("/") if part]
+            # Up to the folder where the next application takes over.
+            between = len([part for part in
+                           parent.relative(child.path).split("/") if part])
+            levels += self._levels(parent.physical_path, parts, between - 1)
+        inherited = len(levels)
+        parts = [part for part in relative.split("/") if part]
+        levels += self._levels(application.physical_path, parts, len(parts))
+        return self._merge(levels, inherited)
+
+    def _levels(self, folder: str, parts: List[str], last: int
+                ) -> List[Tuple[ConfigFile, str]]:
+        """(web.config, the rest of ``parts`` under its folder) of
+        ``folder`` and its sub-folders along ``parts``, down to the one of
+        ``parts[:last]`` (or the first that is not a folder)."""
+        levels = []
+        for index in range(last + 1):
+            if index:
+                folder = os.path.join(folder, parts[index - 1])
+                if not os.path.isdir(folder):
+                    break
+            path = find_web_config(folder)
+            config_file = self._files.read(path) if path else None
+            if config_file is not None:
+                levels.append((config_file, "/".join(parts[index:])))
+        return levels
+
+    def _merge(self, levels, inherited):
+        scopes = [id(scope) for index, (config_file, relative)
+                  in enumerate(levels) for scope in
+                  config_file.scopes_for(relative, index < inherited)]
+        key = (inherited,) + tuple(id(config_file) for config_file, _ in
+                                   levels) + tuple(scopes)
+        found = self._merged.get(key)
+        if found is None:
+            if len(self._merged) >= self._KEEP:
+                self._merged.clear()
+            # The levels are kept with the result, so the ids stay theirs.
+            found = self._merged[key] = (levels, merge(levels, inherited))
+        return found[1]

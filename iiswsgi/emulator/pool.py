@@ -7,20 +7,27 @@ when it exits."""
 import logging
 import threading
 import time
+from typing import Dict, List, Mapping, Optional
 
+from ..errors import IISWSGIError
+from ..iis.webconfig import FastCgiApplication
 from .process import FastCgiProcess
 
-__all__ = ["Pool", "QueueFull"]
+__all__ = ["Pool", "Pools", "QueueFull"]
 
-log = logging.getLogger("iiswsgi.emulator")
+log = logging.getLogger("iiswsgi.emulator.pool")
 
 
-class QueueFull(Exception):
+class QueueFull(IISWSGIError):
     """The pool's queue is full (IIS answers 503)."""
 
 
 class Pool:
-    def __init__(self, settings, environ):
+    """The processes of the ``<fastCgi><application>`` ``settings``,
+    started with ``environ``."""
+
+    def __init__(self, settings: FastCgiApplication,
+                 environ: Mapping[str, str]) -> None:
         self.settings = settings
         self.environ = environ
         self._idle = []             # most recently used last
@@ -33,11 +40,11 @@ class Pool:
         self.started = 0
 
     @property
-    def size(self):
+    def size(self) -> int:
         with self._condition:
             return self._count
 
-    def acquire(self):
+    def acquire(self) -> FastCgiProcess:
         """A process for one request: an idle one, a new one when the pool
         has room, or the first one released.  Raises QueueFull, or
         ProcessFailure when a process cannot be started."""
@@ -79,7 +86,7 @@ class Pool:
             self._all.add(process)
         return process
 
-    def release(self, process, reusable):
+    def release(self, process: FastCgiProcess, reusable: bool) -> None:
         """Give ``process`` back after a request; it is stopped instead
         when it cannot be reused or has served instanceMaxRequests."""
         recycle = (not reusable or not process.alive()
@@ -112,7 +119,7 @@ class Pool:
             self._stopping = [t for t in self._stopping if t.is_alive()]
             self._stopping.append(thread)
 
-    def reap_idle(self, now=None):
+    def reap_idle(self, now: Optional[float] = None) -> None:
         """Stop processes idle for idleTimeout seconds."""
         now = time.monotonic() if now is None else now
         expired = []
@@ -129,7 +136,7 @@ class Pool:
                      " stopping it", process.pid, self.settings.idle_timeout)
             self._stop_later(process)
 
-    def close(self, grace=2):
+    def close(self, grace: float = 2) -> None:
         """Refuse new requests and end every process within about
         ``grace`` seconds: idle ones are asked to go (their channel is
         closed), and whatever still runs then is killed, busy or not."""
@@ -149,3 +156,44 @@ class Pool:
             left = list(self._all)
         for process in left:
             process.kill()
+
+
+class Pools:
+    """A Pool for each ``<fastCgi><application>`` (by its key), made when
+    first needed, with a thread stopping processes idle for their
+    idleTimeout.  ``environ``: the environment processes start with."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = dict(environ)
+        self.environ.setdefault("APP_POOL_ID", "DefaultAppPool")
+        self._pools: Dict[str, Pool] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._reaper = threading.Thread(target=self._reap,
+                                        name="iiswsgi-emulate-reaper",
+                                        daemon=True)
+        self._reaper.start()
+
+    def pool(self, settings: FastCgiApplication) -> Pool:
+        """The Pool of ``settings``."""
+        with self._lock:
+            pool = self._pools.get(settings.key)
+            if pool is None:
+                pool = self._pools[settings.key] = Pool(
+                    settings, dict(self.environ))
+            return pool
+
+    def all(self) -> List[Pool]:
+        with self._lock:
+            return list(self._pools.values())
+
+    def _reap(self):
+        while not self._stopped.wait(1):
+            for pool in self.all():
+                pool.reap_idle()
+
+    def close(self) -> None:
+        """Stop every process of every pool."""
+        self._stopped.set()
+        for pool in self.all():
+            pool.close()

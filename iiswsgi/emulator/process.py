@@ -9,24 +9,28 @@ import signal
 import socket
 import threading
 import time
+from typing import BinaryIO, Mapping, Optional, Sequence, Tuple
 
+from ..errors import IISWSGIError
 from ..protocol import fastcgi
 from ..iis.cmdline import split_command_line
+from ..iis.webconfig import FastCgiApplication
 
 __all__ = ["ProcessFailure", "FastCgiProcess", "ExchangeEvent"]
 
-log = logging.getLogger("iiswsgi.emulator")
+log = logging.getLogger("iiswsgi.emulator.process")
 
 _REQUEST_ID = 1
 
 
-class ProcessFailure(Exception):
+class ProcessFailure(IISWSGIError):
     """The process failed a request the way IIS reports it: ``message``
     is IIS's wording, ``detail`` what happened, ``code`` the HRESULT IIS
     shows."""
 
-    def __init__(self, message, detail="", code="0x80070000", unseen=False):
-        Exception.__init__(self, message)
+    def __init__(self, message: str, detail: str = "",
+                 code: str = "0x80070000", unseen: bool = False) -> None:
+        IISWSGIError.__init__(self, message)
         self.message = message
         self.detail = detail
         self.code = code
@@ -63,7 +67,8 @@ def _posix_spawn(argv, env, channel):
 class FastCgiProcess:
     """A FastCGI process of the pool for ``settings``."""
 
-    def __init__(self, settings, environ):
+    def __init__(self, settings: FastCgiApplication,
+                 environ: Mapping[str, str]) -> None:
         self.settings = settings
         self.requests = 0
         self.last_used = time.monotonic()
@@ -99,7 +104,7 @@ class FastCgiProcess:
 
     # -- life ---------------------------------------------------------------
 
-    def poll(self):
+    def poll(self) -> Optional[int]:
         """The exit status, or None while it runs."""
         with self._wait_lock:
             if self._status is None and self.pid is not None:
@@ -111,10 +116,10 @@ class FastCgiProcess:
                     self._status = os.waitstatus_to_exitcode(status)
             return self._status
 
-    def alive(self):
+    def alive(self) -> bool:
         return self.poll() is None
 
-    def usable(self):
+    def usable(self) -> bool:
         """Whether an idle process can take a request: it runs and has not
         closed its end of the channel (as the gateway does when it exits
         after a request)."""
@@ -131,7 +136,7 @@ class FastCgiProcess:
         except OSError:
             return False
 
-    def wait(self, timeout):
+    def wait(self, timeout: Optional[float]) -> Optional[int]:
         deadline = time.monotonic() + timeout
         while self.poll() is None:
             if time.monotonic() >= deadline:
@@ -139,7 +144,7 @@ class FastCgiProcess:
             time.sleep(0.02)
         return self._status
 
-    def kill(self):
+    def kill(self) -> None:
         if self.poll() is None:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -148,7 +153,7 @@ class FastCgiProcess:
             self.wait(5)
         self._close_channel()
 
-    def stop(self, grace=None):
+    def stop(self, grace: Optional[float] = None) -> None:
         """End it as IIS does when recycling: the channel is closed (the
         gateway exits on end of file), then, after ``grace`` seconds,
         SIGTERM and finally SIGKILL."""
@@ -182,7 +187,9 @@ class FastCgiProcess:
 
     # -- one request --------------------------------------------------------
 
-    def exchange(self, params, body, content_length):
+    def exchange(self, params: Sequence[Tuple[bytes, bytes]],
+                 body: Optional[BinaryIO],
+                 content_length: int) -> "_Exchange":
         """Run one request; an iterator of (ExchangeEvent, data) ending
         with (END, app_status).  ``params`` is a list of (bytes, bytes);
         ``body`` a readable file of ``content_length`` bytes.  Raises

@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import threading
+from typing import List, Mapping, Optional
 
 from .app import Emulator
 from .config import load_site
@@ -12,15 +13,16 @@ from ..iis.variables import SERVER_SOFTWARE
 
 __all__ = ["EmulatorServer"]
 
-log = logging.getLogger("iiswsgi.emulator")
+log = logging.getLogger("iiswsgi.emulator.server")
 
 
 class EmulatorServer:
     """The emulator behind a waitress HTTP server bound to ``host`` and
     ``port`` (0: any free port)."""
 
-    def __init__(self, site_dir, host="127.0.0.1", port=8080, apphost=None,
-                 environ=None):
+    def __init__(self, site_dir: str, host: str = "127.0.0.1",
+                 port: int = 8080, apphost: Optional[str] = None,
+                 environ: Optional[Mapping[str, str]] = None) -> None:
         import waitress.server
 
         self.site = load_site(site_dir, apphost)
@@ -35,14 +37,14 @@ class EmulatorServer:
         self._stopped = threading.Event()
 
     @property
-    def port(self):
+    def port(self) -> int:
         return int(self.server.effective_port)
 
     @property
-    def host(self):
+    def host(self) -> str:
         return self.server.effective_host
 
-    def urls(self):
+    def urls(self) -> List[str]:
         """The URL of each application of the site, the one of SITE_DIR
         first."""
         host = self.host
@@ -60,7 +62,7 @@ class EmulatorServer:
                 urls.append(url)
         return urls
 
-    def serve_forever(self):
+    def serve_forever(self) -> None:
         """Serve until stop(), SIGINT (Ctrl-C) or SIGTERM; then stop every
         FastCGI process."""
         if threading.current_thread() is threading.main_thread():
@@ -77,12 +79,12 @@ class EmulatorServer:
     def _on_signal(self, number, frame):
         self._stopped.set()
 
-    def stop(self):
+    def stop(self) -> None:
         """Make serve_forever() return (from any thread)."""
         self._stopped.set()
         self.server.trigger.pull_trigger()
 
-    def close(self):
+    def close(self) -> None:
         log.info("stopping: ending the FastCGI processes")
         self.emulator.close()
         self.server.close()

@@ -168,6 +168,56 @@ def test_child_application_from_applicationhost(tmp_path):
     assert settings["pid"] == data["pid"]    # maxInstances=1
 
 
+def _parent_and_child(tmp_path, inherit):
+    """A root application whose web.config has the FastCGI handler (in a
+    <location inheritInChildApplications="false"> unless ``inherit``), and
+    a child application /child, elsewhere on disk, whose web.config has
+    only appSettings (for the gateway, which reads its own)."""
+    root = write_site(tmp_path / "root")
+    if not inherit:
+        text = (root / "web.config").read_text()
+        text = text.replace("<system.webServer>", '<location path="."'
+                            ' inheritInChildApplications="false">'
+                            "<system.webServer>").replace(
+            "</system.webServer>", "</system.webServer></location>")
+        (root / "web.config").write_text(text)
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "web.config").write_text(
+        '<configuration><appSettings><add key="WSGI_HANDLER"'
+        ' value="sample_apps.router" /><add key="PYTHONPATH" value=%s />'
+        "</appSettings></configuration>" % quoteattr(APPS))
+    config = write_apphost_config(tmp_path / "applicationHost.config", sites=(
+        ("Default Web Site", 1, [("/", "DefaultAppPool", str(root)),
+                                 ("/child", "DefaultAppPool", str(child))]),),
+        fastcgi=[{"fullPath": sys.executable, "arguments": "-m iiswsgi"}])
+    return root, child, config
+
+
+def test_child_application_inherits_the_parent_web_config(tmp_path):
+    root, child, config = _parent_and_child(tmp_path, inherit=True)
+    with emulating(child, config) as server:
+        data = fetch_json(server, "/child/hello")
+        parent = fetch_json(server, "/hello")
+    # The parent's handler runs the child's requests, in the child.
+    assert data["SCRIPT_NAME"] == "/child"
+    assert data["PATH_INFO"] == "/hello"
+    assert data["APPL_PHYSICAL_PATH"] == str(child) + os.sep
+    assert data["APPL_MD_PATH"] == "/LM/W3SVC/1/ROOT/child"
+    assert parent["APPL_PHYSICAL_PATH"] == str(root) + os.sep
+
+
+def test_inherit_in_child_applications_false_stops_it(tmp_path):
+    root, child, config = _parent_and_child(tmp_path, inherit=False)
+    with emulating(child, config) as server:
+        status, _, body = fetch(server, "/child/hello")
+        parent = fetch_json(server, "/hello")
+    # No handler for the child: IIS's static file handler, and no file.
+    assert status == 404, body
+    assert b"No FastCGI handler of web.config takes /child/hello" in body
+    assert parent["APPL_PHYSICAL_PATH"] == str(root) + os.sep
+
+
 def test_environment_variables_of_the_fastcgi_application(tmp_path):
     site = write_site(tmp_path / "site",
                       settings={"WSGI_HANDLER": "sample_apps.settings_app"})

@@ -1,36 +1,16 @@
-"""The emulator's configuration reading and IIS's rules it follows."""
+"""The emulator's reading of a site (iiswsgi.emulator.config): its
+applications, the web.config files that apply to a path, the FastCGI
+settings of a handler."""
 
 import os
-import sys
 import time
 
 import pytest
 
 from iiswsgi import safexml
-from iiswsgi.emulator.app import _status
 from iiswsgi.emulator.config import (
-    Application, ConfigError, FastCgiSettings, HandlerRule, WebConfigCache,
-    load_site)
-from iiswsgi.iis.cmdline import split_command_line
-from iiswsgi.emulator.pool import Pool
-from iiswsgi.emulator.process import ProcessFailure
-
-
-@pytest.mark.parametrize("line, words", [
-    ("-m iiswsgi", ["-m", "iiswsgi"]),
-    ('-m iiswsgi.cli serve "C:\\my site\\iis_fcgi.ini"',
-     ["-m", "iiswsgi.cli", "serve", "C:\\my site\\iis_fcgi.ini"]),
-    ("C:\\path\\x.py  arg", ["C:\\path\\x.py", "arg"]),
-    ('"a\\\\" b', ["a\\", "b"]),           # 2n backslashes + quote
-    ('a\\"b c', ['a"b', "c"]),             # 2n+1 backslashes + quote
-    ('"" x', ["", "x"]),
-    ('"say ""hi"""', ['say "hi"']),
-    ("", []),
-    ("   ", []),
-    ('a\\\\"b c" d\\"e', ['a\\b c', 'd"e']),
-])
-def test_split_command_line(line, words):
-    assert split_command_line(line) == words
+    Application, ConfigError, FastCgiSettings, HandlerRule, Site,
+    WebConfigCache, load_site)
 
 
 def _element(text):
@@ -172,55 +152,87 @@ def test_load_site_without_applicationhost(tmp_path):
         load_site(str(tmp_path / "missing"))
 
 
-@pytest.mark.parametrize("lines, status, headers", [
-    ([b"Content-Type: text/plain"], "200 OK",
-     [("Content-Type", "text/plain")]),
-    ([b"Status: 404"], "404 Not Found", []),
-    ([b"Status: 299 Fine Thanks", b"X-A: b"], "299 Fine Thanks",
-     [("X-A", "b")]),
-    ([b"Location: /x"], "302 Found", [("Location", "/x")]),
-    ([b"Status: 301", b"Location: /x"], "301 Moved Permanently",
-     [("Location", "/x")]),
-    ([b"Connection: close", b"Transfer-Encoding: chunked", b"X: y"],
-     "200 OK", [("X", "y")]),
-])
-def test_cgi_status_and_headers(lines, status, headers):
-    assert _status(lines) == (status, headers)
+def _settings(*pairs):
+    return "<appSettings>%s</appSettings>" % "".join(
+        '<add key="%s" value="%s" />' % pair for pair in pairs)
 
 
-@pytest.mark.parametrize("lines", [[b"no colon"], [b"Bad Name: x"],
-                                   [b"Status: abc"]])
-def test_malformed_cgi_headers(lines):
-    with pytest.raises(ProcessFailure, match="malformed headers"):
-        _status(lines)
+def _inheritance_site(tmp_path, parent_text):
+    root, child = tmp_path / "root", tmp_path / "child"
+    _write(str(root / "web.config"), parent_text)
+    _write(str(child / "web.config"), (
+        "<configuration>%s<system.webServer><handlers>"
+        '<add name="own" path="*.own" modules="FastCgiModule"'
+        ' scriptProcessor="c|d" /></handlers></system.webServer>'
+        "</configuration>") % _settings(("B", "child"), ("C", "child")))
+    parent = Application("/", str(root))
+    return parent, Application("/Child", str(child))
 
 
-def _gateway_settings(**values):
-    return FastCgiSettings(sys.executable, "-m iiswsgi", **values)
+def test_child_application_inherits_its_parents_web_config(tmp_path):
+    parent, child = _inheritance_site(tmp_path, (
+        "<configuration>%s<system.webServer><handlers>"
+        '<add name="py" path="*" modules="FastCgiModule"'
+        ' scriptProcessor="p|a" /></handlers></system.webServer>'
+        '<location path="child/deep">%s</location>'
+        '<location path="other">%s</location></configuration>' % (
+            _settings(("A", "parent"), ("B", "parent")),
+            _settings(("D", "deep")), _settings(("E", "other")))))
+    cache = WebConfigCache()
+    config = cache.configuration(child, "x", [parent])
+    # The child's own entries first, then the inherited ones.
+    assert [handler.name for handler in config.handlers] == ["own", "py"]
+    assert config.app_settings == {"A": "parent", "B": "child",
+                                   "C": "child"}
+    assert config.files[0] == str(tmp_path / "root" / "web.config")
+    # The parent's <location path> names the child by its URL, any case.
+    assert cache.configuration(child, "DEEP/y", [parent]).app_settings[
+        "D"] == "deep"
+    # Without parents: the child's file alone, as before.
+    assert [handler.name for handler in
+            cache.configuration(child, "x").handlers] == ["own"]
 
 
-def test_pool_reuse_and_idle_timeout():
-    # Real gateway processes: started on acquire, never sent a request.
-    pool = Pool(_gateway_settings(max_instances=1, queue_length=1,
-                                  idle_timeout=10), dict(os.environ))
-    try:
-        process = pool.acquire()
-        assert pool.size == 1 and process.alive()
-        pool.release(process, reusable=True)
-        assert pool.acquire() is process       # reused while idle
-        pool.release(process, reusable=True)
-        pool.reap_idle(now=time.monotonic() + 5)
-        assert pool.size == 1
-        pool.reap_idle(now=time.monotonic() + 11)
-        assert pool.size == 0
-        assert process.wait(10) is not None    # stopped: it saw end of file
-    finally:
-        pool.close()
+def test_inherit_in_child_applications_false(tmp_path):
+    parent, child = _inheritance_site(tmp_path, (
+        '<configuration><location path="." inheritInChildApplications='
+        '"false">%s<system.webServer><handlers>'
+        '<add name="py" path="*" modules="FastCgiModule"'
+        ' scriptProcessor="p|a" /></handlers></system.webServer></location>'
+        "%s</configuration>" % (_settings(("A", "parent")),
+                                _settings(("Z", "everywhere")))))
+    cache = WebConfigCache()
+    config = cache.configuration(child, "x", [parent])
+    assert [handler.name for handler in config.handlers] == ["own"]
+    assert config.app_settings == {"B": "child", "C": "child",
+                                   "Z": "everywhere"}
+    # The parent itself still has them.
+    assert [handler.name for handler in
+            cache.configuration(parent, "x").handlers] == ["py"]
 
 
-def test_missing_executable_is_a_start_failure(tmp_path):
-    pool = Pool(FastCgiSettings(str(tmp_path / "python.exe")), {})
-    with pytest.raises(ProcessFailure) as failure:
-        pool.acquire()
-    assert "is not an executable file" in failure.value.detail
-    assert pool.size == 0
+def test_folders_between_parent_and_child_application(tmp_path):
+    # /a/b is an application; /a is only a folder of the root's.
+    root = tmp_path / "root"
+    _write(str(root / "web.config"), "<configuration>%s</configuration>"
+           % _settings(("A", "root")))
+    _write(str(root / "a" / "web.config"), "<configuration>%s"
+           "</configuration>" % _settings(("A", "a"), ("F", "a")))
+    # The root's own a/b folder is the child's place: not read.
+    _write(str(root / "a" / "b" / "web.config"), "<configuration>%s"
+           "</configuration>" % _settings(("G", "hidden")))
+    _write(str(tmp_path / "b" / "web.config"), "<configuration>%s"
+           "</configuration>" % _settings(("H", "b")))
+    parent = Application("/", str(root))
+    child = Application("/a/b", str(tmp_path / "b"))
+    assert WebConfigCache().configuration(child, "", [parent]).app_settings \
+        == {"A": "a", "F": "a", "H": "b"}
+
+
+def test_parents_of_an_application(tmp_path):
+    apps = [Application(path, str(tmp_path)) for path in
+            ("/a/b", "/ab", "/a", "/")]
+    site = Site("s", 1, apps, [])
+    assert [app.path for app in site.parents_of(apps[0])] == ["/", "/a"]
+    assert [app.path for app in site.parents_of(apps[1])] == ["/"]
+    assert site.parents_of(apps[3]) == []

@@ -1,0 +1,44 @@
+"""The answers the emulator gives, as the HTTP server takes them (a WSGI
+response iterable), and the access-log line each one writes when the
+server closes it."""
+
+import logging
+import time
+from typing import Callable, Iterator, Mapping
+
+__all__ = ["Answer"]
+
+access_log = logging.getLogger("iiswsgi.emulator.access")
+
+
+class Answer:
+    """Base of every answer: ``status`` and ``sent`` (body bytes) are what
+    the access log shows; subclasses iterate the body, calling
+    ``self._start_response`` first."""
+
+    status = 500
+    sent = 0
+
+    def respond(self, start_response: Callable, environ: Mapping,
+                raw_uri: str, started: float) -> "Answer":
+        """Itself, ready to be iterated by the server: ``started`` is the
+        ``time.monotonic()`` of the request's arrival."""
+        self._start_response = start_response
+        self._log_line = (environ.get("REMOTE_ADDR", "-"),
+                          environ.get("REQUEST_METHOD", "-"), raw_uri,
+                          started)
+        return self
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.log()
+
+    def log(self) -> None:
+        """Write the access-log line: client, request line, status, body
+        bytes sent and seconds taken."""
+        address, method, raw_uri, started = self._log_line
+        access_log.info('%s "%s %s" %d %d %.3fs', address, method, raw_uri,
+                        self.status, self.sent,
+                        time.monotonic() - started)
