@@ -12,10 +12,10 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
-from .iis import appcmd as appcmd_module
 from . import logs
+from .iis import appcmd as appcmd_module
 from .iis.cmdline import quote_path
 from .iis.webconfig import (ConfigError, Handler, find_web_config,
                            read_web_config)
@@ -66,7 +66,7 @@ def site_configuration(path: str) -> Tuple[Dict[str, str], List[Handler]]:
     return config.app_settings, config.fastcgi_handlers
 
 
-def log_file_problem(path):
+def log_file_problem(path: str) -> Optional[str]:
     """Why the log cannot be written at ``path``, or None when it can (it is
     created if missing, as the gateway would; nothing is left behind when
     it is not there yet)."""
@@ -132,10 +132,11 @@ class _Doctor:
         self.findings = []
         self.registered = None    # the FastCGI applications, once listed
 
-    def add(self, status, message, fix="", detail=""):
+    def add(self, status: str, message: str, fix: str = "",
+            detail: str = "") -> None:
         self.findings.append(Finding(status, message, fix, detail))
 
-    def run(self):
+    def run(self) -> List[Finding]:
         if not os.path.isdir(self.app_dir):
             self.add(PROBLEM, "%s is not a folder" % self.app_dir,
                      "give the site's folder (its physical path in IIS)")
@@ -187,7 +188,7 @@ class _Doctor:
 
     # -- the handler and the interpreter ------------------------------------
 
-    def check_handler(self, handler):
+    def check_handler(self, handler: Handler) -> Optional[str]:
         """Check one FastCGI handler; the interpreter it runs, if that
         exists."""
         label = 'handler "%s"' % handler.name
@@ -221,7 +222,7 @@ class _Doctor:
                 command)
         return self.registered
 
-    def check_registered(self, handler, label):
+    def check_registered(self, handler: Handler, label: str) -> None:
         what = "the FastCGI application %s" % handler.script_processor
         try:
             entries = self._listed()
@@ -264,7 +265,7 @@ class _Doctor:
         registered = ["%s|%s" % (e["fullPath"], e["arguments"])
                       for e in entries]
 
-        def loose(value):
+        def loose(value: str) -> str:
             return value.replace('"', "").replace(" |", "|").replace(
                 "| ", "|").strip().casefold()
         near = [text for text in registered
@@ -290,7 +291,7 @@ class _Doctor:
                  " FastCGI application, so IIS cannot start it (HTTP 500)"
                  % label, fix)
 
-    def check_buffer(self, handler, label):
+    def check_buffer(self, handler: Handler, label: str) -> None:
         limit = handler.attributes.get("responseBufferLimit")
         if limit is not None and limit.strip() == "0":
             self.add(OK, "%s streams responses (responseBufferLimit=\"0\")"
@@ -303,7 +304,7 @@ class _Doctor:
                  " responses need responseBufferLimit=\"0\"" % (label, shown),
                  'add responseBufferLimit="0" to the handler')
 
-    def check_redirector(self, python):
+    def check_redirector(self, python: str) -> None:
         redirector = venv_redirector(python)
         if redirector is None:
             return
@@ -337,7 +338,7 @@ class _Doctor:
 
     # -- the log and the application ----------------------------------------
 
-    def check_log(self, settings):
+    def check_log(self, settings: Mapping[str, str]) -> None:
         configured = settings.get("WSGI_LOG")
         if configured:
             problem = log_file_problem(configured)
@@ -366,7 +367,8 @@ class _Doctor:
             reasons), 'set WSGI_LOG in appSettings to a writable file: <add'
             ' key="WSGI_LOG" value="C:\\inetpub\\logs\\myapp.log" />')
 
-    def check_import(self, settings, python):
+    def check_import(self, settings: Mapping[str, str],
+                     python: Optional[str]) -> None:
         handler = settings.get("WSGI_HANDLER") or self.environ.get(
             "WSGI_HANDLER")
         if not handler:
@@ -408,7 +410,8 @@ class _Doctor:
             handler, python, note), fix, output)
 
 
-def diagnose(app_dir, appcmd=None, environ=None):
+def diagnose(app_dir: str, appcmd: Optional[str] = None,
+             environ: Optional[Mapping[str, str]] = None) -> List[Finding]:
     """Check the site in ``app_dir``: a list of :class:`Finding`.
     ``appcmd`` is the appcmd command (see :func:`iiswsgi.iis.appcmd.find_appcmd`).
     """

@@ -6,13 +6,15 @@ import re
 import sys
 from typing import Any, Callable, Optional
 
+from ..errors import IISWSGIError
+
 __all__ = ["HandlerError", "resolve_handler"]
 
 # One part of a dotted name: an identifier, called when followed by "()".
 _PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\(\))?")
 
 
-class HandlerError(Exception):
+class HandlerError(IISWSGIError):
     """WSGI_HANDLER is missing, malformed or names nothing usable."""
 
 

@@ -15,10 +15,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence
 from urllib.parse import unquote, urlsplit
 
+from ..errors import IISWSGIError
 from ..iis.cmdline import split_command_line
 from ..iis.variables import server_variables
+from ..iis.webconfig import Handler
 from ..protocol import cgi, fastcgi
 
 __all__ = ["ProbeUnavailable", "Response", "iis_params", "probe"]
@@ -26,7 +29,7 @@ __all__ = ["ProbeUnavailable", "Response", "iis_params", "probe"]
 log = logging.getLogger("iiswsgi.msdeploy.probe")
 
 
-class ProbeUnavailable(Exception):
+class ProbeUnavailable(IISWSGIError):
     """This system cannot start the gateway the IIS way."""
 
 
@@ -40,10 +43,10 @@ class Response:
     output: str = ""              # what the process printed
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return 200 <= self.status < 300
 
-    def describe(self, limit=2000):
+    def describe(self, limit: int = 2000) -> str:
         lines = ["Status: %d %s" % (self.status, self.reason)]
         lines += ["%s: %s" % pair for pair in self.headers]
         text = self.body[:limit].decode("utf-8", "replace")
@@ -56,7 +59,8 @@ class Response:
         return "\n".join(lines)
 
 
-def iis_params(url, app_dir, site_id=1, app_path=""):
+def iis_params(url: str, app_dir: str, site_id: int = 1,
+               app_path: str = "") -> Dict[str, str]:
     """The server variables IIS sends for a GET of ``url`` to the
     application in ``app_dir``."""
     parts = urlsplit(url)
@@ -92,7 +96,9 @@ def _exchange(sock, params):
             return bytes(stdout), bytes(stderr)
 
 
-def probe(argv, app_dir, url="/", env=None, timeout=60, params=None):
+def probe(argv: Sequence[str], app_dir: str, url: str = "/",
+          env: Optional[Mapping[str, str]] = None, timeout: float = 60,
+          params: Optional[Mapping[str, str]] = None) -> Response:
     """Start ``argv`` in ``app_dir`` with a duplex channel as standard
     input, send a GET for ``url`` and return the :class:`Response`; a 502
     Response when the process answered nothing."""
@@ -154,13 +160,13 @@ def probe(argv, app_dir, url="/", env=None, timeout=60, params=None):
     return Response(status, reason, headers, body, stderr, printed)
 
 
-def gateway_command(handler):
+def gateway_command(handler: Handler) -> List[str]:
     """The argv IIS runs for a web.config handler's scriptProcessor."""
     argv = [handler.full_path] + split_command_line(handler.arguments)
     return argv
 
 
-def serve_command(ini, python=None):
+def serve_command(ini: str, python: Optional[str] = None) -> List[str]:
     """The argv serving a Paste ini with ``iiswsgi serve``."""
     return [python or sys.executable, "-m", "iiswsgi.cli", "serve",
             os.path.abspath(ini)]

@@ -9,15 +9,20 @@ have run are logged and nothing else happens.
 
 import logging
 import shlex
+from typing import TYPE_CHECKING, List, Sequence, Union
 
 from ..iis import appcmd as appcmd_module
+from ..iis.webconfig import FastCgiApplication
+
+if TYPE_CHECKING:
+    from .webconfig import WebConfig
 
 __all__ = ["planned_commands", "register_applications"]
 
 log = logging.getLogger("iiswsgi.msdeploy.register")
 
 
-def planned_commands(application):
+def planned_commands(application: FastCgiApplication) -> List[List[str]]:
     """The appcmd argument lists that register ``application``."""
     section = "/section:" + appcmd_module.FASTCGI_SECTION
     key = dict(fullPath=application.full_path,
@@ -36,7 +41,9 @@ def planned_commands(application):
     return commands
 
 
-def register_applications(web_config, appcmd=None):
+def register_applications(web_config: "WebConfig",
+                          appcmd: Union[str, Sequence[str], None] = None
+                          ) -> int:
     """Register every FastCGI application of ``web_config`` (a
     :class:`~.webconfig.WebConfig`); how many were registered (0 when
     appcmd is not there)."""

@@ -3,6 +3,7 @@ for the FastCGI application to register and the handler IIS runs."""
 
 import logging
 from dataclasses import dataclass
+from typing import Mapping, Optional
 
 from .. import safexml
 from ..files import write_atomically
@@ -25,7 +26,8 @@ class WebConfig:
     fastcgi_applications: list      # iis.webconfig.FastCgiApplication
     handlers: list                  # iis.webconfig.Handler, FastCGI ones
 
-    def application_for(self, handler):
+    def application_for(self, handler: Handler
+                        ) -> Optional[FastCgiApplication]:
         """The fastCgi application a handler names, or None."""
         for application in self.fastcgi_applications:
             if application.key == handler.key:
@@ -33,7 +35,8 @@ class WebConfig:
         return None
 
 
-def write_web_config(template, output, variables):
+def write_web_config(template: str, output: str,
+                     variables: Mapping[str, object]) -> WebConfig:
     """Write ``output`` from ``template``, values XML-escaped."""
     try:
         with open(template, encoding="utf-8") as stream:
@@ -51,7 +54,7 @@ def write_web_config(template, output, variables):
     return read_web_config(output)
 
 
-def read_web_config(path):
+def read_web_config(path: str) -> WebConfig:
     """The FastCGI applications (``system.webServer/fastCgi``) and FastCGI
     handlers (``system.webServer/handlers``) in effect at the folder of the
     web.config at ``path``, read as IIS reads them; PackageError (naming
