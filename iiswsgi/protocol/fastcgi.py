@@ -167,7 +167,8 @@ def encode_record(record_type: int, request_id: int,
     if length > MAX_CONTENT:
         raise ValueError("record content of %d bytes is over the %d maximum"
                          % (length, MAX_CONTENT))
-    return _HEADER.pack(VERSION_1, record_type, request_id, length, 0) + content
+    return (_HEADER.pack(VERSION_1, record_type, request_id, length, 0)
+            + content)
 
 
 def _records(rtype, rid, data):
@@ -542,7 +543,7 @@ class Connection:
                 + _END_BODY.pack(app_status & 0xFFFFFFFF, protocol_status))
 
 
-# -- the web server's side ------------------------------------------------------
+# -- the web server's side ----------------------------------------------------
 
 @dataclass(frozen=True)
 class Stdout:
