@@ -10,7 +10,6 @@ import http.client
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import threading
@@ -34,9 +33,6 @@ CONNECTIONS = int(os.environ.get("SOAK_CONNECTIONS", "64"))
 #: Allowed RSS growth between the 10% sample and the end.
 RSS_SLACK_KIB = 4 * 1024
 
-_HEADER = struct.Struct(">BBHHBB")
-
-
 def process_sample(pid):
     """(VmRSS KiB, VmHWM KiB, open descriptors) of a process."""
     values = {}
@@ -48,42 +44,16 @@ def process_sample(pid):
     return values["VmRSS"], values["VmHWM"], fds
 
 
-class LeanClient:
-    """Sends one request and reads records until its FCGI_END_REQUEST,
-    checking only what the soak needs (fast enough for a million)."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.sock.settimeout(30)
-        self.buffer = bytearray()
-
-    def exchange(self, data, rid):
-        self.sock.sendall(data)
-        stdout = bytearray()
-        buffer = self.buffer
-        pos = 0
-        for _ in range(100000):
-            while len(buffer) - pos >= 8:
-                version, rtype, got, clen, plen, _ = _HEADER.unpack_from(
-                    buffer, pos)
-                end = pos + 8 + clen + plen
-                if end > len(buffer):
-                    break
-                assert got == rid, (got, rid)
-                if rtype == fcgi.STDOUT:
-                    stdout += buffer[pos + 8:pos + 8 + clen]
-                elif rtype == fcgi.END_REQUEST:
-                    app_status, protocol_status = struct.unpack_from(
-                        ">IB", buffer, pos + 8)
-                    assert protocol_status == 0
-                    del buffer[:end]
-                    return bytes(stdout)
-                pos = end
-            more = self.sock.recv(1 << 16)
-            if not more:
-                raise EOFError("the gateway closed the connection")
-            buffer += more
-        raise AssertionError("no END_REQUEST")
+def exchange(client, data, rid):
+    """Send one request on ``client`` (a tests.support.fcgi.Client) and
+    read to its FCGI_END_REQUEST: what it wrote to FCGI_STDOUT.  Every
+    record must be the request's, and its protocol status 0."""
+    client.send(data)
+    response = client.read_response(rid)
+    strays = [r[:2] for r in response.records if r[1] != rid]
+    assert strays == [], (strays, rid)
+    assert response.protocol_status == 0
+    return response.stdout
 
 
 def test_soak_iis_pipe(tmp_path):
@@ -95,7 +65,7 @@ def test_soak_iis_pipe(tmp_path):
                  env={"WSGI_HANDLER": "sample_apps.router"},
                  cwd=str(tmp_path), log=log)
     try:
-        client = LeanClient(gw.parent)
+        client = fcgi.Client(gw.parent)
         body = b"p" * 3000
         get = [fcgi.request(rid, iis_params("/soak/%d" % rid, query="n=1"))
                for rid in (1, 2, 3)]
@@ -108,16 +78,16 @@ def test_soak_iis_pipe(tmp_path):
         started = time.monotonic()
         for n in range(1, REQUESTS + 1):
             if n % 1000 == 0:
-                assert client.exchange(boom, 5).startswith(b"Status: 500")
+                assert exchange(client, boom, 5).startswith(b"Status: 500")
             elif n % 1000 == 500:
-                assert client.exchange(abort, 6) == b""
+                assert exchange(client, abort, 6) == b""
             elif n % 10 == 0:
-                out = client.exchange(post, 4)
+                out = exchange(client, post, 4)
                 assert out.startswith(b"Status: 200")
                 assert b'"size": 3000' in out
             else:
                 rid = n % 3 + 1
-                out = client.exchange(get[rid - 1], rid)
+                out = exchange(client, get[rid - 1], rid)
                 assert out.startswith(b"Status: 200"), out[:200]
                 if n % 997 == 0:
                     assert b'"PATH_INFO": "/soak/%d"' % rid in out
