@@ -7,9 +7,11 @@ Feed the bytes the web server sends to :meth:`Connection.receive_data`
 (``b""`` at end of file), then call :meth:`Connection.next_event` until it
 returns :data:`NEED_DATA` or :data:`CLOSED`.  Events are :class:`Request`
 (a request's parameters are complete), :class:`Body` (a piece of its
-``FCGI_STDIN``), :class:`BodyEnd` and :class:`Abort`.  Management records
-(``FCGI_GET_VALUES``, unknown types) and refused requests are answered by
-the connection itself: send :meth:`Connection.data_to_send` after each event.
+``FCGI_STDIN``), :class:`BodyEnd` and :class:`Abort`, dataclasses that
+compare by value (the two sentinels are compared with ``is``).
+Management records (``FCGI_GET_VALUES``, unknown types) and refused
+requests are answered by the connection itself: send
+:meth:`Connection.data_to_send` after each event.
 
 Responses are built with :meth:`Connection.send_stdout` and
 :meth:`Connection.end_request`, which return the bytes to write.  The
