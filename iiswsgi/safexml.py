@@ -15,6 +15,7 @@ with an attribute ``xmlns``, ``<a:b>`` is ``a:b`` (so IIS's old
 """
 
 import xml.etree.ElementTree as ElementTree
+from typing import Union
 from xml.parsers import expat
 
 from defusedxml import DefusedXmlException
@@ -29,7 +30,8 @@ class XMLError(IISWSGIError, ValueError):
     """The text is not well-formed XML, or declares a DOCTYPE.  ``source``,
     ``line``, ``column`` (from 1) and ``problem`` say where and what."""
 
-    def __init__(self, message, source="", line=0, column=0, problem=""):
+    def __init__(self, message: str, source: str = "", line: int = 0,
+                 column: int = 0, problem: str = "") -> None:
         ValueError.__init__(self, message)
         self.source = source
         self.line = line
@@ -81,7 +83,7 @@ class _Builder(ElementTree.TreeBuilder):
         return ElementTree.TreeBuilder.end(self, self._written(tag))
 
 
-def parse(data, source="the XML"):
+def parse(data: Union[str, bytes], source: str = "the XML") -> Element:
     """The root :class:`Element` of ``data`` (str, or bytes in the
     encoding its BOM or declaration names); XMLError, naming ``source``,
     the line and the column, when it cannot be parsed or holds a
@@ -109,7 +111,7 @@ def parse(data, source="the XML"):
                        offset + 1, problem) from None
 
 
-def parse_file(path):
+def parse_file(path: str) -> Element:
     """The root Element of the XML file at ``path``; OSError when it cannot
     be read, XMLError when it cannot be parsed."""
     with open(path, "rb") as stream:

@@ -14,6 +14,8 @@ import re
 import shlex
 import struct
 import subprocess
+from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 from .. import safexml
 from .apphost import Application, Site, VirtualDirectory, read_sites
@@ -37,6 +39,14 @@ SITES_SECTION = "system.applicationHost/sites"
 
 _ERROR = re.compile(r"ERROR\s*\((.*)\)\s*$", re.DOTALL)
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*\Z")
+
+#: appcmd's path, or a list of its path and the arguments for every call.
+Command = Union[str, "os.PathLike[str]",
+                Sequence[Union[str, "os.PathLike[str]"]]]
+#: What the functions below take as ``appcmd``: an Appcmd, or a Command
+#: (None: found as find_appcmd finds it).
+AppcmdLike = Union["Appcmd", Command, None]
+Environ = Optional[Mapping[str, str]]
 _DENIED = ("access is denied", "insufficient permissions", "80070005")
 
 
@@ -47,14 +57,15 @@ class AppcmdError(Exception):
     when it did not run), ``message`` what appcmd said (the text of its
     ``ERROR ( message:... )``), ``output`` all it printed."""
 
-    def __init__(self, message, command=None, returncode=None, output=""):
+    def __init__(self, message: str, command: Optional[str] = None,
+                 returncode: Optional[int] = None, output: str = "") -> None:
         Exception.__init__(self, message)
         self.message = message
         self.command = command
         self.returncode = returncode
         self.output = output
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.command is None:
             return self.message
         status = ("" if self.returncode is None
@@ -62,18 +73,18 @@ class AppcmdError(Exception):
         return "%s%s: %s" % (self.command, status, self.message)
 
     @property
-    def access_denied(self):
+    def access_denied(self) -> bool:
         """True when appcmd failed for want of administrator rights."""
         text = ("%s %s" % (self.message, self.output)).lower()
         return self.returncode == 5 or any(word in text for word in _DENIED)
 
     @property
-    def duplicate(self):
+    def duplicate(self) -> bool:
         """True when an add failed because the entry is already there."""
         return "cannot add duplicate collection entry" in self.message.lower()
 
     @property
-    def not_found(self):
+    def not_found(self) -> bool:
         """True when a remove failed because there was no such entry."""
         return "cannot find requested collection element" in (
             self.message.lower())
@@ -92,7 +103,8 @@ def _is_wow64(environ):
         environ.get("PROCESSOR_ARCHITEW6432"))
 
 
-def candidates(environ=None, wow64=None):
+def candidates(environ: Environ = None,
+               wow64: Optional[bool] = None) -> List[str]:
     """Where appcmd.exe is looked for, in order."""
     env = os.environ if environ is None else environ
     paths = []
@@ -110,7 +122,8 @@ def candidates(environ=None, wow64=None):
     return paths
 
 
-def find_appcmd(command=None, environ=None, wow64=None):
+def find_appcmd(command: Optional[Command] = None, environ: Environ = None,
+                wow64: Optional[bool] = None) -> List[str]:
     """The appcmd command line prefix, as a list of arguments.
 
     ``command`` is a path, or a list whose first item is appcmd's path and
@@ -166,7 +179,7 @@ def _decode(data):
                            errors="replace")
 
 
-def parse_error_message(output):
+def parse_error_message(output: str) -> Optional[str]:
     """What appcmd said in ``ERROR ( message:... )`` (or ``hresult:...,
     message:...``); None when ``output`` holds no such error."""
     text = output.strip()
@@ -185,14 +198,15 @@ class Appcmd:
     """One appcmd command line (found as :func:`find_appcmd` says), run
     once per call."""
 
-    def __init__(self, command=None, environ=None, timeout=120):
+    def __init__(self, command: Optional[Command] = None,
+                 environ: Environ = None, timeout: float = 120) -> None:
         self.argv = find_appcmd(command, environ)
         self.timeout = timeout
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Appcmd(%r)" % (self.argv,)
 
-    def run(self, *args):
+    def run(self, *args: object) -> str:
         """appcmd's output for ``args``; AppcmdError when it fails."""
         argv = self.argv + [str(arg) for arg in args]
         line = _command_line(argv)
@@ -218,26 +232,28 @@ class Appcmd:
                               (output + errors).strip())
         return output
 
-    def list_objects(self, kind, *args):
+    def list_objects(self, kind: str, *args: str
+                     ) -> List[Tuple[str, Dict[str, str]]]:
         """The objects ``appcmd list KIND ARGS /xml`` prints (``sites``,
         ``apps``, ``vdirs``, ...), as (TYPE, attributes) pairs."""
         output = self.run("list", kind, *(args + ("/xml",)))
         return parse_objects(output, "appcmd list %s" % kind)
 
-    def list_config(self, section):
+    def list_config(self, section: str) -> safexml.Element:
         """The ``section`` element that ``appcmd list config /xml``
         prints."""
         output = self.run("list", "config", "/section:" + section, "/xml")
         return parse_section(output, section)
 
 
-def _appcmd(appcmd):
+def _appcmd(appcmd: AppcmdLike) -> Appcmd:
     return appcmd if isinstance(appcmd, Appcmd) else Appcmd(appcmd)
 
 
 # -- parsing ----------------------------------------------------------------
 
-def parse_objects(output, source="appcmd's output"):
+def parse_objects(output: str, source: str = "appcmd's output"
+                  ) -> List[Tuple[str, Dict[str, str]]]:
     """The rows of appcmd ``/xml`` output
     (``<appcmd><SITE .../><APP .../></appcmd>``) as (TYPE, attributes)."""
     root = safexml.parse(output, source)
@@ -247,7 +263,7 @@ def parse_objects(output, source="appcmd's output"):
     return [(row.tag, dict(row.attrib)) for row in root]
 
 
-def parse_section(output, section):
+def parse_section(output: str, section: str) -> safexml.Element:
     """The element of configuration section ``section`` (such as
     ``system.webServer/fastCgi``) in what ``appcmd list config`` printed:
     either its /xml form (``<appcmd><CONFIG CONFIG.SECTION=...>
@@ -268,14 +284,17 @@ def parse_section(output, section):
 
 # -- the fastCgi collection ------------------------------------------------
 
-def same_key(entry, full_path, arguments):
+def same_key(entry: Mapping[str, Any], full_path: str,
+             arguments: str) -> bool:
     """True when ``entry`` (a dict from :func:`list_fastcgi_applications`)
     has this fullPath and arguments, compared as IIS does: in any case."""
     return application_key(entry.get("fullPath", ""), entry.get(
         "arguments", "")) == application_key(full_path, arguments)
 
 
-def find_fastcgi_application(entries, full_path, arguments):
+def find_fastcgi_application(entries: Sequence[Dict[str, Any]],
+                             full_path: str, arguments: str
+                             ) -> Optional[Dict[str, Any]]:
     """The entry of ``entries`` keyed on ``full_path`` and ``arguments``,
     or None."""
     for entry in entries:
@@ -290,7 +309,7 @@ def _format_value(value):
     return str(value)
 
 
-def bracket_expression(**attributes):
+def bracket_expression(**attributes: object) -> str:
     """``[name='value',...]``, as appcmd takes to select or add a
     collection entry.  A value holding a single quote cannot be written
     in it: ValueError."""
@@ -308,7 +327,8 @@ def bracket_expression(**attributes):
     return "[" + ",".join(items) + "]"
 
 
-def list_fastcgi_applications(appcmd=None):
+def list_fastcgi_applications(appcmd: AppcmdLike = None
+                              ) -> List[Dict[str, Any]]:
     """The registered FastCGI applications, in order: a dict of each one's
     attributes (fullPath and arguments always present), with its
     ``environmentVariables`` as a dict of name to value."""
@@ -325,8 +345,11 @@ def list_fastcgi_applications(appcmd=None):
     return entries
 
 
-def add_fastcgi_application(full_path, arguments="", *, appcmd=None,
-                            environment_variables=None, **attributes):
+def add_fastcgi_application(full_path: str, arguments: str = "", *,
+                            appcmd: AppcmdLike = None,
+                            environment_variables: Optional[
+                                Mapping[str, str]] = None,
+                            **attributes: object) -> None:
     """Register a FastCGI application in applicationHost.config: keyword
     arguments are its other attributes (``signalBeforeTerminateSeconds=30``),
     ``environment_variables`` a dict for its environmentVariables.  appcmd's
@@ -352,8 +375,9 @@ def _variable_expression(full_path, arguments, **variable):
             + ".environmentVariables." + bracket_expression(**variable))
 
 
-def add_fastcgi_environment_variable(full_path, arguments, name, value,
-                                     *, appcmd=None):
+def add_fastcgi_environment_variable(full_path: str, arguments: str,
+                                     name: str, value: str, *,
+                                     appcmd: AppcmdLike = None) -> None:
     """Add an environment variable to the registered FastCGI application
     keyed on ``full_path`` and ``arguments``; an AppcmdError whose
     ``duplicate`` is true when it has one of that name."""
@@ -363,8 +387,9 @@ def add_fastcgi_environment_variable(full_path, arguments, name, value,
                         "/+" + expression, "/commit:apphost")
 
 
-def remove_fastcgi_environment_variable(full_path, arguments, name,
-                                        *, appcmd=None):
+def remove_fastcgi_environment_variable(full_path: str, arguments: str,
+                                        name: str, *,
+                                        appcmd: AppcmdLike = None) -> None:
     """Remove an environment variable of a registered FastCGI
     application."""
     expression = _variable_expression(full_path, arguments, name=name)
@@ -372,7 +397,8 @@ def remove_fastcgi_environment_variable(full_path, arguments, name,
                         "/-" + expression, "/commit:apphost")
 
 
-def remove_fastcgi_application(full_path, arguments="", *, appcmd=None):
+def remove_fastcgi_application(full_path: str, arguments: str = "", *,
+                               appcmd: AppcmdLike = None) -> None:
     """Remove the FastCGI application keyed on ``full_path`` and
     ``arguments``.  appcmd's error for one not there is an AppcmdError whose
     ``not_found`` is true."""
@@ -384,7 +410,8 @@ def remove_fastcgi_application(full_path, arguments="", *, appcmd=None):
 
 # -- sites ------------------------------------------------------------------
 
-def list_sites(appcmd=None, environ=None):
+def list_sites(appcmd: AppcmdLike = None,
+               environ: Environ = None) -> List[Site]:
     """The sites of applicationHost.config, each with its applications and
     their virtual directories, from ``appcmd list config
     /section:system.applicationHost/sites /xml``.  Physical paths are given

@@ -4,8 +4,9 @@ read with the same element readers whether the XML comes from the file
 itself or from ``appcmd list config ... /xml``."""
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
+from .. import safexml
 from .expand import expand_variables
 from .webconfig import (ConfigError, FastCgiApplication, read_config_file,
                         read_fastcgi_applications)
@@ -56,7 +57,8 @@ class Site:
     column: int = 0
 
 
-def read_sites(section, environ=None) -> List[Site]:
+def read_sites(section: safexml.Element,
+               environ: Optional[Mapping[str, str]] = None) -> List[Site]:
     """The sites of a ``system.applicationHost/sites`` element, each with
     its applications (their pool defaulting to applicationDefaults') and
     their virtual directories; physical paths as configured and with
@@ -94,7 +96,8 @@ class AppHost:
     fastcgi_applications: List[FastCgiApplication]
 
 
-def read_apphost(path: str, environ=None) -> AppHost:
+def read_apphost(path: str, environ: Optional[Mapping[str, str]] = None
+                 ) -> AppHost:
     """The sites and FastCGI applications of the applicationHost.config at
     ``path``; ConfigError (file, line, column) when it cannot be used."""
     config_file = read_config_file(path, "applicationHost.config")

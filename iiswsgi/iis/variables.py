@@ -1,7 +1,7 @@
 """The server variables IIS's FastCGI module sends with a request."""
 
 import os
-from typing import Dict
+from typing import Dict, Optional, Union
 
 __all__ = ["SERVER_SOFTWARE", "server_variables"]
 
@@ -19,10 +19,13 @@ _EMPTY_WITHOUT_TLS = (
 
 def server_variables(url_path: str, raw_uri: str, physical_path: str,
                      app_path: str = "", site_id: int = 1,
-                     method: str = "GET", content_length=0,
-                     server_name: str = "localhost", server_port="80",
+                     method: str = "GET",
+                     content_length: Optional[Union[int, str]] = 0,
+                     server_name: str = "localhost",
+                     server_port: Union[int, str] = "80",
                      protocol: str = "HTTP/1.1",
-                     remote_addr: str = "127.0.0.1", remote_port="",
+                     remote_addr: str = "127.0.0.1",
+                     remote_port: Union[int, str] = "",
                      local_addr: str = "127.0.0.1", https: bool = False,
                      resolve_physical_path: bool = True,
                      complete: bool = False) -> Dict[str, str]:

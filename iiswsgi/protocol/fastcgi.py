@@ -7,9 +7,11 @@ Feed the bytes the web server sends to :meth:`Connection.receive_data`
 (``b""`` at end of file), then call :meth:`Connection.next_event` until it
 returns :data:`NEED_DATA` or :data:`CLOSED`.  Events are :class:`Request`
 (a request's parameters are complete), :class:`Body` (a piece of its
-``FCGI_STDIN``), :class:`BodyEnd` and :class:`Abort`.  Management records
-(``FCGI_GET_VALUES``, unknown types) and refused requests are answered by
-the connection itself: send :meth:`Connection.data_to_send` after each event.
+``FCGI_STDIN``), :class:`BodyEnd` and :class:`Abort`, dataclasses that
+compare by value (the two sentinels are compared with ``is``).
+Management records (``FCGI_GET_VALUES``, unknown types) and refused
+requests are answered by the connection itself: send
+:meth:`Connection.data_to_send` after each event.
 
 Responses are built with :meth:`Connection.send_stdout` and
 :meth:`Connection.end_request`, which return the bytes to write.  The
@@ -41,7 +43,7 @@ from ..errors import IISWSGIError
 
 __all__ = [
     "Abort", "Body", "BodyEnd", "CLOSED", "ClientConnection", "Connection",
-    "EndRequest", "NEED_DATA", "ProtocolError", "Request", "Stderr",
+    "EndRequest", "Event", "NEED_DATA", "ProtocolError", "Request", "Stderr",
     "Stdout", "UnknownTypeResult", "ValuesResult", "decode_pairs",
     "encode_pairs", "encode_record",
 ]
@@ -97,10 +99,10 @@ class ProtocolError(IISWSGIError):
 class _Sentinel:
     __slots__ = ("_name",)
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self._name = name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self._name
 
 
@@ -110,67 +112,65 @@ NEED_DATA = _Sentinel("NEED_DATA")
 CLOSED = _Sentinel("CLOSED")
 
 
+# The application side's events are created for every request on the
+# gateway's hot path: dataclasses with __slots__ and without frozen=True,
+# whose __init__ costs what a hand-written one does (frozen's costs twice
+# that).  Their equality compares every field; their reprs leave out the
+# parameters and the bytes, which may be large or secret.
+
+@dataclass(slots=True)
 class Request:
     """A request whose parameters have all arrived."""
 
-    __slots__ = ("request_id", "role", "keep_conn", "params")
+    request_id: int
+    role: int
+    keep_conn: bool
+    params: Dict[str, str]
 
-    def __init__(self, request_id, role, keep_conn, params):
-        self.request_id = request_id
-        self.role = role
-        self.keep_conn = keep_conn
-        self.params = params
-
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Request(request_id=%d, role=%d, keep_conn=%r, %d params)" % (
             self.request_id, self.role, self.keep_conn, len(self.params))
 
 
+@dataclass(slots=True)
 class Body:
     """A piece of the request body (the content of one FCGI_STDIN record)."""
 
-    __slots__ = ("request_id", "data")
+    request_id: int
+    data: bytes
 
-    def __init__(self, request_id, data):
-        self.request_id = request_id
-        self.data = data
-
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Body(request_id=%d, %d bytes)" % (
             self.request_id, len(self.data))
 
 
+@dataclass(slots=True)
 class BodyEnd:
     """The request body is complete (an empty FCGI_STDIN record)."""
 
-    __slots__ = ("request_id",)
-
-    def __init__(self, request_id):
-        self.request_id = request_id
-
-    def __repr__(self):
-        return "BodyEnd(request_id=%d)" % self.request_id
+    request_id: int
 
 
+@dataclass(slots=True)
 class Abort:
     """The web server aborted the request (FCGI_ABORT_REQUEST)."""
 
-    __slots__ = ("request_id",)
-
-    def __init__(self, request_id):
-        self.request_id = request_id
-
-    def __repr__(self):
-        return "Abort(request_id=%d)" % self.request_id
+    request_id: int
 
 
-def encode_record(record_type, request_id, content=b""):
+#: What Connection.next_event returns, besides NEED_DATA and CLOSED.
+Event = Union[Request, Body, BodyEnd, Abort]
+
+
+def encode_record(record_type: int, request_id: int,
+                  content: bytes = b"") -> bytes:
     """One record, without padding; ``content`` must fit in one record."""
     length = len(content)
     if length > MAX_CONTENT:
         raise ValueError("record content of %d bytes is over the %d maximum"
                          % (length, MAX_CONTENT))
-    return _HEADER.pack(VERSION_1, record_type, request_id, length, 0) + content
+    return (_HEADER.pack(VERSION_1, record_type, request_id, length, 0)
+            + content)
 
 
 def _records(rtype, rid, data):
@@ -198,7 +198,7 @@ def _encode_length(length):
     return _LONG_LENGTH.pack(length | 0x80000000)
 
 
-def encode_pairs(pairs):
+def encode_pairs(pairs: Iterable[Tuple[bytes, bytes]]) -> bytes:
     """Name-value pairs (an iterable of (bytes, bytes)) as FastCGI bytes."""
     parts = []
     for name, value in pairs:
@@ -207,7 +207,7 @@ def encode_pairs(pairs):
     return b"".join(parts)
 
 
-def decode_pairs(data):
+def decode_pairs(data: bytes) -> Dict[str, str]:
     """Name-value pairs as a dict of latin-1 strings (PEP 3333 style).
 
     Raises :class:`ProtocolError` when a length runs past the data.
@@ -259,8 +259,8 @@ class Connection:
     parameters one request may send.
     """
 
-    def __init__(self, roles=(RESPONDER,), max_conns=1, max_reqs=1,
-                 max_params_size=1 << 20):
+    def __init__(self, roles: Iterable[int] = (RESPONDER,), max_conns: int = 1,
+                 max_reqs: int = 1, max_params_size: int = 1 << 20) -> None:
         self.roles = frozenset(roles)
         self.max_params_size = max_params_size
         self.values = {
@@ -286,7 +286,7 @@ class Connection:
 
     # -- receiving ---------------------------------------------------------
 
-    def receive_data(self, data):
+    def receive_data(self, data: bytes) -> None:
         """Add bytes from the peer; ``b""`` means it closed the connection."""
         if data:
             if self._eof:
@@ -302,16 +302,16 @@ class Connection:
             self._eof = True
 
     @property
-    def peer_closed(self):
+    def peer_closed(self) -> bool:
         """True once the peer closed its side of the connection."""
         return self._eof
 
     @property
-    def buffered(self):
+    def buffered(self) -> int:
         """How many received bytes are not yet turned into events."""
         return len(self._buffer) - self._pos
 
-    def abort_pending(self):
+    def abort_pending(self) -> bool:
         """True when the web server has aborted the active request: its
         FCGI_ABORT_REQUEST was read as an event, or is among the complete
         records received and not yet read.  Looks ahead without consuming
@@ -334,7 +334,7 @@ class Connection:
             pos += HEADER_LEN + clen + plen
         return False
 
-    def next_event(self):
+    def next_event(self) -> Union[Event, _Sentinel]:
         """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
         buffer = self._buffer
         size = len(buffer)
@@ -489,7 +489,7 @@ class Connection:
 
     # -- sending -----------------------------------------------------------
 
-    def data_to_send(self):
+    def data_to_send(self) -> bytes:
         """Replies the connection made on its own (may be ``b""``)."""
         if not self._outbox:
             return b""
@@ -498,26 +498,26 @@ class Connection:
         return data
 
     @property
-    def discarding(self):
+    def discarding(self) -> bool:
         """True while the body of a request that has ended is still coming
         (its records are dropped)."""
         return self._discarding is not None
 
     @property
-    def input_done(self):
+    def input_done(self) -> bool:
         """True once the active request's body has ended or was aborted."""
         return self._state >= _INPUT_DONE
 
     @property
-    def aborted(self):
+    def aborted(self) -> bool:
         """True when the web server aborted the active request."""
         return self._state == _ABORTED
 
-    def send_stdout(self, data):
+    def send_stdout(self, data: bytes) -> bytes:
         """Bytes carrying ``data`` as FCGI_STDOUT of the active request."""
         return self._stream(STDOUT, data)
 
-    def send_stderr(self, data):
+    def send_stderr(self, data: bytes) -> bytes:
         """Bytes carrying ``data`` as FCGI_STDERR of the active request."""
         return self._stream(STDERR, data)
 
@@ -527,7 +527,8 @@ class Connection:
             raise RuntimeError("no request is active")
         return _records(rtype, rid, data)
 
-    def end_request(self, app_status=0, protocol_status=REQUEST_COMPLETE):
+    def end_request(self, app_status: int = 0,
+                    protocol_status: int = REQUEST_COMPLETE) -> bytes:
         """Bytes ending the active request: the closing empty FCGI_STDOUT,
         then FCGI_END_REQUEST.  Afterwards :attr:`must_close` says whether
         the web server asked for the connection to be closed."""
@@ -544,7 +545,7 @@ class Connection:
                 + _END_BODY.pack(app_status & 0xFFFFFFFF, protocol_status))
 
 
-# -- the web server's side ------------------------------------------------------
+# -- the web server's side ----------------------------------------------------
 
 @dataclass(frozen=True)
 class Stdout:
@@ -645,7 +646,7 @@ class _ClientRequest:
         self.ended = False
 
     @property
-    def finished(self):
+    def finished(self) -> bool:
         return self.ended and (self.stdin_done or self.aborted)
 
 
@@ -799,7 +800,7 @@ class ClientConnection:
         return sorted(rid for rid, state in self._requests.items()
                       if not state.ended)
 
-    def next_event(self):
+    def next_event(self) -> Union[ClientEvent, _Sentinel]:
         """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
         buffer = self._buffer
         pos = self._pos

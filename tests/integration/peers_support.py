@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -20,6 +19,7 @@ import sys
 import time
 import uuid
 
+from iiswsgi.protocol import cgi
 from tests.conftest import require
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -560,20 +560,10 @@ def multipart(fields=None, files=None):
 # -- CGI output (cgi-fcgi) ------------------------------------------------------
 
 def parse_cgi(output):
-    """``(status, headers, body)`` of a CGI response: header lines, an
-    empty line, the body; no Status header means 200."""
-    match = re.search(b"\r?\n\r?\n", output)
-    assert match, "no end of headers in %r" % output[:500]
-    head, body = output[:match.start()], output[match.end():]
-    status = 200
-    headers = []
-    for line in re.split(b"\r?\n", head):
-        name, _, value = line.decode("latin-1").partition(":")
-        if name.lower() == "status":
-            status = int(value.split()[0])
-        else:
-            headers.append((name.strip(), value.strip()))
-    return status, headers, body
+    """``(status, headers, body)`` of a CGI response, read by the gateway's
+    own reader (no Status header: 200, or 302 with a Location)."""
+    head = cgi.parse_head(output)
+    return head.status, head.headers, head.body
 
 
 # -- sockets to the gateway ---------------------------------------------------

@@ -44,20 +44,6 @@ paddings = st.just(0) | st.integers(0, 255)
 rids = st.integers(1, 0xFFFF)
 
 
-def parse_records(data):
-    """Records in bytes the application wrote: [(type, rid, content)]."""
-    records = []
-    pos = 0
-    while pos < len(data):
-        version, rtype, rid, clen, plen, _ = fcgi.HEADER.unpack_from(data, pos)
-        assert version == 1
-        pos += 8
-        records.append((rtype, rid, bytes(data[pos:pos + clen])))
-        pos += clen + plen
-    assert pos == len(data), "a record runs past the bytes written"
-    return records
-
-
 def end_records(rid, protocol_status=0):
     return [(fcgi.STDOUT, rid, b""),
             (fcgi.END_REQUEST, rid, struct.pack(">IB3x", 0, protocol_status))]
@@ -122,7 +108,7 @@ class WebServerModel(RuleBasedStateMachine):
             # Never more than one incomplete record held.
             assert self.conn.buffered < MAX_RECORD
         note("events %r" % (events,))
-        return events, parse_records(written)
+        return events, fcgi.written_records(written)
 
     def _request_over(self):
         self.active = None
@@ -235,7 +221,8 @@ class WebServerModel(RuleBasedStateMachine):
     @rule()
     def app_ends_before_the_body_ends(self):
         rid = self.active
-        assert parse_records(self.conn.end_request()) == end_records(rid)
+        written = self.conn.end_request()
+        assert fcgi.written_records(written) == end_records(rid)
         assert self.conn.discarding
         self.discarding = rid
         self._request_over()

@@ -189,3 +189,29 @@ def decode_pairs(data):
     """Name-value pairs as a dict of bytes."""
     return {name.encode("latin-1"): value.encode("latin-1")
             for name, value in fastcgi.decode_pairs(data).items()}
+
+
+def written_records(data):
+    """The records in bytes an application wrote, as (type, request id,
+    content), read by the web server's side (a ClientConnection that does
+    not track requests: the tests begin them by hand).  A record cut short
+    is a ProtocolError.
+
+    The events leave out the padding and the bytes FastCGI 1.0 reserves
+    (in every header, and in the bodies of FCGI_END_REQUEST and
+    FCGI_UNKNOWN_TYPE).  iiswsgi writes the reserved bytes as zeros and no
+    padding, so ``data`` must be these records encoded again, byte for
+    byte: that checks the raw bytes the events cannot show."""
+    reader = fastcgi.ClientConnection(track_requests=False)
+    reader.receive_data(bytes(data))
+    reader.receive_data(b"")
+    records = []
+    while True:
+        event = reader.next_event()
+        if event is fastcgi.CLOSED:
+            break
+        assert event is not fastcgi.NEED_DATA
+        records.append(_as_record(event))
+    assert bytes(data) == b"".join(record(*r) for r in records), \
+        "padding or non-zero reserved bytes in %r" % bytes(data[:200])
+    return records

@@ -22,19 +22,6 @@ def feed(conn, data):
         events.append(event)
 
 
-def records(data):
-    """Split bytes the application sent into (type, id, content)."""
-    out = []
-    pos = 0
-    while pos < len(data):
-        version, rtype, rid, clen, plen, _ = peer.HEADER.unpack_from(data, pos)
-        assert version == 1
-        out.append((rtype, rid, data[pos + 8:pos + 8 + clen]))
-        pos += 8 + clen + plen
-    assert pos == len(data)
-    return out
-
-
 PARAMS = {"REQUEST_METHOD": "GET", "PATH_INFO": "/x", "QUERY_STRING": "a=1"}
 
 
@@ -50,6 +37,25 @@ def test_request_then_body_events():
     assert body.data == b"hello"
     assert end.request_id == 1
     assert conn.input_done
+
+
+def test_events_compare_by_value():
+    # Like h11's: real types with equality, so a whole exchange is one
+    # assertion; reprs leave out the parameters and the bytes.
+    conn = Connection()
+    events = feed(conn, peer.request(1, PARAMS, b"hello", keep_conn=False))
+    assert events == [Request(1, fastcgi.RESPONDER, False, PARAMS),
+                      Body(1, b"hello"), BodyEnd(1), NEED_DATA]
+    conn = Connection()
+    # The request without its empty FCGI_STDIN, then an abort.
+    assert feed(conn, peer.request(2, PARAMS)[:-8]
+                + peer.record(peer.ABORT_REQUEST, 2)) == [
+        Request(2, fastcgi.RESPONDER, True, PARAMS), Abort(2), NEED_DATA]
+    assert Body(1, b"a") != Body(2, b"a") and BodyEnd(1) != Abort(1)
+    assert repr(Request(3, 1, True, PARAMS)) == (
+        "Request(request_id=3, role=1, keep_conn=True, 3 params)")
+    assert repr(Body(3, b"secret")) == "Body(request_id=3, 6 bytes)"
+    assert repr(BodyEnd(3)) == "BodyEnd(request_id=3)"
 
 
 def test_byte_at_a_time_gives_the_same_events():
@@ -105,7 +111,7 @@ def test_get_values_answered_on_request_id_zero():
     query = peer.pairs({"FCGI_MAX_CONNS": "", "FCGI_MAX_REQS": "",
                         "FCGI_MPXS_CONNS": "", "SOMETHING_ELSE": ""})
     assert feed(conn, peer.record(peer.GET_VALUES, 0, query)) == [NEED_DATA]
-    [(rtype, rid, content)] = records(conn.data_to_send())
+    [(rtype, rid, content)] = peer.written_records(conn.data_to_send())
     assert (rtype, rid) == (peer.GET_VALUES_RESULT, 0)
     assert peer.decode_pairs(content) == {
         b"FCGI_MAX_CONNS": b"1", b"FCGI_MAX_REQS": b"1",
@@ -117,7 +123,7 @@ def test_get_values_reports_configured_limits():
     conn = Connection(max_conns=16, max_reqs=16)
     feed(conn, peer.record(peer.GET_VALUES, 0,
                            peer.pairs({"FCGI_MAX_CONNS": ""})))
-    [(_, _, content)] = records(conn.data_to_send())
+    [(_, _, content)] = peer.written_records(conn.data_to_send())
     assert peer.decode_pairs(content) == {b"FCGI_MAX_CONNS": b"16"}
 
 
@@ -125,7 +131,7 @@ def test_get_values_reports_configured_limits():
 def test_unknown_type_answered(rid):
     conn = Connection()
     assert feed(conn, peer.record(42, rid, b"whatever")) == [NEED_DATA]
-    [(rtype, got, content)] = records(conn.data_to_send())
+    [(rtype, got, content)] = peer.written_records(conn.data_to_send())
     assert (rtype, got) == (peer.UNKNOWN_TYPE, rid)
     assert content == bytes((42,)) + bytes(7)
 
@@ -135,7 +141,7 @@ def test_other_roles_refused(role):
     conn = Connection()
     events = feed(conn, peer.request(5, PARAMS, b"body", role=role))
     assert events == [NEED_DATA]   # its params and stdin are ignored
-    [(rtype, rid, content)] = records(conn.data_to_send())
+    [(rtype, rid, content)] = peer.written_records(conn.data_to_send())
     assert (rtype, rid) == (peer.END_REQUEST, 5)
     assert struct.unpack(">IB3x", content) == (0, fastcgi.UNKNOWN_ROLE)
     assert not conn.must_close
@@ -154,7 +160,7 @@ def test_second_request_while_one_is_active_is_refused():
     conn = Connection()
     feed(conn, peer.begin(1) + peer.stream(peer.PARAMS, 1, peer.pairs(PARAMS)))
     feed(conn, peer.begin(2))
-    [(rtype, rid, content)] = records(conn.data_to_send())
+    [(rtype, rid, content)] = peer.written_records(conn.data_to_send())
     assert (rtype, rid) == (peer.END_REQUEST, 2)
     assert struct.unpack(">IB3x", content)[1] == fastcgi.CANT_MPX_CONN
     assert conn.request_id == 1
@@ -168,7 +174,7 @@ def test_abort_during_body():
                   + peer.record(peer.STDIN, 1, b"late"))
     assert [type(e) for e in events[:3]] == [Request, Body, Abort]
     assert conn.aborted and conn.input_done
-    end = records(conn.end_request())
+    end = peer.written_records(conn.end_request())
     assert [(r[0], r[1]) for r in end] == [(peer.STDOUT, 1),
                                            (peer.END_REQUEST, 1)]
     # The connection stays usable.
@@ -220,7 +226,7 @@ def test_stdout_split_into_records_and_one_terminator():
     conn = Connection()
     feed(conn, peer.request(3, PARAMS))
     data = b"a" * 65535 + b"b" * 65535 + b"c"
-    sent = records(conn.send_stdout(data) + conn.end_request())
+    sent = peer.written_records(conn.send_stdout(data) + conn.end_request())
     stdout = [r for r in sent if r[0] == peer.STDOUT]
     assert [len(r[2]) for r in stdout] == [65535, 65535, 1, 0]
     assert b"".join(r[2] for r in stdout) == data
@@ -237,8 +243,8 @@ def test_empty_stdout_write_sends_nothing():
 def test_end_request_status_fields():
     conn = Connection()
     feed(conn, peer.request(9, PARAMS))
-    sent = records(conn.end_request(app_status=3,
-                                    protocol_status=fastcgi.OVERLOADED))
+    sent = peer.written_records(conn.end_request(
+        app_status=3, protocol_status=fastcgi.OVERLOADED))
     assert struct.unpack(">IB3x", sent[-1][2]) == (3, fastcgi.OVERLOADED)
 
 
@@ -253,7 +259,8 @@ def test_sending_without_a_request_is_an_error():
 def test_stderr_records():
     conn = Connection()
     feed(conn, peer.request(1, PARAMS))
-    assert records(conn.send_stderr(b"oops")) == [(peer.STDERR, 1, b"oops")]
+    assert peer.written_records(conn.send_stderr(b"oops")) == [
+        (peer.STDERR, 1, b"oops")]
 
 
 # -- broken streams close the connection at once ---------------------------

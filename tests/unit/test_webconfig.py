@@ -142,6 +142,32 @@ def test_app_settings_file_missing_is_no_error(tmp_path):
     assert read_web_config(path).app_settings == {"A": "1"}
 
 
+
+def test_app_settings_file_that_cannot_be_used_says_where(tmp_path):
+    # The file <appSettings file=...> names is read by the same reader as
+    # web.config itself (webconfig.files.parse_root): its errors name it,
+    # the line and the column.
+    path = web_config(tmp_path, '<appSettings file="extra.config" />')
+    extra = write(tmp_path / "extra.config",
+                  '<?xml version="1.0"?>\n<configuration />\n')
+    with pytest.raises(ConfigError) as caught:
+        read_web_config(path)
+    assert caught.value.location == "%s:2:1" % extra
+    assert "the root element is <configuration>, not <appSettings>" in str(
+        caught.value)
+    write(tmp_path / "extra.config",
+          '<!DOCTYPE x [<!ENTITY e "e">]>\n<appSettings />\n')
+    with pytest.raises(ConfigError) as caught:
+        read_web_config(path)
+    assert caught.value.path == extra
+    assert "DOCTYPE" in str(caught.value) and "remove it" in str(
+        caught.value)
+    write(tmp_path / "extra.config", "<appSettings>\n<add key=")
+    with pytest.raises(ConfigError) as caught:
+        read_web_config(path)
+    assert (caught.value.path, caught.value.line) == (extra, 2)
+    assert "fix the XML there" in str(caught.value)
+
 def test_request_filtering_defaults_and_limits(tmp_path):
     defaults = webconfig.RequestFiltering()
     assert defaults.hidden_segment("a/BIN/x") == "BIN"

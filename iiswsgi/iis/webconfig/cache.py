@@ -1,0 +1,78 @@
+"""Configuration files read once, and again when they change, with the
+merge of each set of scopes that apply; and the effective configuration of
+a path under an application, found as IIS finds it (a web.config in each
+folder on the way)."""
+
+import os
+from typing import Dict, Optional, Sequence, Tuple
+
+from .errors import ConfigError
+from .files import ConfigFile, applicable_scopes, find_web_config, \
+    read_config_file
+from .merge import merge_scopes
+from .sections import Configuration
+
+__all__ = ["ConfigCache", "configuration_for"]
+
+
+class ConfigCache:
+    """Configuration files read once, and again when they change."""
+
+    def __init__(self) -> None:
+        self._files: Dict[str, Tuple[int, ConfigFile]] = {}
+        self._merged: Dict[tuple, tuple] = {}
+
+    def merge(self, levels: Sequence[Tuple[ConfigFile, str]]
+              ) -> Configuration:
+        """:func:`~.merge.merge` of ``levels``, computed once for each set
+        of scopes that apply (the same for every file under one folder)."""
+        scopes = applicable_scopes(levels)
+        key = tuple(id(config_file) for config_file, _ in levels) + tuple(
+            id(scope) for _, scope in scopes)
+        found = self._merged.get(key)
+        if found is None:
+            # The levels are kept with the result, so the ids stay theirs.
+            found = self._merged[key] = (levels, merge_scopes(
+                [config_file.path for config_file, _ in levels], scopes))
+        return found[1]
+
+    def read(self, path: str,
+             what: str = "web.config") -> Optional[ConfigFile]:
+        """The parsed file at ``path``, or None when there is none."""
+        try:
+            stamp = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise ConfigError("cannot be read: %s" % (error.strerror or error),
+                              path) from None
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        parsed = read_config_file(path, what)
+        self._files[path] = (stamp, parsed)
+        self._merged.clear()
+        return parsed
+
+
+def configuration_for(app_dir: str, relative: str = "",
+                      cache: Optional[ConfigCache] = None) -> Configuration:
+    """The effective configuration of ``relative`` (a "/"-separated path
+    under the application, without a leading slash) in the application
+    whose folder is ``app_dir``: its web.config, then each sub-folder's on
+    the way to the folder of ``relative``'s last segment."""
+    cache = cache or ConfigCache()
+    levels = []
+    parts = [part for part in relative.split("/") if part]
+    folder = app_dir
+    for index in range(len(parts) + 1):
+        if index:
+            folder = os.path.join(folder, parts[index - 1])
+            # The last segment is a file, or a folder with its own.
+            if not os.path.isdir(folder):
+                break
+        path = find_web_config(folder)
+        config_file = cache.read(path) if path else None
+        if config_file is not None:
+            levels.append((config_file, "/".join(parts[index:])))
+    return cache.merge(levels)

@@ -1,0 +1,274 @@
+"""The sections iiswsgi reads, one class each: ``<handlers>`` entries
+(:class:`Handler`), ``<fastCgi><application>`` (:class:`FastCgiApplication`,
+with its ``environmentVariables``), ``security/requestFiltering``
+(:class:`RequestFiltering`), ``staticContent`` (:class:`StaticContent`),
+and the effective :class:`Configuration` of one path that holds them."""
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ... import safexml
+from .attributes import choice, integer, required
+from .collection import Collection
+from .defaults import (AUTOMATIC_INSTANCES, DEFAULT_DENIED_EXTENSIONS,
+                       DEFAULT_HIDDEN_SEGMENTS,
+                       DEFAULT_MAX_ALLOWED_CONTENT_LENGTH, DEFAULT_MIME_MAP,
+                       DEFAULT_RESPONSE_BUFFER_LIMIT, FASTCGI_INTEGERS,
+                       RESOURCE_TYPES, STDERR_MODES, UINT_MAX)
+from .errors import error_at
+
+__all__ = ["Configuration", "FastCgiApplication", "Handler",
+           "RequestFiltering", "StaticContent", "application_key",
+           "read_environment_variables", "read_fastcgi_applications"]
+
+
+def application_key(full_path: str, arguments: str = "") -> str:
+    """The key of a ``<fastCgi><application>``: fullPath and arguments,
+    compared as IIS compares them (in any case)."""
+    return (full_path + "|" + (arguments or "")).casefold()
+
+
+@dataclass
+class Handler:
+    """One ``<handlers><add>``."""
+    name: str
+    path: str = "*"
+    verbs: Tuple[str, ...] = ("*",)
+    module: str = ""
+    script_processor: str = ""
+    response_buffer_limit: int = DEFAULT_RESPONSE_BUFFER_LIMIT
+    resource_type: str = "Unspecified"
+    require_access: str = "Script"
+    attributes: dict = field(default_factory=dict)   # as written
+    source: str = ""
+    line: int = 0
+    column: int = 0
+
+    @property
+    def modules(self) -> str:
+        return self.module
+
+    @property
+    def is_fastcgi(self) -> bool:
+        return "fastcgimodule" in self.module.casefold()
+
+    @property
+    def full_path(self) -> str:
+        return self.script_processor.partition("|")[0]
+
+    @property
+    def arguments(self) -> str:
+        return self.script_processor.partition("|")[2]
+
+    @property
+    def key(self) -> str:
+        """``fullPath|arguments`` of the FastCGI application it names, in
+        any case: "C:\\php\\php-cgi.exe" without "|" names the one with no
+        arguments."""
+        return application_key(self.full_path, self.arguments)
+
+    def matches(self, method: str, relative: str) -> bool:
+        """Whether this handler takes ``method`` on ``relative`` (the path
+        under the application, without its leading slash)."""
+        if "*" not in self.verbs and method.upper() not in self.verbs:
+            return False
+        pattern = self.path.casefold()
+        if "/" in pattern:
+            return fnmatchcase(relative.casefold(), pattern.lstrip("/"))
+        return fnmatchcase(relative.rpartition("/")[2].casefold(), pattern)
+
+    @classmethod
+    def from_element(cls, element: safexml.Element,
+                     source: str) -> "Handler":
+        """The handler an ``<add>`` of ``<handlers>`` in ``source``
+        describes."""
+        name = element.get("name", "")
+        what = " for handler %r" % name
+        limit = integer(source, element, "responseBufferLimit",
+                        DEFAULT_RESPONSE_BUFFER_LIMIT, 0, UINT_MAX, what)
+        verbs = tuple(verb.strip().upper() for verb in
+                      element.get("verb", "*").split(",") if verb.strip())
+        return cls(name, element.get("path", "*"), verbs or ("*",),
+                   element.get("modules", ""),
+                   element.get("scriptProcessor", ""), limit,
+                   choice(source, element, "resourceType", "Unspecified",
+                          RESOURCE_TYPES),
+                   element.get("requireAccess", "Script"),
+                   dict(element.attrib), source,
+                   getattr(element, "line", 0), getattr(element, "column", 0))
+
+
+@dataclass
+class FastCgiApplication:
+    """One ``<fastCgi><application>``: the process and its pool."""
+    full_path: str
+    arguments: str = ""
+    max_instances: int = AUTOMATIC_INSTANCES
+    instance_max_requests: int = 200
+    activity_timeout: int = 70
+    request_timeout: int = 90
+    idle_timeout: int = 300
+    queue_length: int = 1000
+    signal_before_terminate_seconds: int = 0
+    stderr_mode: str = "ReturnStdErrIn500"
+    environment_variables: dict = field(default_factory=dict)
+    source: str = "defaults"
+    attributes: dict = field(default_factory=dict)   # the others, as written
+    line: int = 0
+    column: int = 0
+
+    @property
+    def key(self) -> str:
+        """The pool key: ``fullPath|arguments``, in any case."""
+        return application_key(self.full_path, self.arguments)
+
+    @property
+    def script_processor(self) -> str:
+        return self.full_path + "|" + self.arguments
+
+    @classmethod
+    def from_element(cls, element: safexml.Element,
+                     source: str) -> "FastCgiApplication":
+        """The application a ``<fastCgi><application>`` in ``source``
+        describes; ConfigError for a value IIS would refuse."""
+        full_path = element.get("fullPath", "")
+        if not full_path.strip():
+            raise error_at(source, element, "a <fastCgi><application> has"
+                           " no fullPath: give the interpreter's full path")
+        what = " for %s" % full_path
+        values = {}
+        for attribute, (name, default, low, high) in FASTCGI_INTEGERS.items():
+            number = integer(source, element, attribute, None, low, high,
+                             what)
+            if number is None:
+                continue
+            if attribute == "maxInstances" and number == 0:
+                number = AUTOMATIC_INSTANCES
+            values[name] = number
+        mode = element.get("stderrMode")
+        if mode is not None:
+            if mode not in STDERR_MODES:
+                raise error_at(source, element, "stderrMode=%r%s is not"
+                               " one of %s"
+                               % (mode, what, ", ".join(STDERR_MODES)))
+            values["stderr_mode"] = mode
+        attributes = dict(element.attrib)
+        attributes.pop("fullPath", None)
+        arguments = attributes.pop("arguments", "")
+        return cls(full_path, arguments,
+                   environment_variables=read_environment_variables(
+                       element, source),
+                   source=source, attributes=attributes,
+                   line=getattr(element, "line", 0),
+                   column=getattr(element, "column", 0), **values)
+
+
+def read_environment_variables(application: safexml.Element, source: str,
+                               inherited: Optional[Dict[str, str]] = None
+                               ) -> Dict[str, str]:
+    """The ``environmentVariables`` of a ``<fastCgi><application>``
+    element, by name in any case, with ``<remove>`` and ``<clear/>``."""
+    collection = Collection(((name.casefold(), (name, value)) for
+                             name, value in (inherited or {}).items()))
+    for section in application.findall("environmentVariables"):
+        collection.apply(source, section, lambda element: required(
+            source, element, "name", "an <environmentVariable>").casefold(),
+            lambda element: (element.get("name"), element.get("value", "")),
+            "environment variable", "environmentVariable")
+    return dict(collection.values())
+
+
+def _fastcgi_key(source):
+    def key(element):
+        return (required(source, element, "fullPath", "a <fastCgi>"
+                         " <application>").casefold(),
+                element.get("arguments", "").casefold())
+    return key
+
+
+def read_fastcgi_applications(section: safexml.Element, source: str,
+                              inherited: Sequence[FastCgiApplication] = ()
+                              ) -> List[FastCgiApplication]:
+    """The applications of a ``system.webServer/fastCgi`` element (on top
+    of ``inherited``)."""
+    collection = Collection(((application.full_path.casefold(),
+                              application.arguments.casefold()), application)
+                            for application in inherited)
+    collection.apply(source, section, _fastcgi_key(source),
+                     lambda element: FastCgiApplication.from_element(
+                         element, source), "<fastCgi><application>",
+                     "application")
+    return collection.values()
+
+
+@dataclass
+class RequestFiltering:
+    """``system.webServer/security/requestFiltering``."""
+    allow_double_escaping: bool = False
+    allow_unlisted_extensions: bool = True
+    file_extensions: dict = field(default_factory=lambda: {
+        extension.casefold(): False
+        for extension in DEFAULT_DENIED_EXTENSIONS})   # folded -> allowed
+    hidden_segments: tuple = tuple(segment.casefold() for segment in
+                                   DEFAULT_HIDDEN_SEGMENTS)
+    max_allowed_content_length: int = DEFAULT_MAX_ALLOWED_CONTENT_LENGTH
+
+    def extension_allowed(self, relative: str) -> bool:
+        """Whether fileExtensions lets ``relative`` through (an URL without
+        an extension is the entry ".")."""
+        name = relative.rstrip("/").rpartition("/")[2]
+        extension = "." + name.rpartition(".")[2] if "." in name else "."
+        allowed = self.file_extensions.get(extension.casefold())
+        if allowed is None:
+            return self.allow_unlisted_extensions
+        return allowed
+
+    def hidden_segment(self, relative: str) -> Optional[str]:
+        """The first segment of ``relative`` that hiddenSegments hides."""
+        for part in relative.split("/"):
+            if part.casefold() in self.hidden_segments:
+                return part
+        return None
+
+
+@dataclass
+class StaticContent:
+    """``system.webServer/staticContent``: the MIME map."""
+    mime_map: dict = field(default_factory=lambda: {
+        extension.casefold(): kind
+        for extension, kind in DEFAULT_MIME_MAP.items()})
+
+    def mime_type(self, name: str) -> Optional[str]:
+        """The Content-Type for a file ``name``, or None when its extension
+        is not in the map (IIS answers 404.3)."""
+        base = name.rpartition("/")[2]
+        if "." not in base:
+            return None
+        return self.mime_map.get(("." + base.rpartition(".")[2]).casefold())
+
+
+@dataclass
+class Configuration:
+    """The effective configuration of one path, and the files it came
+    from."""
+    files: List[str] = field(default_factory=list)
+    app_settings: Dict[str, str] = field(default_factory=dict)
+    handlers: List[Handler] = field(default_factory=list)
+    fastcgi_applications: List[FastCgiApplication] = field(
+        default_factory=list)
+    request_filtering: RequestFiltering = field(
+        default_factory=RequestFiltering)
+    static_content: StaticContent = field(default_factory=StaticContent)
+
+    @property
+    def fastcgi_handlers(self) -> List[Handler]:
+        return [handler for handler in self.handlers if handler.is_fastcgi]
+
+    def application_for(self, handler: Handler
+                        ) -> Optional[FastCgiApplication]:
+        """The ``<fastCgi><application>`` a handler names, or None."""
+        for application in self.fastcgi_applications:
+            if application.key == handler.key:
+                return application
+        return None
