@@ -5,15 +5,14 @@ for each handler's process, read as IIS reads them."""
 import logging
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from ..iis import apphost as apphost_model
 from ..iis.expand import expand_variables
 from ..iis.webconfig import (AUTOMATIC_INSTANCES,
                              DEFAULT_RESPONSE_BUFFER_LIMIT, STDERR_MODES,
-                             ConfigCache, ConfigError, ConfigFile,
-                             Configuration, FastCgiApplication, Handler,
-                             configuration_for, find_web_config, merge)
+                             ConfigCache, ConfigError, Configuration,
+                             FastCgiApplication, Handler, configuration_for)
 
 __all__ = ["AUTOMATIC_INSTANCES", "ConfigError", "Application",
            "DEFAULT_RESPONSE_BUFFER_LIMIT", "FastCgiSettings", "HandlerRule",
@@ -168,13 +167,8 @@ class WebConfigCache:
     """web.config files read as the configuration that applies to a path,
     re-read when they change."""
 
-    # Merged configurations kept for applications with parents, before the
-    # oldest are dropped.
-    _KEEP = 256
-
     def __init__(self) -> None:
         self._files = ConfigCache()
-        self._merged: Dict[tuple, Tuple[list, Configuration]] = {}
 
     def configuration(self, application: Application, relative: str,
                       parents: Sequence[Application] = ()) -> Configuration:
@@ -201,39 +195,9 @@ class WebConfigCache:
             # Up to the folder where the next application takes over.
             between = len([part for part in
                            parent.relative(child.path).split("/") if part])
-            levels += self._levels(parent.physical_path, parts, between - 1)
+            levels += self._files.levels(parent.physical_path, parts,
+                                         between - 1)
         inherited = len(levels)
         parts = [part for part in relative.split("/") if part]
-        levels += self._levels(application.physical_path, parts, len(parts))
-        return self._merge(levels, inherited)
-
-    def _levels(self, folder: str, parts: List[str], last: int
-                ) -> List[Tuple[ConfigFile, str]]:
-        """(web.config, the rest of ``parts`` under its folder) of
-        ``folder`` and its sub-folders along ``parts``, down to the one of
-        ``parts[:last]`` (or the first that is not a folder)."""
-        levels = []
-        for index in range(last + 1):
-            if index:
-                folder = os.path.join(folder, parts[index - 1])
-                if not os.path.isdir(folder):
-                    break
-            path = find_web_config(folder)
-            config_file = self._files.read(path) if path else None
-            if config_file is not None:
-                levels.append((config_file, "/".join(parts[index:])))
-        return levels
-
-    def _merge(self, levels, inherited):
-        scopes = [id(scope) for index, (config_file, relative)
-                  in enumerate(levels) for scope in
-                  config_file.scopes_for(relative, index < inherited)]
-        key = (inherited,) + tuple(id(config_file) for config_file, _ in
-                                   levels) + tuple(scopes)
-        found = self._merged.get(key)
-        if found is None:
-            if len(self._merged) >= self._KEEP:
-                self._merged.clear()
-            # The levels are kept with the result, so the ids stay theirs.
-            found = self._merged[key] = (levels, merge(levels, inherited))
-        return found[1]
+        levels += self._files.levels(application.physical_path, parts)
+        return self._files.merge(levels, inherited)

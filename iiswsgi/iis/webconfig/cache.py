@@ -4,7 +4,7 @@ a path under an application, found as IIS finds it (a web.config in each
 folder on the way)."""
 
 import os
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import ConfigError
 from .files import ConfigFile, applicable_scopes, find_web_config, \
@@ -22,19 +22,47 @@ class ConfigCache:
         self._files: Dict[str, Tuple[int, ConfigFile]] = {}
         self._merged: Dict[tuple, tuple] = {}
 
-    def merge(self, levels: Sequence[Tuple[ConfigFile, str]]
-              ) -> Configuration:
+    # Merged configurations kept before the oldest are dropped.
+    KEEP = 256
+
+    def merge(self, levels: Sequence[Tuple[ConfigFile, str]],
+              child_application_levels: int = 0) -> Configuration:
         """:func:`~.merge.merge` of ``levels``, computed once for each set
         of scopes that apply (the same for every file under one folder)."""
-        scopes = applicable_scopes(levels)
-        key = tuple(id(config_file) for config_file, _ in levels) + tuple(
+        scopes = applicable_scopes(levels, child_application_levels)
+        key = (child_application_levels,) + tuple(
+            id(config_file) for config_file, _ in levels) + tuple(
             id(scope) for _, scope in scopes)
         found = self._merged.get(key)
         if found is None:
+            if len(self._merged) >= self.KEEP:
+                self._merged.clear()
             # The levels are kept with the result, so the ids stay theirs.
             found = self._merged[key] = (levels, merge_scopes(
                 [config_file.path for config_file, _ in levels], scopes))
         return found[1]
+
+    def levels(self, folder: str, parts: Sequence[str],
+               last: Optional[int] = None) -> List[Tuple[ConfigFile, str]]:
+        """The web.config files IIS reads on the way to ``parts`` (a path's
+        segments) under ``folder``: (ConfigFile, the rest of the path under
+        its folder) for ``folder`` and each sub-folder along ``parts``, down
+        to the one of ``parts[:last]`` (all of them by default) or the
+        first that is not a folder (the last segment is a file, or a
+        folder with its own)."""
+        found = []
+        if last is None:
+            last = len(parts)
+        for index in range(last + 1):
+            if index:
+                folder = os.path.join(folder, parts[index - 1])
+                if not os.path.isdir(folder):
+                    break
+            path = find_web_config(folder)
+            config_file = self.read(path) if path else None
+            if config_file is not None:
+                found.append((config_file, "/".join(parts[index:])))
+        return found
 
     def read(self, path: str,
              what: str = "web.config") -> Optional[ConfigFile]:
@@ -62,17 +90,5 @@ def configuration_for(app_dir: str, relative: str = "",
     whose folder is ``app_dir``: its web.config, then each sub-folder's on
     the way to the folder of ``relative``'s last segment."""
     cache = cache or ConfigCache()
-    levels = []
-    parts = [part for part in relative.split("/") if part]
-    folder = app_dir
-    for index in range(len(parts) + 1):
-        if index:
-            folder = os.path.join(folder, parts[index - 1])
-            # The last segment is a file, or a folder with its own.
-            if not os.path.isdir(folder):
-                break
-        path = find_web_config(folder)
-        config_file = cache.read(path) if path else None
-        if config_file is not None:
-            levels.append((config_file, "/".join(parts[index:])))
-    return cache.merge(levels)
+    return cache.merge(cache.levels(
+        app_dir, [part for part in relative.split("/") if part]))
