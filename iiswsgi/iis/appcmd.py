@@ -18,6 +18,7 @@ from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
 from .. import safexml
+from ..errors import IISWSGIError
 from .apphost import Application, Site, VirtualDirectory, read_sites
 from .webconfig import application_key, read_environment_variables
 
@@ -50,7 +51,7 @@ Environ = Optional[Mapping[str, str]]
 _DENIED = ("access is denied", "insufficient permissions", "80070005")
 
 
-class AppcmdError(Exception):
+class AppcmdError(IISWSGIError):
     """appcmd could not be run, or said it failed.
 
     ``command`` is the command line, ``returncode`` its exit status (None

@@ -12,7 +12,7 @@ what package authors write.
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional
 
 from .. import safexml
 from ..files import write_atomically
@@ -63,10 +63,10 @@ class Parameters:
     parameters: List[Parameter]
     source: str = "Parameters.xml"
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Parameter]:
         return iter(self.parameters)
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> Parameter:
         for parameter in self.parameters:
             if parameter.name.lower() == name.lower():
                 return parameter

@@ -7,10 +7,7 @@
 * (d) every ``logging.getLogger("...")`` literal is the module's own dotted
   path, or one of the named channels.
 
-(a), (c) and (d) run over every module of the package.  Files other people
-are changing at the same time are listed in ``BEING_CHANGED``: their
-violations are tolerated and printed (``pytest -s``), so that the merge can
-shrink the list.  (b) checks only ``ANNOTATED`` for the same reason.
+Every check runs over every module of the package.
 """
 
 import ast
@@ -26,77 +23,6 @@ import iiswsgi
 from iiswsgi.errors import IISWSGIError
 
 PACKAGE = pathlib.Path(iiswsgi.__file__).resolve().parent
-
-# Modules being changed by others while these checks were written.  A name
-# covers its submodules ("iiswsgi.emulator" covers iiswsgi.emulator.app).
-# Shrink this list as those branches are merged and their files follow the
-# conventions; the test prints what each entry still excuses.
-BEING_CHANGED = (
-    "iiswsgi.protocol",
-    "iiswsgi.iis.webconfig",
-    "iiswsgi.iis.apphost",
-    "iiswsgi.iis.appcmd",
-    "iiswsgi.iis.variables",
-    "iiswsgi.emulator",
-    "iiswsgi.doctor",
-    "iiswsgi.hosting",
-    "iiswsgi.safexml",
-    "iiswsgi.msdeploy.webconfig",
-    "iiswsgi.msdeploy.register",
-    "iiswsgi.msdeploy.probe",
-)
-
-# The modules (b) checks.  This list grows until it is the whole package
-# (then it can become "every module"), one layer at a time as each is
-# annotated.
-ANNOTATED = (
-    "iiswsgi",
-    "iiswsgi.__main__",
-    "iiswsgi.cli",
-    "iiswsgi.errors",
-    "iiswsgi.files",
-    "iiswsgi.logs",
-    "iiswsgi.publish",
-    "iiswsgi.registration",
-    "iiswsgi.settings",
-    "iiswsgi.commands",
-    "iiswsgi.commands.bdist_msdeploy",
-    "iiswsgi.commands.bdist_webpi",
-    "iiswsgi.commands.build_hook",
-    "iiswsgi.commands.build_msdeploy",
-    "iiswsgi.commands.clean_webpi",
-    "iiswsgi.commands.install_msdeploy",
-    "iiswsgi.commands.keywords",
-    "iiswsgi.commands.publish_msdeploy",
-    "iiswsgi.commands.test_msdeploy",
-    "iiswsgi.gateway",
-    "iiswsgi.gateway.body",
-    "iiswsgi.gateway.environ",
-    "iiswsgi.gateway.errors",
-    "iiswsgi.gateway.listener",
-    "iiswsgi.gateway.paste",
-    "iiswsgi.gateway.pipe",
-    "iiswsgi.gateway.responder",
-    "iiswsgi.gateway.server",
-    "iiswsgi.gateway.signals",
-    "iiswsgi.gateway.testapp",
-    "iiswsgi.gateway.transport",
-    "iiswsgi.gateway.watch",
-    "iiswsgi.iis.cmdline",
-    "iiswsgi.iis.expand",
-    "iiswsgi.iis.winapi",
-    "iiswsgi.msdeploy.errors",
-    "iiswsgi.msdeploy.options",
-    "iiswsgi.msdeploy.template",
-    "iiswsgi.webpi",
-    "iiswsgi.webpi.cache",
-    "iiswsgi.webpi.errors",
-    "iiswsgi.webpi.model",
-    "iiswsgi.webpi.reader",
-    "iiswsgi.webpi.validator",
-    "iiswsgi.webpi.values",
-    "iiswsgi.webpi.writer",
-)
 
 # Exceptions that are control flow, not errors, so not IISWSGIErrors.
 CONTROL_FLOW = {
@@ -142,24 +68,10 @@ def _modules():
 MODULES = _modules()
 
 
-def _being_changed(module):
-    return any(module == name or module.startswith(name + ".")
-               for name in BEING_CHANGED)
-
-
 def _report(check, violations):
-    """Fail on violations outside BEING_CHANGED; print the others."""
-    excused = [(module, text) for module, text in violations
-               if _being_changed(module)]
-    failing = [(module, text) for module, text in violations
-               if not _being_changed(module)]
-    if excused:
-        print("\n%s: tolerated in files being changed (BEING_CHANGED):"
-              % check)
-        for module, text in excused:
-            print("  %s: %s" % (module, text))
-    assert not failing, "%s:\n%s" % (check, "\n".join(
-        "  %s: %s" % item for item in failing))
+    """Fail on any violation, naming each."""
+    assert not violations, "%s:\n%s" % (check, "\n".join(
+        "  %s: %s" % item for item in violations))
 
 
 def _tree(module):
@@ -257,11 +169,7 @@ def _annotation_gaps(module):
             for missing in [_unannotated(node, is_method)] if missing]
 
 
-def test_annotated_modules_exist():
-    assert sorted(set(ANNOTATED) - set(MODULES)) == []
-
-
-@pytest.mark.parametrize("module", ANNOTATED)
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_public_functions_are_annotated(module):
     gaps = _annotation_gaps(module)
     assert not gaps, "\n".join(text for _, text in gaps)
