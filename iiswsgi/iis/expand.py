@@ -11,9 +11,26 @@ import os
 import re
 from typing import Mapping, Optional
 
-__all__ = ["expand_variables"]
+__all__ = ["WindowsNames", "expand_variables"]
 
 _VARIABLE = re.compile(r"%([^%;]+)%")
+
+
+class WindowsNames:
+    """The values of ``mapping`` looked up by name as Windows looks up
+    environment variables: the name as given, else in any case.  The one
+    lookup for %VAR% expansion and the package templates' variables."""
+
+    def __init__(self, mapping: Mapping[str, object]) -> None:
+        self._mapping = mapping
+        self._folded: dict = {}
+        for key, value in mapping.items():
+            self._folded.setdefault(key.upper(), value)
+
+    def get(self, name: str) -> Optional[object]:
+        """The value of ``name``, or None when it is not set."""
+        value = self._mapping.get(name)
+        return value if value is not None else self._folded.get(name.upper())
 
 
 def expand_variables(value: str, environ: Optional[Mapping[str, str]] = None,
@@ -22,11 +39,10 @@ def expand_variables(value: str, environ: Optional[Mapping[str, str]] = None,
     (os.environ), the name matched in any case.  A name that is not set is
     kept as written, as Windows does, or with ``keep_unknown=False``
     becomes empty, as wfastcgi did for PYTHONPATH."""
-    env = os.environ if environ is None else environ
-    folded = {key.upper(): val for key, val in env.items()}
+    names = WindowsNames(os.environ if environ is None else environ)
 
     def replace(match):
-        found = folded.get(match.group(1).upper())
+        found = names.get(match.group(1))
         if found is not None:
             return found
         return match.group(0) if keep_unknown else ""

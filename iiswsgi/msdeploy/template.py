@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Any, Callable, Mapping, Optional
 
+from ..iis.expand import WindowsNames
 from .errors import PackageError
 
 __all__ = ["check_xml_text", "substitute", "xml_escape"]
@@ -65,9 +66,7 @@ def substitute(text: str, variables: Mapping[str, Any],
     """``text`` with its variables replaced from ``variables`` (a
     mapping); ``escape_value`` (such as :func:`xml_escape`) is applied to
     every value put in."""
-    folded = {}
-    for key, value in variables.items():
-        folded.setdefault(key.upper(), value)
+    names = WindowsNames(variables)
 
     def replace(match):
         if match.group("percent"):
@@ -76,9 +75,7 @@ def substitute(text: str, variables: Mapping[str, Any],
             return "$"
         name = (match.group("windows") or match.group("braced")
                 or match.group("plain"))
-        value = variables.get(name)
-        if value is None:
-            value = folded.get(name.upper())
+        value = names.get(name)
         if value is None:
             log.debug("%s: %s is not defined; left as it is", source,
                       match.group(0))

@@ -30,3 +30,13 @@ def test_a_lone_percent_is_text():
 def test_a_reference_does_not_span_a_semicolon():
     # PYTHONPATH entries are separated by ";": "a%;b%" names no variable.
     assert expand_variables("a%;b%", {"A": "x"}) == "a%;b%"
+
+
+def test_names_as_given_win_over_names_in_another_case():
+    from iiswsgi.iis.expand import WindowsNames
+    names = WindowsNames({"path": "lower", "PATH": "upper", "Home": "h"})
+    assert names.get("path") == "lower"
+    assert names.get("PATH") == "upper"
+    assert names.get("Path") == "lower"      # the first in any case
+    assert names.get("HOME") == "h"
+    assert names.get("missing") is None
