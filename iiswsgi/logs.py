@@ -22,9 +22,10 @@ import re
 import sys
 import tempfile
 import threading
-from typing import Any, List, Mapping, Optional, TextIO
+from typing import Any, Iterable, List, Mapping, Optional, TextIO
+from urllib.parse import quote
 
-__all__ = ["FORMAT", "REDACTED", "LogWriter", "add_secret", "candidates", "configure",
+__all__ = ["FORMAT", "REDACTED", "LogWriter", "Redactor", "add_secret", "candidates", "configure",
            "is_secret_name", "open_log_file", "protect_secrets", "redact"]
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,53 @@ _SECRET_NAME = re.compile(
 _NOT_SECRET = frozenset(("true", "false", "yes", "no", "on", "off", "none",
                          "null"))
 _MIN_SECRET = 4
-_secrets = set()
-_secret_pattern = None
-_secrets_lock = threading.Lock()
+
+
+class Redactor:
+    """Secrets to hide from text: each is replaced by ``marker`` as it is
+    and percent-encoded (as it appears in a URL), longest first, so a
+    secret holding another is hidden whole.  Values shorter than
+    ``min_length`` or in ``ignore`` (lower case) are not taken."""
+
+    def __init__(self, secrets: Iterable[Any] = (), marker: str = "",
+                 min_length: int = 1,
+                 ignore: Iterable[str] = ()) -> None:
+        self.marker = marker or REDACTED
+        self.min_length = min_length
+        self.ignore = frozenset(ignore)
+        self._secrets = set()
+        self._pattern = None
+        self._lock = threading.Lock()
+        self.add(*secrets)
+
+    def add(self, *values: Any) -> None:
+        """Hide each of ``values`` from now on."""
+        forms = set()
+        for value in values:
+            value = str(value or "")
+            if (len(value) < self.min_length
+                    or value.lower() in self.ignore):
+                continue
+            forms.add(value)
+            forms.add(quote(value, safe=""))
+        with self._lock:
+            if forms <= self._secrets:
+                return
+            self._secrets.update(forms)
+            self._pattern = re.compile("|".join(
+                re.escape(v)
+                for v in sorted(self._secrets, key=len, reverse=True)))
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by the marker."""
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(self.marker, text)
+
+
+# The process's secrets: what the log handlers and error pages hide.
+_registry = Redactor(min_length=_MIN_SECRET, ignore=_NOT_SECRET)
 
 
 # Names that look secret and are not (the working directory, a socket).
@@ -66,7 +111,6 @@ def add_secret(value: Any) -> None:
     """Never write ``value`` to the log (nor to an error page); a
     connection string's secret parts (``InstrumentationKey=...;``,
     ``Password=...``) are registered on their own too."""
-    global _secret_pattern
     value = str(value or "").strip()
     values = {value}
     if "=" in value:
@@ -74,15 +118,7 @@ def add_secret(value: Any) -> None:
             name, _, part_value = part.partition("=")
             if is_secret_name(name.strip()):
                 values.add(part_value.strip())
-    values = {v for v in values
-              if len(v) >= _MIN_SECRET and v.lower() not in _NOT_SECRET}
-    with _secrets_lock:
-        if values <= _secrets:
-            return
-        _secrets.update(values)
-        # Longest first, so a secret holding another is hidden whole.
-        _secret_pattern = re.compile("|".join(
-            re.escape(v) for v in sorted(_secrets, key=len, reverse=True)))
+    _registry.add(*values)
 
 
 def protect_secrets(settings: Mapping[str, Any]) -> None:
@@ -94,11 +130,9 @@ def protect_secrets(settings: Mapping[str, Any]) -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``[redacted]``."""
-    pattern = _secret_pattern
-    if pattern is None or not text:
-        return text
-    return pattern.sub(REDACTED, text)
+    """``text`` with every registered secret (as it is or percent-encoded)
+    replaced by ``[redacted]``."""
+    return _registry.redact(text)
 
 
 class _Formatter(logging.Formatter):

@@ -10,7 +10,7 @@ transient failure (a connection error, a timeout, 408, 429 or 5xx, an
 ``${NAME}`` in the destination and in header values is taken from the
 environment, so tokens stay out of setup.cfg and the command line.
 Credentials never reach a message: query strings and user:password parts
-of URLs are shown as ``<redacted>``, header values are never shown, and any
+of URLs are shown as ``[redacted]``, header values are never shown, and any
 value taken from the environment is masked wherever it appears.
 """
 
@@ -30,6 +30,7 @@ from urllib.request import url2pathname
 
 from .errors import IISWSGIError
 from .files import write_atomically
+from .logs import REDACTED, Redactor
 from .webpi.values import file_digest
 
 __all__ = ["PublishError", "Published", "content_type", "parse_destination",
@@ -37,7 +38,6 @@ __all__ = ["PublishError", "Published", "content_type", "parse_destination",
 
 log = logging.getLogger("iiswsgi.publish")
 
-REDACTED = "<redacted>"
 TRANSIENT_STATUS = (408, 425, 429, 500, 502, 503, 504)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s'\"<>]+", re.IGNORECASE)
@@ -74,14 +74,8 @@ def _query_secrets(url):
 
 def redact(text: object, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret value, URL query string and URL
-    user:password replaced by ``<redacted>``."""
-    text = str(text)
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-        encoded = quote(secret, safe="")
-        if encoded != secret:
-            text = text.replace(encoded, REDACTED)
-    return _URL.sub(_redact_url, text)
+    user:password replaced by ``[redacted]``."""
+    return _URL.sub(_redact_url, Redactor(secrets).redact(str(text)))
 
 
 def _expand(text, environ, secrets, what):

@@ -57,7 +57,7 @@ def test_seed_workflow_to_http(project, failures, headers):
         webpi.check_feed(feed)
         assert result.stdout.count("retrying in") == len(failures)
         if not headers:
-            assert "/releases/WSGISampleIISApp-0.2.webpi.xml?<redacted>" in \
+            assert "/releases/WSGISampleIISApp-0.2.webpi.xml?[redacted]" in \
                 result.stdout
     assert "upload: 2 files published" in result.stdout
 

@@ -43,9 +43,9 @@ def run(paths, destination, **options):
 
 def test_redact():
     assert redact("PUT https://u:p@h.net/c/a.zip?sv=1&sig=x failed") == \
-        "PUT https://<redacted>@h.net/c/a.zip?<redacted> failed"
+        "PUT https://[redacted]@h.net/c/a.zip?[redacted] failed"
     assert redact("token abc and a%2Bb", ["abc", "a+b"]) == \
-        "token <redacted> and <redacted>"
+        "token [redacted] and [redacted]"
 
 
 def test_directory(files, tmp_path):
@@ -100,7 +100,7 @@ def test_http_put_with_token_from_the_environment(files, server):
     assert headers["content-type"] == "application/zip"
     assert all(p.attempts == 1 for p in published)
     assert TOKEN not in "".join(lines)
-    assert "?<redacted>" in lines[0]
+    assert "?[redacted]" in lines[0]
 
 
 @pytest.mark.parametrize("failures, attempts", [
@@ -140,7 +140,7 @@ def test_persistent_failure_gives_up(files, server):
     destination = parse_destination(server.url + "/c/?sig=" + TOKEN)
     with pytest.raises(PublishError, match=r"failed after 3 attempts: PUT"
                        r" http://127.0.0.1:\d+/c/App-1.0.msdeploy.zip"
-                       r"\?<redacted> answered 503") as raised:
+                       r"\?\[redacted\] answered 503") as raised:
         run(files, destination, attempts=3)
     assert TOKEN not in str(raised.value)
 
@@ -151,7 +151,7 @@ def test_persistent_failure_gives_up(files, server):
                               " variable NOPE is not set"),
     ("https://h/", ("no colon",), "is not 'Name: value'"),
     ("/tmp", ("A: b",), "headers .* are for http"),
-    ("ftp://u:pw@h/x", (), r"cannot publish to ftp://<redacted>@h/x"),
+    ("ftp://u:pw@h/x", (), r"cannot publish to ftp://\[redacted\]@h/x"),
 ])
 def test_bad_destinations(destination, headers, message):
     with pytest.raises(PublishError, match=message):
