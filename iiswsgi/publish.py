@@ -14,7 +14,6 @@ of URLs are shown as ``[redacted]``, header values are never shown, and any
 value taken from the environment is masked wherever it appears.
 """
 
-import hashlib
 import logging
 import os
 import re
@@ -31,7 +30,7 @@ from urllib.request import url2pathname
 from .errors import IISWSGIError
 from .files import write_atomically
 from .logs import REDACTED, Redactor
-from .webpi.values import file_digest
+from .webpi.values import file_digest, stream_digest
 
 __all__ = ["PublishError", "Published", "content_type", "parse_destination",
            "publish", "redact"]
@@ -229,17 +228,13 @@ class HttpDestination(_Destination):
         request = urllib.request.Request(self.location(filename),
                                          headers=dict(self.headers))
         with self._open(request, filename) as response:
-            digest, size = hashlib.sha1(), 0
             try:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    digest.update(block)
-                    size += len(block)
+                return stream_digest(response)
             except OSError as error:
                 raise _Transient(redact(
                     "reading %s back failed: %s" % (self.show(filename),
                                                     error),
                     self.secrets)) from None
-        return size, digest.hexdigest().upper()
 
 
 Destination = Union[DirectoryDestination, HttpDestination]

@@ -14,8 +14,9 @@ with an attribute ``xmlns``, ``<a:b>`` is ``a:b`` (so IIS's old
 ``<configuration xmlns="...NetConfiguration/v2.0">`` is ``configuration``).
 """
 
+import re
 import xml.etree.ElementTree as ElementTree
-from typing import Union
+from typing import Optional, Type, Union
 from xml.parsers import expat
 
 from defusedxml import DefusedXmlException
@@ -23,7 +24,17 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from .errors import IISWSGIError
 
-__all__ = ["Element", "XMLError", "parse", "parse_file"]
+__all__ = ["DECLARATION", "Element", "NOT_XML", "XMLError", "check_xml_text",
+           "parse", "parse_file", "parse_file_or", "serialize"]
+
+# What XML 1.0 cannot hold at all, even as a character reference: C0
+# controls but tab, LF and CR; lone surrogates; U+FFFE and U+FFFF.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff"
+                     "\ufffe\uffff]")
+
+# The declaration every XML file written here starts with.
+DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
+
 
 
 class XMLError(IISWSGIError, ValueError):
@@ -117,3 +128,47 @@ def parse_file(path: str) -> Element:
     with open(path, "rb") as stream:
         data = stream.read()
     return parse(data, path)
+
+
+def parse_file_or(path: str, error_class: Type[Exception],
+                  what: str = "the file", missing: str = "") -> Element:
+    """:func:`parse_file`, raising ``error_class`` (the caller's own error)
+    with a message naming ``what`` and ``path`` when the file cannot be
+    read or parsed; ``missing`` (what to do) is added when it does not
+    exist."""
+    try:
+        return parse_file(path)
+    except FileNotFoundError as error:
+        if not missing:
+            raise error_class("%s %s cannot be read: %s" % (
+                what, path, error.strerror or error)) from None
+        raise error_class("%s %s not found: %s" % (what, path, missing)) \
+            from None
+    except OSError as error:
+        raise error_class("%s %s cannot be read: %s" % (
+            what, path, error.strerror or error)) from None
+    except XMLError as error:
+        raise error_class(str(error)) from None
+
+
+def check_xml_text(value: str, what: str = "a value") -> str:
+    """``value``, or ValueError naming ``what`` when XML 1.0 cannot
+    represent one of its characters (NUL and other C0 controls, lone
+    surrogates, U+FFFE, U+FFFF)."""
+    bad = NOT_XML.search(value)
+    if bad:
+        raise ValueError("%s holds the character U+%04X at position %d,"
+                         " which XML cannot represent" % (
+                             what, ord(bad.group()), bad.start()))
+    return value
+
+
+def serialize(root: ElementTree.Element,
+              indent: Optional[str] = "  ") -> str:
+    """The text of the XML document whose root is ``root``: the UTF-8
+    declaration, the element (indented in place by ``indent`` a level,
+    unless it is None) and a line end."""
+    if indent is not None:
+        ElementTree.indent(root, indent)
+    return (DECLARATION + ElementTree.tostring(root, encoding="unicode")
+            + "\n")

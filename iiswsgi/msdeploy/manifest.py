@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping
 
 from .. import safexml
-from ..files import write_atomically
 from .errors import PackageError
 from .options import encode_provider_options
-from .template import substitute, xml_escape
+from .template import write_xml_template
 
 __all__ = ["Manifest", "Provider", "build_manifest", "convert_manifest",
            "read_manifest"]
@@ -54,8 +53,7 @@ class Manifest:
         return [p.path for p in self.providers if p.name.lower() == "iisapp"]
 
     def tostring(self) -> str:
-        body = ElementTree.tostring(self.root, encoding="unicode")
-        return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"
+        return safexml.serialize(self.root, indent=None)
 
 
 def _ordinal(number):
@@ -109,18 +107,9 @@ def build_manifest(template: str, output: str,
                    variables: Mapping[str, str]) -> Manifest:
     """Write ``output`` (Manifest.xml) from ``template``
     (Manifest.xml.in); the converted :class:`Manifest`."""
-    try:
-        with open(template, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
-        raise PackageError(
-            "%s not found: an MSDeploy package needs a Manifest.xml.in"
-            " template (see examples/sample.msdeploy)" % template) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PackageError("%s cannot be read: %s" % (template, error)) \
-            from None
-    text = substitute(text, variables, xml_escape, template)
-    manifest = convert_manifest(read_manifest(text, template))
-    write_atomically(output, manifest.tostring())
-    log.info("wrote %s", output)
-    return manifest
+    root = write_xml_template(
+        template, output, variables,
+        "an MSDeploy package needs a Manifest.xml.in template (see"
+        " examples/sample.msdeploy)",
+        lambda root: convert_manifest(Manifest(root, template)).tostring())
+    return Manifest(root, template)

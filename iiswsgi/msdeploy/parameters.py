@@ -17,7 +17,6 @@ from typing import Dict, Iterable, Iterator, List, Optional
 from .. import safexml
 from ..files import write_atomically
 from .errors import PackageError
-from .template import check_xml_text
 
 __all__ = ["ENTRY_KINDS", "Entry", "Parameter", "Parameters",
            "parameters_xml", "read_parameters", "write_parameters"]
@@ -96,15 +95,8 @@ def _regex_problem(text):
 def read_parameters(path: str) -> Parameters:
     """The :class:`Parameters` of the file at ``path``; PackageError
     listing every problem found, each naming the file and parameter."""
-    try:
-        root = safexml.parse_file(path)
-    except FileNotFoundError:
-        raise PackageError("%s not found: an MSDeploy package needs a"
-                           " Parameters.xml" % path) from None
-    except OSError as error:
-        raise PackageError("%s cannot be read: %s" % (path, error)) from None
-    except safexml.XMLError as error:
-        raise PackageError(str(error)) from None
+    root = safexml.parse_file_or(path, PackageError, "the parameters file",
+                                 "an MSDeploy package needs a Parameters.xml")
     return parse_parameters(root, path)
 
 
@@ -186,8 +178,8 @@ def _attributes(element, pairs, where):
         if value is None:
             continue
         try:
-            element.set(name, check_xml_text(str(value), "the %s of %s"
-                                             % (name, where)))
+            element.set(name, safexml.check_xml_text(
+                str(value), "the %s of %s" % (name, where)))
         except ValueError as error:
             raise PackageError(str(error)) from None
 
@@ -212,9 +204,7 @@ def parameters_xml(parameters: Iterable[Parameter]) -> str:
             _attributes(ElementTree.SubElement(element, "parameterEntry"), [
                 ("kind", entry.kind), ("scope", entry.scope),
                 ("match", entry.match)], where)
-    ElementTree.indent(root)
-    return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            + ElementTree.tostring(root, encoding="unicode") + "\n")
+    return safexml.serialize(root)
 
 
 def write_parameters(parameters: Iterable[Parameter], path: str) -> str:

@@ -12,10 +12,13 @@ import logging
 import re
 from typing import Any, Callable, Mapping, Optional
 
+from .. import safexml
+from ..files import write_atomically
 from ..iis.expand import WindowsNames
+from ..safexml import check_xml_text
 from .errors import PackageError
 
-__all__ = ["check_xml_text", "substitute", "xml_escape"]
+__all__ = ["substitute", "write_xml_template", "xml_escape"]
 
 log = logging.getLogger("iiswsgi.msdeploy.template")
 
@@ -28,28 +31,12 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
-# What XML 1.0 cannot hold at all, even as a character reference.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff"
-                      "\ufffe\uffff]")
-
 # Markup characters, and the white space an XML parser would normalise
 # (in attribute values to a space, CR and CR LF to LF everywhere): as
 # references, every character comes back as it was.
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
             "'": "&apos;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
 _SPECIAL = re.compile("[&<>\"'\t\n\r]")
-
-
-def check_xml_text(value: str, what: str = "a value") -> str:
-    """``value``, or ValueError naming ``what`` when XML 1.0 cannot
-    represent one of its characters (NUL and other C0 controls, lone
-    surrogates, U+FFFE, U+FFFF)."""
-    bad = _NOT_XML.search(value)
-    if bad:
-        raise ValueError("%s holds the character U+%04X at position %d,"
-                         " which XML cannot represent" % (
-                             what, ord(bad.group()), bad.start()))
-    return value
 
 
 def xml_escape(value: str) -> str:
@@ -90,3 +77,34 @@ def substitute(text: str, variables: Mapping[str, Any],
                                % (source, match.group(0), error)) from None
 
     return _TOKEN.sub(replace, text)
+
+
+def write_xml_template(template: str, output: str,
+                       variables: Mapping[str, Any], missing: str,
+                       convert: Optional[Callable[[safexml.Element], str]]
+                       = None) -> safexml.Element:
+    """Write ``output`` from the XML template file ``template``: its
+    variables substituted from ``variables``, values XML-escaped, and the
+    result parsed (then, if given, turned by ``convert`` into the text to
+    write); the parsed root.  PackageError when the template is missing
+    (the message ends with ``missing``, what to do), cannot be read, or
+    is not well-formed XML after substitution."""
+    try:
+        with open(template, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        raise PackageError("%s not found: %s" % (template, missing)) \
+            from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PackageError("%s cannot be read: %s" % (template, error)) \
+            from None
+    text = substitute(text, variables, xml_escape, template)
+    try:
+        root = safexml.parse(text, template + " (after substitution)")
+    except safexml.XMLError as error:
+        raise PackageError(str(error)) from None
+    if convert is not None:
+        text = convert(root)
+    write_atomically(output, text)
+    log.info("wrote %s", output)
+    return root

@@ -10,7 +10,7 @@ from ..files import write_atomically
 from ..iis import webconfig as webconfig_model
 from ..iis.webconfig import ConfigError, FastCgiApplication, Handler
 from .errors import PackageError
-from .template import substitute, xml_escape
+from .template import write_xml_template
 
 __all__ = ["FastCgiApplication", "Handler", "WebConfig", "read_web_config",
            "write_web_config"]
@@ -38,19 +38,8 @@ class WebConfig:
 def write_web_config(template: str, output: str,
                      variables: Mapping[str, object]) -> WebConfig:
     """Write ``output`` from ``template``, values XML-escaped."""
-    try:
-        with open(template, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
-        raise PackageError("%s not found: install_msdeploy writes web.config"
-                           " from it" % template) from None
-    text = substitute(text, variables, xml_escape, template)
-    try:
-        safexml.parse(text, template + " (after substitution)")
-    except safexml.XMLError as error:
-        raise PackageError(str(error)) from None
-    write_atomically(output, text)
-    log.info("wrote %s", output)
+    write_xml_template(template, output, variables,
+                       "install_msdeploy writes web.config from it")
     return read_web_config(output)
 
 

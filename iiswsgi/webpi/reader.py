@@ -35,13 +35,7 @@ def child_text(element: ElementTree.Element, tag: str) -> Optional[str]:
 def read_feed(path: str) -> ElementTree.Element:
     """The root Element of the feed file at ``path`` (parsed with
     :mod:`iiswsgi.safexml`); FeedError when it cannot be read or parsed."""
-    try:
-        return safexml.parse_file(path)
-    except OSError as error:
-        raise FeedError("the feed %s cannot be read: %s" % (
-            path, error.strerror or error)) from None
-    except safexml.XMLError as error:
-        raise FeedError(str(error)) from None
+    return safexml.parse_file_or(path, FeedError, "the feed")
 
 
 def feed_id_of(path: str) -> Optional[str]:

@@ -7,20 +7,20 @@ import os
 import re
 import string
 from datetime import datetime, timezone
-from typing import Iterable, Mapping, Optional
+from typing import BinaryIO, Iterable, Mapping, Optional
 from urllib.request import pathname2url
 
+from ..safexml import NOT_XML
 from .errors import FeedError
 
 __all__ = ["URL_FIELDS", "build_time", "expand_url", "file_digest",
            "file_url", "format_date", "keyword_id", "normalize_date",
-           "parse_date", "requirement_name", "size_kb", "xml_text"]
+           "parse_date", "requirement_name", "size_kb", "stream_digest", "xml_text"]
 
 # The placeholders of an MSDeploy download URL template.
 URL_FIELDS = ("name", "version", "msdeploy_file", "letter",
               "py_version_short", "msdeploy_package_url")
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # The forms of date accepted, the same on every Python: fromisoformat
 # reads only what isoformat writes on 3.10 (no "Z", no one-digit month)
 # and a great deal more on 3.11, so this decides the form and
@@ -32,8 +32,9 @@ _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def xml_text(value: object) -> str:
-    """``value`` as text XML 1.0 can hold (control characters dropped)."""
-    return _NOT_XML.sub("", str(value))
+    """``value`` as text XML 1.0 can hold (control characters, lone
+    surrogates, U+FFFE and U+FFFF dropped)."""
+    return NOT_XML.sub("", str(value))
 
 
 def format_date(moment: datetime) -> str:
@@ -93,15 +94,21 @@ def size_kb(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
 
-def file_digest(path: str) -> "tuple[int, str]":
-    """(size in bytes, upper-case hex SHA-1) of the file at ``path``."""
+def stream_digest(stream: BinaryIO) -> "tuple[int, str]":
+    """(size in bytes, upper-case hex SHA-1) of what is left to read of
+    ``stream`` (a file or an HTTP response); read errors propagate."""
     digest = hashlib.sha1()
     size = 0
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+        size += len(block)
     return size, digest.hexdigest().upper()
+
+
+def file_digest(path: str) -> "tuple[int, str]":
+    """(size in bytes, upper-case hex SHA-1) of the file at ``path``."""
+    with open(path, "rb") as stream:
+        return stream_digest(stream)
 
 
 def file_url(path: str) -> str:

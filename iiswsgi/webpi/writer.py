@@ -7,10 +7,11 @@ import os
 import xml.etree.ElementTree as ElementTree
 from typing import Optional, Sequence
 
+from .. import safexml
 from ..files import write_atomically
 from .errors import FeedError
 from .model import ATOM, Entry, Feed, Installer
-from .reader import local_name, read_feed
+from .reader import child_text, local_name, read_feed
 from .validator import check_feed
 from .values import keyword_id, unique, xml_text
 
@@ -156,11 +157,6 @@ def feed_element(feed: Feed) -> ElementTree.Element:
     return root
 
 
-def _product_id(entry: ElementTree.Element) -> Optional[str]:
-    element = entry.find("productId")
-    return (element.text or "").strip() if element is not None else None
-
-
 def merge_template(generated: ElementTree.Element,
                    template: ElementTree.Element,
                    source: str = "the template") -> ElementTree.Element:
@@ -194,11 +190,13 @@ def merge_template(generated: ElementTree.Element,
                     keywords.append(keyword)
     if not len(keywords):
         root.remove(keywords)
-    generated_ids = {_product_id(entry) for entry in generated.iter("entry")}
+    generated_ids = {child_text(entry, "productId")
+                     for entry in generated.iter("entry")}
     for child in template:
         tag = local_name(child.tag)
         if tag in HEADER or tag in ("languages", "keywords") or (
-                tag == "entry" and _product_id(child) in generated_ids):
+                tag == "entry"
+                and child_text(child, "productId") in generated_ids):
             continue
         root.append(child)
     for entry in generated.findall("entry"):
@@ -208,10 +206,7 @@ def merge_template(generated: ElementTree.Element,
 
 def feed_bytes(root: ElementTree.Element) -> bytes:
     """The UTF-8 document of a feed Element, indented."""
-    ElementTree.indent(root, "  ")
-    body = ElementTree.tostring(root, encoding="unicode")
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body
-            + "\n").encode("utf-8")
+    return safexml.serialize(root).encode("utf-8")
 
 
 def write_feed(path: str, feed: Feed,
