@@ -161,13 +161,17 @@ def candidates(environ: Optional[Mapping[str, str]] = None) -> List[str]:
     return [p for p in paths if not (p in seen or seen.add(p))]
 
 
-def open_log_file(path: str) -> TextIO:
-    """Open ``path`` for appending, creating it (owner-only) and its folder
-    as needed; OSError when that cannot be done."""
+def open_log_file(path: str, mode: int = 0o600) -> TextIO:
+    """Open ``path`` for appending, creating it (with ``mode``, owner-only
+    by default) and its folder as needed, never through a symbolic link
+    where the platform can refuse one (``O_NOFOLLOW``); OSError when that
+    cannot be done."""
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT
+             | getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags, mode)
     return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 
 

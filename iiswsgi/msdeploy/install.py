@@ -41,6 +41,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Union
 from ..errors import IISWSGIError
 from ..iis import appcmd as appcmd_module
 from ..iis.appcmd import Site
+from ..logs import open_log_file
 from .package import is_within
 from .stamp import (STAMP, folder_problem, has_parent_part, search_stamps,
                     stamp_problem)
@@ -190,14 +191,12 @@ def _open_log(path):
     if os.path.islink(path):
         raise InstallError("refusing to log to %s: it is a symbolic link"
                            % path)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(
-        os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags, 0o644)
+        stream = open_log_file(path, 0o644)
     except OSError as error:
         raise InstallError("cannot open the log %s: %s" % (path, error)) \
             from None
-    return logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+    return logging.StreamHandler(stream)
 
 
 def _venv_python(directory):
