@@ -3,10 +3,12 @@ each, and the setup() keywords they read.  Each command is glue: options
 declared once, the work done by :mod:`iiswsgi.msdeploy`."""
 
 import os
+import shlex
 from distutils import log
-from typing import Any, Dict
+from distutils.errors import DistutilsOptionError
+from typing import Any, Dict, List, Sequence, Union
 
-__all__ = ["INFO", "dist_variables"]
+__all__ = ["INFO", "dist_variables", "split_paths"]
 
 # The level of the commands' messages (``self.announce(message, INFO)``):
 # distutils' own (2) where distutils.log is the old module (setuptools 65),
@@ -35,3 +37,21 @@ def dist_variables(distribution: Any, **extra: str) -> Dict[str, str]:
     })
     variables.update(extra)
     return variables
+
+
+def split_paths(value: Union[str, Sequence[str], None],
+                option: str = "the option") -> List[str]:
+    """A list of paths from a list, or from the text of ``option`` split
+    as a shell would (quotes group; backslashes are kept, for Windows
+    paths); DistutilsOptionError naming ``option`` for an unclosed
+    quote."""
+    if value is None or isinstance(value, (list, tuple)):
+        return list(value or ())
+    lexer = shlex.shlex(value, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    try:
+        return list(lexer)
+    except ValueError as error:
+        raise DistutilsOptionError("%s %r: %s" % (option, value, error)) \
+            from None

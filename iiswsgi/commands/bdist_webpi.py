@@ -5,9 +5,8 @@ distribution of the ``webpi_eggs`` extra.  The feed model, writer and
 validator are :mod:`iiswsgi.webpi`."""
 
 import os
-import shlex
 import sys
-from typing import List, Sequence, Union
+from typing import List, Sequence
 
 from distutils.core import run_setup
 from distutils.errors import DistutilsFileError, DistutilsOptionError
@@ -16,37 +15,19 @@ from setuptools import Command, Distribution
 from .. import webpi
 from ..msdeploy import PackageError
 from ..msdeploy.manifest import read_manifest
-from . import INFO
+from . import INFO, split_paths
 from .bdist_msdeploy import package_filename
-from .build_hook import TEMPLATE
+from .build_hook import TEMPLATE, is_msdeploy_dist
 
 __all__ = ["bdist_webpi", "feed_id", "load_msdeploy_dists", "split_paths"]
 
 DEFAULT_URL_TEMPLATE = "{msdeploy_package_url}"
 
 
-def split_paths(value: Union[str, Sequence[str], None]) -> List[str]:
-    """A list of paths from a list, or from text split as a shell would
-    (quotes group; backslashes are kept, for Windows paths)."""
-    if value is None or isinstance(value, (list, tuple)):
-        return list(value or ())
-    lexer = shlex.shlex(value, posix=True)
-    lexer.whitespace_split = True
-    lexer.escape = ""
-    try:
-        return list(lexer)
-    except ValueError as error:
-        raise DistutilsOptionError("--msdeploy-bdists %r: %s" % (
-            value, error)) from None
-
-
 def feed_id(distribution: Distribution) -> str:
     """The feed's Atom ``<id>``: the distribution's url, else a URN of its
     name (stable across versions, so clean_webpi finds cached copies)."""
-    url = distribution.metadata.url
-    if url and url != "UNKNOWN":
-        return url
-    return "urn:iiswsgi:webpi:%s" % distribution.get_name()
+    return webpi.atom_id(distribution.metadata.url, distribution.get_name())
 
 
 class MSDeployDist:
@@ -103,9 +84,7 @@ def load_msdeploy_dists(current: Distribution,
             distribution = current
         else:
             distribution = _load(path)
-        wanted = getattr(distribution, "msdeploy_package", None)
-        if wanted is False or (wanted is None and not os.path.isfile(
-                os.path.join(path, TEMPLATE))):
+        if not is_msdeploy_dist(distribution, path):
             raise DistutilsFileError(
                 "%s (%s) is not an MSDeploy dist: it has no %s" % (
                     path, distribution.get_name(), TEMPLATE))
@@ -152,7 +131,8 @@ class bdist_webpi(Command):
         self.python_home = None
 
     def finalize_options(self) -> None:
-        self.msdeploy_bdists = split_paths(self.msdeploy_bdists)
+        self.msdeploy_bdists = split_paths(self.msdeploy_bdists,
+                                           "--msdeploy-bdists")
         if not self.msdeploy_url_template:
             self.msdeploy_url_template = getattr(
                 self.distribution, "msdeploy_url_template", None)
@@ -179,8 +159,7 @@ class bdist_webpi(Command):
     def run(self) -> None:
         paths = self.msdeploy_bdists
         if not paths:
-            if not os.path.isfile(TEMPLATE) and not getattr(
-                    self.distribution, "msdeploy_package", None):
+            if not is_msdeploy_dist(self.distribution):
                 raise DistutilsOptionError(
                     "bdist_webpi: no --msdeploy-bdists (-m): name the"
                     " folders of the MSDeploy dists for the feed, e.g. -m"

@@ -6,24 +6,32 @@ changed at import time)."""
 
 import importlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:                # the annotations only
     from setuptools import Command, Distribution
 
 __all__ = ["add_build_msdeploy", "add_upload", "has_manifest_template",
-           "stock_upload_removed"]
+           "is_msdeploy_dist", "stock_upload_removed"]
 
 TEMPLATE = "Manifest.xml.in"
 
 
-def has_manifest_template(command: "Command") -> bool:
-    distribution = command.distribution
+def is_msdeploy_dist(distribution: Any, root: Optional[str] = None) -> bool:
+    """True for an MSDeploy dist: its ``msdeploy_package`` setup() keyword
+    says so, or, when that is not set, it has a Manifest.xml.in in
+    ``root`` (by default its src_root, else the current folder)."""
     wanted = getattr(distribution, "msdeploy_package", None)
     if wanted is not None:
-        return wanted
-    root = getattr(distribution, "src_root", None) or os.curdir
+        return bool(wanted)
+    if root is None:
+        root = getattr(distribution, "src_root", None) or os.curdir
     return os.path.isfile(os.path.join(root, TEMPLATE))
+
+
+def has_manifest_template(command: "Command") -> bool:
+    """The ``build`` sub-command test: is this an MSDeploy dist?"""
+    return is_msdeploy_dist(command.distribution)
 
 
 def stock_upload_removed() -> bool:
@@ -49,10 +57,7 @@ def add_upload(distribution: "Distribution") -> None:
 
 def add_build_msdeploy(distribution: "Distribution") -> None:
     add_upload(distribution)
-    root = getattr(distribution, "src_root", None) or os.curdir
-    if getattr(distribution, "msdeploy_package", None) is False or not (
-            getattr(distribution, "msdeploy_package", None)
-            or os.path.isfile(os.path.join(root, TEMPLATE))):
+    if not is_msdeploy_dist(distribution):
         return
     base = distribution.get_command_class("build")
     if any(name == "build_msdeploy" for name, _ in base.sub_commands):

@@ -45,7 +45,8 @@ class clean_webpi(Command):
         if self.msdeploy_bdists is None:
             self.set_undefined_options(
                 "bdist_webpi", ("msdeploy_bdists", "msdeploy_bdists"))
-        self.msdeploy_bdists = split_paths(self.msdeploy_bdists) or [
+        self.msdeploy_bdists = split_paths(self.msdeploy_bdists,
+                                           "--msdeploy-bdists") or [
             os.curdir]
         if self.dry_run is None:
             # setup.py's global --dry-run, gone from setuptools 80 on.

@@ -7,14 +7,13 @@ WebPI feeds that bdist_msdeploy and bdist_webpi wrote in this run (or
     setup.py bdist_msdeploy bdist_webpi upload -r https://host/c/{filename}
 """
 
-import shlex
 from typing import List
 
 from distutils.errors import DistutilsExecError, DistutilsOptionError
 from setuptools import Command
 
 from ..publish import PublishError, parse_destination, publish
-from . import INFO
+from . import INFO, split_paths
 
 __all__ = ["publish_msdeploy"]
 
@@ -83,7 +82,7 @@ class publish_msdeploy(Command):
             self.header = self.header.splitlines()
         self.header = [line for line in self.header or () if line.strip()]
         if isinstance(self.files, str):
-            self.files = shlex.split(self.files)
+            self.files = split_paths(self.files, "--files")
 
     def paths(self) -> List[str]:
         """The files to publish: zips first, so a feed never names one

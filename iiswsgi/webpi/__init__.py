@@ -28,7 +28,8 @@ from ..msdeploy.stamp import stale_stamps
 from .cache import clean_cache, default_cache_root, remove_files
 from .errors import FeedError
 from .model import (ATOM, WEBPI_FILE_VERSION, Entry, Feed, Installer,
-                    application_entry, installed_distribution, package_entry)
+                    application_entry, atom_id, installed_distribution,
+                    package_entry)
 from .reader import feed_id_of, read_feed
 from .validator import check_feed, validate_feed
 from .values import (URL_FIELDS, build_time, expand_url, file_digest,
@@ -38,7 +39,8 @@ from .writer import feed_bytes, feed_element, merge_template, write_feed
 
 __all__ = [
     "ATOM", "Entry", "Feed", "FeedError", "Installer", "URL_FIELDS",
-    "WEBPI_FILE_VERSION", "application_entry", "build_time", "check_feed",
+    "WEBPI_FILE_VERSION", "application_entry", "atom_id", "build_time",
+    "check_feed",
     "clean_cache", "default_cache_root", "expand_url", "feed_bytes",
     "feed_element", "feed_id_of", "file_digest", "file_url", "format_date",
     "installed_distribution", "keyword_id", "merge_template",

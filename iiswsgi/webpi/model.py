@@ -20,7 +20,7 @@ from .values import (file_digest, normalize_date, requirement_name, size_kb,
 
 __all__ = ["ATOM", "DEFAULT_LANGUAGES", "Entry", "Feed", "Installer",
            "WEBPI_FILE_VERSION", "WEB_DEPLOY_PRODUCT", "application_entry",
-           "installed_distribution", "package_entry"]
+           "atom_id", "installed_distribution", "package_entry"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 # The schema version iiswsgi 0.3 wrote, which WebPI 4 loaded.
@@ -93,6 +93,14 @@ def _known(value: Optional[str]) -> Optional[str]:
     return None if value in (None, "", "UNKNOWN") else value
 
 
+def atom_id(url: Optional[str], name: str) -> str:
+    """The Atom ``<id>`` of a feed or entry: its project's url, unless
+    unknown (``UNKNOWN`` is what distutils reports for none), else the URN
+    of its name, stable across versions (clean_webpi finds cached copies
+    by it)."""
+    return _known(url) or "urn:iiswsgi:webpi:%s" % name
+
+
 def application_entry(dist: Any, package: str, installer_url: str,
                       python_product: str, updated: str) -> Entry:
     """The ``<entry type="application">`` of ``dist`` (a setuptools
@@ -114,7 +122,7 @@ def application_entry(dist: Any, package: str, installer_url: str,
         help_link=getattr(dist, "help_url", None) or url, msdeploy=True)
     return Entry(
         product_id=name, title=getattr(dist, "title", None) or name,
-        id=url or "urn:iiswsgi:webpi:%s" % name,
+        id=atom_id(url, name),
         version=dist.get_version(), updated=updated,
         published=normalize_date(
             published, "setup() keyword published of %s" % name)
@@ -171,7 +179,7 @@ def package_entry(metadata: Metadata, python_product: str, python_home: str,
     author = _known(metadata.get("Author")) or _known(
         metadata.get("Author-email"))
     return Entry(
-        product_id=name, title=name, id=home or "urn:iiswsgi:webpi:%s" % name,
+        product_id=name, title=name, id=atom_id(home, name),
         version=version, updated=updated, published=updated,
         summary=_known(metadata.get("Summary")) or name,
         link=home, author_name=author,
