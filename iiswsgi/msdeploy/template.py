@@ -100,9 +100,10 @@ def write_xml_template(template: str, output: str,
             from None
     text = substitute(text, variables, xml_escape, template)
     try:
-        root = safexml.parse(text, template + " (after substitution)")
+        root = safexml.parse(text, template)
     except safexml.XMLError as error:
-        raise PackageError(str(error)) from None
+        raise PackageError("%s (once its variables were substituted)"
+                           % error) from None
     if convert is not None:
         text = convert(root)
     write_atomically(output, text)
