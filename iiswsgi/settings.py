@@ -30,8 +30,14 @@ from .errors import IISWSGIError
 
 __all__ = ["COMMAND_LINE", "ENVIRONMENT", "KEYWORDS", "OPTIONS", "Option",
            "SettingsError", "Source", "app_settings_source", "convert",
-           "convert_bool", "flags", "ini_source", "option", "parse",
-           "parse_options", "server_keywords", "site_settings"]
+           "FALSE_WORDS", "TRUE_WORDS", "convert_bool", "flags",
+           "ini_source", "option", "parse", "parse_options", "regex_problem",
+           "server_keywords", "site_settings"]
+
+# The words a true/false setting (or a server variable such as HTTPS) is
+# written with, in lower case.
+TRUE_WORDS = frozenset(("1", "true", "yes", "on"))
+FALSE_WORDS = frozenset(("0", "false", "no", "off", ""))
 
 
 class SettingsError(IISWSGIError, ValueError):
@@ -135,9 +141,9 @@ def convert_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
+    if text in TRUE_WORDS:
         return True
-    if text in ("0", "false", "no", "off", ""):
+    if text in FALSE_WORDS:
         return False
     raise _Invalid("%r is not true or false (write true or false)" % value)
 
@@ -172,13 +178,22 @@ def _octal(value: Any) -> int:
         raise _Invalid("%r is not an octal mode such as 007" % value) from None
 
 
-def _regex(value: Any) -> str:
-    text = str(value)
+def regex_problem(text: str) -> Optional[str]:
+    """Why ``text`` is not a regular expression (Python's ``re``), or None
+    when it is one."""
     try:
         re.compile(text)
     except re.error as error:
+        return str(error)
+    return None
+
+
+def _regex(value: Any) -> str:
+    text = str(value)
+    problem = regex_problem(text)
+    if problem:
         raise _Invalid("%r is not a regular expression (%s)"
-                       % (text, error)) from None
+                       % (text, problem))
     return text
 
 

@@ -14,13 +14,13 @@ import os
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
+from ..settings import TRUE_WORDS as _TRUE
+
 __all__ = ["build_environ", "filesystem_path", "mount_point", "remount",
            "request_path",
            "split_path"]
 
 log = logging.getLogger(__name__)
-
-_TRUE = frozenset(("1", "on", "true", "yes"))
 
 # PEP 3333 asks for these; a web server that leaves one out is broken, but
 # the application should still get a value it can use.

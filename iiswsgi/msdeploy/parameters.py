@@ -9,13 +9,13 @@ Python's ``re`` stands in for .NET's regular expressions, which agree on
 what package authors write.
 """
 
-import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional
 
 from .. import safexml
 from ..files import write_atomically
+from ..settings import regex_problem
 from .errors import PackageError
 
 __all__ = ["ENTRY_KINDS", "Entry", "Parameter", "Parameters",
@@ -84,14 +84,6 @@ def _tags(text):
     return [tag.strip() for tag in (text or "").split(",") if tag.strip()]
 
 
-def _regex_problem(text):
-    try:
-        re.compile(text)
-    except re.error as error:
-        return str(error)
-    return None
-
-
 def read_parameters(path: str) -> Parameters:
     """The :class:`Parameters` of the file at ``path``; PackageError
     listing every problem found, each naming the file and parameter."""
@@ -144,7 +136,7 @@ def parse_parameters(root: ElementTree.Element,
                 text = entry_element.get(attribute)
                 if not is_regex or text is None:
                     continue
-                problem = _regex_problem(text)
+                problem = regex_problem(text)
                 if problem:
                     problems.append(
                         "parameter %r: the %s entry's %s %r is not a valid"
