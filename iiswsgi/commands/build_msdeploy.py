@@ -2,11 +2,11 @@
 install stamp from its template, and a check of Parameters.xml."""
 
 import os
-import shutil
 
 from distutils.errors import DistutilsFileError
 from setuptools import Command
 
+from ..files import write_atomically
 from ..msdeploy import STAMP, STAMP_TEMPLATE, PackageError
 from ..msdeploy.manifest import build_manifest
 from ..msdeploy.parameters import read_parameters
@@ -40,7 +40,8 @@ class build_msdeploy(Command):
         except PackageError as error:
             raise DistutilsFileError(str(error)) from None
         if os.path.isfile(STAMP_TEMPLATE):
-            shutil.copyfile(STAMP_TEMPLATE, STAMP)
+            with open(STAMP_TEMPLATE, "rb") as stream:
+                write_atomically(STAMP, stream.read())
             self.announce("copied %s to %s" % (STAMP_TEMPLATE, STAMP),
                           INFO)
         else:
