@@ -55,10 +55,10 @@ class Redactor:
     secret holding another is hidden whole.  Values shorter than
     ``min_length`` or in ``ignore`` (lower case) are not taken."""
 
-    def __init__(self, secrets: Iterable[Any] = (), marker: str = "",
+    def __init__(self, secrets: Iterable[Any] = (), marker: str = REDACTED,
                  min_length: int = 1,
                  ignore: Iterable[str] = ()) -> None:
-        self.marker = marker or REDACTED
+        self.marker = marker
         self.min_length = min_length
         self.ignore = frozenset(ignore)
         self._secrets = set()
