@@ -25,8 +25,9 @@ import threading
 from typing import Any, Iterable, List, Mapping, Optional, TextIO
 from urllib.parse import quote
 
-__all__ = ["FORMAT", "REDACTED", "LogWriter", "Redactor", "add_secret", "candidates", "configure",
-           "is_secret_name", "open_log_file", "protect_secrets", "redact"]
+__all__ = ["FORMAT", "REDACTED", "LogWriter", "Redactor", "add_secret",
+           "candidates", "configure", "is_secret_name", "open_log_file",
+           "protect_secrets", "redact"]
 
 log = logging.getLogger(__name__)
 
