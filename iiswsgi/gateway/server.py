@@ -27,7 +27,7 @@ from .responder import Responder, ResponderSettings
 from .signals import Signals
 from .watch import DEFAULT_RESTART_REGEX, Watcher
 
-__all__ = ["IISWSGIServer"]
+__all__ = ["IISWSGIServer", "site_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,14 @@ _DEFAULT = object()
 #: The options :meth:`IISWSGIServer.apply` may change once serving.
 APPLICABLE = frozenset(("read_timeout", "restart_regex", "app_dir",
                         "script_name"))
+
+
+def site_folder(environ: Mapping[str, str]) -> str:
+    """The site's folder: the request's APPL_PHYSICAL_PATH, else the
+    working directory; without a trailing separator."""
+    folder = filesystem_path(environ.get("APPL_PHYSICAL_PATH")) or (
+        os.getcwd())
+    return folder.rstrip("\\/") or folder
 
 
 class IISWSGIServer(WSGIServer):
@@ -235,9 +243,7 @@ class IISWSGIServer(WSGIServer):
                 DEFAULT_RESTART_REGEX)
         if not regex:
             return
-        root = (self.app_dir
-                or filesystem_path(environ.get("APPL_PHYSICAL_PATH"))
-                or os.getcwd())
+        root = self.app_dir or site_folder(environ)
         if not os.path.isdir(root):
             log.warning("not watching for changes: the application folder"
                         " %r does not exist", root)
