@@ -20,14 +20,14 @@ from flup.server.fcgi_single import WSGIServer
 from .. import logs
 from ..protocol import fastcgi
 from . import transport
-from .environ import filesystem_path
 from .listener import serve_listener
 from .pipe import serve_pipe
 from .responder import Responder, ResponderSettings
 from .signals import Signals
+from .site import site_folder
 from .watch import DEFAULT_RESTART_REGEX, Watcher
 
-__all__ = ["IISWSGIServer", "site_folder"]
+__all__ = ["IISWSGIServer"]
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,6 @@ _DEFAULT = object()
 #: The options :meth:`IISWSGIServer.apply` may change once serving.
 APPLICABLE = frozenset(("read_timeout", "restart_regex", "app_dir",
                         "script_name"))
-
-
-def site_folder(environ: Mapping[str, str]) -> str:
-    """The site's folder: the request's APPL_PHYSICAL_PATH, else the
-    working directory; without a trailing separator."""
-    folder = filesystem_path(environ.get("APPL_PHYSICAL_PATH")) or (
-        os.getcwd())
-    return folder.rstrip("\\/") or folder
 
 
 class IISWSGIServer(WSGIServer):

@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, MutableMapping, Optional
 from .. import logs
 from .. import settings as options_table
 from ..gateway.environ import remount
-from ..gateway.server import site_folder
+from ..gateway.site import site_folder
 from ..iis.expand import expand_variables
 from ..iis.webconfig import app_settings
 

@@ -3,7 +3,7 @@ it reads web.config) both find it."""
 
 import os
 
-from iiswsgi.gateway.server import site_folder
+from iiswsgi.gateway.site import site_folder
 from iiswsgi.hosting import appsettings
 
 
