@@ -30,6 +30,7 @@ from urllib.request import url2pathname
 from .errors import IISWSGIError
 from .files import write_atomically
 from .logs import REDACTED, Redactor
+from .protocol.cgi import TOKEN
 from .webpi.values import file_digest, stream_digest
 
 __all__ = ["PublishError", "Published", "content_type", "parse_destination",
@@ -40,7 +41,7 @@ log = logging.getLogger("iiswsgi.publish")
 TRANSIENT_STATUS = (408, 425, 429, 500, 502, 503, 504)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s'\"<>]+", re.IGNORECASE)
-_HEADER = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*?)\s*$")
+_HEADER = re.compile(r"^\s*(" + TOKEN + r")\s*:\s*(.*?)\s*$")
 
 
 class PublishError(IISWSGIError):

@@ -6,11 +6,13 @@ import logging
 import re
 import sys
 import traceback
+from http import HTTPStatus
 from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
                     Optional, Union)
 
 from .. import logs
 from ..protocol import fastcgi
+from ..protocol.cgi import TOKEN
 from .body import ClientDisconnected, Input, RequestTooLarge
 from .environ import build_environ
 from .transport import (ConnectionLost, PipeChannel, ReadTimeout,
@@ -22,11 +24,11 @@ if TYPE_CHECKING:
 #: What a responder reads requests from and writes answers to.
 Channel = Union[PipeChannel, SocketChannel]
 
-__all__ = ["FileWrapper", "Responder", "ResponderSettings"]
+__all__ = ["FileWrapper", "Responder", "ResponderSettings", "error_page"]
 
 log = logging.getLogger(__name__)
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_TOKEN = re.compile(TOKEN + r"\Z")
 _STATUS = re.compile(r"[1-9][0-9][0-9] [^\r\n\0]*\Z")
 _CONTROL = re.compile(r"[\r\n\0]")
 
@@ -40,9 +42,10 @@ LINGER_SECONDS = 5.0
 LOOKAHEAD_LIMIT = 1 << 18
 
 _ERROR_PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{status}</title></head>
-<body><h1>{status}</h1>
-<p>{message}</p>{details}</body></html>
+<html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><h1>{title}</h1>
+<p>{message}</p>
+{details}</body></html>
 """
 
 _MESSAGES = {
@@ -52,8 +55,32 @@ _MESSAGES = {
          " the iiswsgi log.",
 }
 
-_REASONS = {400: "Bad Request", 413: "Content Too Large",
-            500: "Internal Server Error"}
+#: Reasons said where http.HTTPStatus says another: RFC 9110's name for
+#: 413, which Python's has only from 3.13 ("Request Entity Too Large"
+#: before).
+_REASONS = {413: "Content Too Large"}
+
+
+def _status_line(status):
+    return "%d %s" % (status, _REASONS.get(status)
+                      or HTTPStatus(status).phrase)
+
+
+def error_page(status: int, message: str, text: Optional[str] = None,
+               after: Optional[str] = None) -> bytes:
+    """The HTML (UTF-8) of an error page for HTTP ``status``: the status
+    line as title and heading, the paragraph ``message``, then ``text``
+    (a traceback, a load error) preformatted, escaped and with every
+    registered secret redacted, then the paragraph ``after``.  The
+    paragraphs are HTML."""
+    details = ""
+    if text is not None:
+        details = "<pre>%s</pre>\n" % html.escape(logs.redact(text))
+    if after is not None:
+        details += "<p>%s</p>\n" % after
+    title = _status_line(status)
+    return _ERROR_PAGE.format(title=title, message=message,
+                              details=details).encode("utf-8")
 
 
 class FileWrapper:
@@ -228,30 +255,10 @@ class Responder:
             while True:
                 event = conn.next_event()
                 if event is fastcgi.NEED_DATA:
-                    reply = conn.data_to_send()
-                    if reply:
-                        channel.write(reply)
-                    if conn.must_close:
-                        self._linger()
-                        return "close"
-                    between = conn.request_id is None and not conn.buffered
-                    if between and not ready:
-                        if server is not None and server.stopping:
-                            return "stop"
-                        if until_idle:
-                            return "idle"
+                    stop = self._send_and_read(ready, until_idle)
+                    if stop is not None:
+                        return stop
                     ready = False
-                    self.idle = between
-                    # A stop signal that came just before `idle` was set
-                    # did not interrupt anything: look again.
-                    if between and server is not None and server.stopping:
-                        self.idle = False
-                        return "stop"
-                    try:
-                        data = channel.read(between)
-                    finally:
-                        self.idle = False
-                    conn.receive_data(data)
                 elif type(event) is fastcgi.Request:
                     environ = self.respond(event)
                     if server is not None and server.request_done(environ):
@@ -278,6 +285,44 @@ class Responder:
         except ConnectionLost as error:
             log.warning("closing the connection: %s", error)
             return "eof"
+
+    def _send_and_read(self, ready: bool = True,
+                       until_idle: bool = False) -> Optional[str]:
+        """Send the replies the connection made on its own, then read more
+        from the channel into it.
+
+        Between requests it may be time to stop instead: then nothing is
+        read and the reason :meth:`run` returns is returned (``"close"``
+        once the web server asked for it, ``"stop"`` when the server is
+        stopping, ``"idle"`` with ``until_idle``, unless ``ready``: a read
+        is known not to wait).  In a request, it always reads."""
+        conn = self.conn
+        reply = conn.data_to_send()
+        if reply:
+            self.channel.write(reply)
+        if conn.must_close:
+            self._linger()
+            return "close"
+        between = conn.request_id is None and not conn.buffered
+        if between:
+            server = self.server
+            if not ready:
+                if server is not None and server.stopping:
+                    return "stop"
+                if until_idle:
+                    return "idle"
+            self.idle = True
+            # A stop signal that came just before `idle` was set did not
+            # interrupt anything: look again.
+            if server is not None and server.stopping:
+                self.idle = False
+                return "stop"
+        try:
+            data = self.channel.read(between)
+        finally:
+            self.idle = False
+        conn.receive_data(data)
+        return None
 
     def stream_interrupted(self) -> bool:
         """True when the web server has aborted the active request, or
@@ -339,10 +384,8 @@ class Responder:
             while True:
                 event = conn.next_event()
                 if event is fastcgi.NEED_DATA:
-                    reply = conn.data_to_send()
-                    if reply:
-                        self.channel.write(reply)
-                    conn.receive_data(self.channel.read())
+                    # A request is active: this reads, never stops.
+                    self._send_and_read()
                     continue
                 kind = type(event)
                 if kind is fastcgi.Body:
@@ -491,16 +534,13 @@ class Responder:
                 log.error("the response to %s had started; it is cut short",
                           where)
             return b""
-        details = ""
+        text = None
         if exc_info is not None and self.settings.debug:
-            details = "<pre>%s</pre>" % html.escape(logs.redact(
-                "".join(traceback.format_exception(*exc_info))))
+            text = "".join(traceback.format_exception(*exc_info))
         exc_info = None
-        title = "%d %s" % (status, _REASONS[status])
-        page = _ERROR_PAGE.format(status=title, message=_MESSAGES[status],
-                                  details=details).encode("utf-8")
+        page = error_page(status, _MESSAGES[status], text)
         response.sent = True
         return self.conn.send_stdout(
             b"Status: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
             b"Content-Length: %d\r\n\r\n%s"
-            % (title.encode("latin-1"), len(page), page))
+            % (_status_line(status).encode("latin-1"), len(page), page))

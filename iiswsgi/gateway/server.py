@@ -20,11 +20,11 @@ from flup.server.fcgi_single import WSGIServer
 from .. import logs
 from ..protocol import fastcgi
 from . import transport
-from .environ import filesystem_path
 from .listener import serve_listener
 from .pipe import serve_pipe
 from .responder import Responder, ResponderSettings
 from .signals import Signals
+from .site import site_folder
 from .watch import DEFAULT_RESTART_REGEX, Watcher
 
 __all__ = ["IISWSGIServer"]
@@ -235,9 +235,7 @@ class IISWSGIServer(WSGIServer):
                 DEFAULT_RESTART_REGEX)
         if not regex:
             return
-        root = (self.app_dir
-                or filesystem_path(environ.get("APPL_PHYSICAL_PATH"))
-                or os.getcwd())
+        root = self.app_dir or site_folder(environ)
         if not os.path.isdir(root):
             log.warning("not watching for changes: the application folder"
                         " %r does not exist", root)

@@ -83,6 +83,25 @@ class _Poller:
         return bool(readable)
 
 
+def _pending(poller):
+    """A channel's ``pending()``: whether ``poller()`` (the channel's
+    _Poller, made on first use) is readable now; False when the
+    descriptor is closed or unusable, so the caller just reads later."""
+    try:
+        return poller().readable(0)
+    except (OSError, ValueError):
+        return False
+
+
+def _write_failed(error, what):
+    """Raise what a failed write means: ConnectionLost when the web
+    server closed ``what`` (the pipe, the connection), else ``error``."""
+    if _is_gone(error):
+        raise ConnectionLost(error.errno, "the web server closed the %s: %s"
+                             % (what, error)) from error
+    raise error
+
+
 class StdinUnusable(GatewayError):
     """Standard input is not something a FastCGI web server would give."""
 
@@ -139,10 +158,10 @@ class PipeChannel:
         return data or b""
 
     def pending(self) -> bool:
-        try:
-            return self._poller.readable(0)
-        except (OSError, ValueError):
-            return False
+        return _pending(self._get_poller)
+
+    def _get_poller(self):
+        return self._poller
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -150,10 +169,7 @@ class PipeChannel:
             while view:
                 view = view[self._writer.write(view):]
         except OSError as error:
-            if _is_gone(error):
-                raise ConnectionLost(error.errno, "the web server closed the"
-                                     " pipe: %s" % error) from error
-            raise
+            _write_failed(error, "pipe")
 
     def set_read_timeout(self, seconds: Optional[float]) -> None:
         """Reads in the middle of a request give up after ``seconds``
@@ -194,10 +210,7 @@ class NamedPipeChannel(PipeChannel):
         try:
             self._pipe.write(data)
         except OSError as error:
-            if _is_gone(error):
-                raise ConnectionLost(error.errno, "the web server closed the"
-                                     " pipe: %s" % error) from error
-            raise
+            _write_failed(error, "pipe")
 
     def reconnect(self) -> None:
         """Disconnect this client and wait for the next (OSError when the
@@ -244,21 +257,19 @@ class SocketChannel:
             raise
 
     def pending(self) -> bool:
-        try:
-            if self._poller is None:
-                self._poller = _Poller(self.sock.fileno())
-            return self._poller.readable(0)
-        except (OSError, ValueError):
-            return False
+        return _pending(self._get_poller)
+
+    def _get_poller(self):
+        # Made on first use: most connections never ask.
+        if self._poller is None:
+            self._poller = _Poller(self.sock.fileno())
+        return self._poller
 
     def write(self, data: bytes) -> None:
         try:
             self.sock.sendall(data)
         except OSError as error:
-            if _is_gone(error):
-                raise ConnectionLost(error.errno, "the web server closed the"
-                                     " connection: %s" % error) from error
-            raise
+            _write_failed(error, "connection")
 
     def set_read_timeout(self, seconds: Optional[float]) -> None:
         """Reads give up after ``seconds`` (TimeoutError)."""

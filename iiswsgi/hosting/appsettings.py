@@ -14,7 +14,8 @@ from typing import Any, Dict, Mapping, MutableMapping, Optional
 
 from .. import logs
 from .. import settings as options_table
-from ..gateway.environ import filesystem_path, remount
+from ..gateway.environ import remount
+from ..gateway.site import site_folder
 from ..iis.expand import expand_variables
 from ..iis.webconfig import app_settings
 
@@ -53,14 +54,6 @@ def _setting(settings: Mapping[str, str], name: str) -> Optional[str]:
         if key.upper() == name:
             return value
     return None
-
-
-def site_folder(environ: Mapping[str, str]) -> str:
-    """The site's folder: the request's APPL_PHYSICAL_PATH, else the
-    working directory; without a trailing separator."""
-    folder = filesystem_path(environ.get("APPL_PHYSICAL_PATH")) or (
-        os.getcwd())
-    return folder.rstrip("\\/") or folder
 
 
 def _extend_sys_path(app_dir: str, python_path: Optional[str]) -> None:

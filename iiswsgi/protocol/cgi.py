@@ -21,10 +21,14 @@ from typing import List, Optional, Tuple
 
 from ..errors import IISWSGIError
 
-__all__ = ["MalformedHead", "ResponseHead", "find_head_end", "parse_head"]
+__all__ = ["MalformedHead", "ResponseHead", "TOKEN", "find_head_end",
+           "parse_head"]
 
-# A field name is an HTTP token.
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+#: An HTTP token (RFC 9110, section 5.6.2), the form of a header field
+#: name: a regular expression, to match whole (with ``\Z``) or in a larger
+#: pattern.
+TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN = re.compile(TOKEN.encode("ascii") + rb"\Z")
 _STATUS = re.compile(r"([0-9]{3})(?:[ \t]+(.*))?\Z")
 _LINE_END = re.compile(rb"\r?\n")
 

@@ -83,6 +83,9 @@ _HEADER = struct.Struct("!BBHHBx")
 _BEGIN_BODY = struct.Struct("!HB5x")
 _END_BODY = struct.Struct("!LB3x")
 _LONG_LENGTH = struct.Struct("!L")
+# What end_request sends, packed at once on the hot path: the empty
+# FCGI_STDOUT that ends the stream, then FCGI_END_REQUEST and its body.
+_END_RECORDS = struct.Struct("!BBHHBx" "BBHHBx" "LB3x")
 
 # Types only an application sends: receiving one means the peer is confused.
 _APPLICATION_TYPES = frozenset(
@@ -169,8 +172,15 @@ def encode_record(record_type: int, request_id: int,
     if length > MAX_CONTENT:
         raise ValueError("record content of %d bytes is over the %d maximum"
                          % (length, MAX_CONTENT))
-    return (_HEADER.pack(VERSION_1, record_type, request_id, length, 0)
-            + content)
+    if not length:
+        return _empty_record(record_type, request_id)
+    return _records(record_type, request_id, content)
+
+
+def _empty_record(rtype, rid):
+    """A record without content (the one that ends a stream, or
+    FCGI_ABORT_REQUEST)."""
+    return _HEADER.pack(VERSION_1, rtype, rid, 0, 0)
 
 
 def _records(rtype, rid, data):
@@ -250,7 +260,75 @@ def decode_pairs(data: bytes) -> Dict[str, str]:
 _PARAMS, _STDIN, _INPUT_DONE, _ABORTED = range(4)
 
 
-class Connection:
+class _RecordReader:
+    """The receiving half both sides share: the bytes received, cut into
+    records.  Each side checks a record's header with ``_check_header``
+    (what it may receive) and says how a record cut short by the end of
+    file is reported with ``_cut_short``."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._pos = 0
+        self._offset = 0        # stream offset of self._buffer[0]
+        self._eof = False
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes from the peer; ``b""`` means it closed the connection."""
+        if data:
+            if self._eof:
+                raise RuntimeError("data received after end of file")
+            pos = self._pos
+            if pos >= len(self._buffer):
+                # The common case: everything earlier was consumed.
+                self._buffer = bytes(data)
+            else:
+                self._buffer = self._buffer[pos:] + data
+            self._offset += pos
+            self._pos = 0
+        else:
+            self._eof = True
+
+    @property
+    def peer_closed(self) -> bool:
+        """True once the peer closed its side of the connection."""
+        return self._eof
+
+    @property
+    def buffered(self) -> int:
+        """How many received bytes are not yet turned into events."""
+        return len(self._buffer) - self._pos
+
+    def _read_record(self):
+        """The next complete record as ``(type, request id, content, stream
+        offset of its header)``, its header checked; else :data:`NEED_DATA`,
+        or at end of file :data:`CLOSED` (ProtocolError when the end cut a
+        record short)."""
+        buffer = self._buffer
+        pos = self._pos
+        available = len(buffer) - pos
+        if available >= HEADER_LEN:
+            version, rtype, rid, clen, plen = _HEADER.unpack_from(buffer, pos)
+            where = self._offset + pos
+            self._check_header(version, rtype, rid, clen, where)
+            start = pos + HEADER_LEN
+            end = start + clen + plen
+            if end <= len(buffer):
+                self._pos = end
+                return rtype, rid, buffer[start:start + clen], where
+        if not self._eof:
+            return NEED_DATA
+        if available:
+            raise ProtocolError(self._cut_short(available))
+        return CLOSED
+
+    def _check_header(self, version, rtype, rid, clen, where):
+        raise NotImplementedError
+
+    def _cut_short(self, available):
+        raise NotImplementedError
+
+
+class Connection(_RecordReader):
     """The protocol state of one connection from a web server.
 
     ``roles`` are the roles served; others are refused with
@@ -261,6 +339,7 @@ class Connection:
 
     def __init__(self, roles: Iterable[int] = (RESPONDER,), max_conns: int = 1,
                  max_reqs: int = 1, max_params_size: int = 1 << 20) -> None:
+        super().__init__()
         self.roles = frozenset(roles)
         self.max_params_size = max_params_size
         self.values = {
@@ -279,37 +358,9 @@ class Connection:
         self._state = _PARAMS
         self._params = []
         self._params_size = 0
-        self._buffer = b""
-        self._pos = 0
-        self._eof = False
         self._outbox = []
 
     # -- receiving ---------------------------------------------------------
-
-    def receive_data(self, data: bytes) -> None:
-        """Add bytes from the peer; ``b""`` means it closed the connection."""
-        if data:
-            if self._eof:
-                raise RuntimeError("data received after end of file")
-            pos = self._pos
-            if pos >= len(self._buffer):
-                # The common case: everything earlier was consumed.
-                self._buffer = bytes(data)
-            else:
-                self._buffer = self._buffer[pos:] + data
-            self._pos = 0
-        else:
-            self._eof = True
-
-    @property
-    def peer_closed(self) -> bool:
-        """True once the peer closed its side of the connection."""
-        return self._eof
-
-    @property
-    def buffered(self) -> int:
-        """How many received bytes are not yet turned into events."""
-        return len(self._buffer) - self._pos
 
     def abort_pending(self) -> bool:
         """True when the web server has aborted the active request: its
@@ -336,35 +387,22 @@ class Connection:
 
     def next_event(self) -> Union[Event, _Sentinel]:
         """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
-        buffer = self._buffer
-        size = len(buffer)
+        read = self._read_record
+        dispatch = self._dispatch
         while True:
-            pos = self._pos
-            available = size - pos
-            if available < HEADER_LEN:
-                return self._starved(available)
-            version, rtype, rid, clen, plen = _HEADER.unpack_from(buffer, pos)
-            self._check_header(version, rtype, rid, clen)
-            start = pos + HEADER_LEN
-            end = start + clen + plen
-            if end > size:
-                return self._starved(available)
-            content = buffer[start:start + clen]
-            self._pos = end
-            event = self._dispatch(rtype, rid, content)
+            record = read()
+            if type(record) is not tuple:
+                return record
+            rtype, rid, content, _ = record
+            event = dispatch(rtype, rid, content)
             if event is not None:
                 return event
 
-    def _starved(self, available):
-        if not self._eof:
-            return NEED_DATA
-        if available:
-            raise ProtocolError(
-                "connection closed in the middle of a record (%d bytes of it"
-                " received)" % available)
-        return CLOSED
+    def _cut_short(self, available):
+        return ("connection closed in the middle of a record (%d bytes of"
+                " it received)" % available)
 
-    def _check_header(self, version, rtype, rid, clen):
+    def _check_header(self, version, rtype, rid, clen, where):
         # Everything that can be judged from the header alone is judged
         # here, before waiting for content that may never come.
         if version != VERSION_1:
@@ -540,9 +578,10 @@ class Connection:
             self._discarding = rid
         if not self.keep_conn:
             self.must_close = True
-        return (_HEADER.pack(VERSION_1, STDOUT, rid, 0, 0)
-                + _HEADER.pack(VERSION_1, END_REQUEST, rid, _END_BODY.size, 0)
-                + _END_BODY.pack(app_status & 0xFFFFFFFF, protocol_status))
+        return _END_RECORDS.pack(
+            VERSION_1, STDOUT, rid, 0, 0,
+            VERSION_1, END_REQUEST, rid, _END_BODY.size, 0,
+            app_status & 0xFFFFFFFF, protocol_status)
 
 
 # -- the web server's side ----------------------------------------------------
@@ -650,7 +689,7 @@ class _ClientRequest:
         return self.ended and (self.stdin_done or self.aborted)
 
 
-class ClientConnection:
+class ClientConnection(_RecordReader):
     """The protocol state of one connection to an application, from the
     web server's side.
 
@@ -662,14 +701,11 @@ class ClientConnection:
     """
 
     def __init__(self, track_requests: bool = True) -> None:
+        super().__init__()
         self.track_requests = track_requests
         self._requests: Dict[int, _ClientRequest] = {}
         self._values_asked = 0
         self._closing: Optional[int] = None
-        self._buffer = b""
-        self._pos = 0
-        self._offset = 0        # stream offset of self._buffer[0]
-        self._eof = False
 
     # -- sending -----------------------------------------------------------
 
@@ -684,9 +720,8 @@ class ClientConnection:
                 " and end its FCGI_STDIN before beginning it again"
                 % request_id)
         self._requests[request_id] = _ClientRequest(keep_conn)
-        return (_HEADER.pack(VERSION_1, BEGIN_REQUEST, request_id,
-                             _BEGIN_BODY.size, 0)
-                + _BEGIN_BODY.pack(role, KEEP_CONN if keep_conn else 0))
+        return encode_record(BEGIN_REQUEST, request_id, _BEGIN_BODY.pack(
+            role, KEEP_CONN if keep_conn else 0))
 
     def _sending(self, request_id, what):
         state = self._requests.get(request_id)
@@ -705,7 +740,7 @@ class ClientConnection:
         state.params_done = True
         return (_records(PARAMS, request_id,
                          encode_pairs(_param_pairs(params)))
-                + _HEADER.pack(VERSION_1, PARAMS, request_id, 0, 0))
+                + _empty_record(PARAMS, request_id))
 
     def send_stdin(self, request_id: int, data: bytes) -> bytes:
         """``data`` of the request body as FCGI_STDIN records; ``b""`` is
@@ -720,7 +755,7 @@ class ClientConnection:
                                " ended" % request_id)
         if not data:
             state.stdin_done = True
-            return _HEADER.pack(VERSION_1, STDIN, request_id, 0, 0)
+            return _empty_record(STDIN, request_id)
         return _records(STDIN, request_id, data)
 
     def send_data(self, request_id: int, data: bytes) -> bytes:
@@ -728,7 +763,7 @@ class ClientConnection:
         stream); ``b""`` is the empty record that ends it."""
         self._sending(request_id, "FCGI_DATA")
         if not data:
-            return _HEADER.pack(VERSION_1, DATA, request_id, 0, 0)
+            return _empty_record(DATA, request_id)
         return _records(DATA, request_id, data)
 
     def abort_request(self, request_id: int) -> bytes:
@@ -741,7 +776,7 @@ class ClientConnection:
         if state.aborted:
             raise RuntimeError("request %d was already aborted" % request_id)
         state.aborted = True
-        return _HEADER.pack(VERSION_1, ABORT_REQUEST, request_id, 0, 0)
+        return _empty_record(ABORT_REQUEST, request_id)
 
     def get_values(self, names: Iterable[str]) -> bytes:
         """FCGI_GET_VALUES asking for ``names`` (e.g. FCGI_MAX_CONNS)."""
@@ -767,32 +802,6 @@ class ClientConnection:
 
     # -- receiving ---------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
-        """Add bytes from the application; ``b""`` means it closed the
-        connection."""
-        if data:
-            if self._eof:
-                raise RuntimeError("data received after end of file")
-            pos = self._pos
-            if pos >= len(self._buffer):
-                self._buffer = bytes(data)
-            else:
-                self._buffer = self._buffer[pos:] + data
-            self._offset += pos
-            self._pos = 0
-        else:
-            self._eof = True
-
-    @property
-    def peer_closed(self) -> bool:
-        """True once the application closed its side of the connection."""
-        return self._eof
-
-    @property
-    def buffered(self) -> int:
-        """How many received bytes are not yet turned into events."""
-        return len(self._buffer) - self._pos
-
     @property
     def unfinished(self) -> List[int]:
         """The ids of the requests begun that the application has not
@@ -802,30 +811,15 @@ class ClientConnection:
 
     def next_event(self) -> Union[ClientEvent, _Sentinel]:
         """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
-        buffer = self._buffer
-        pos = self._pos
-        available = len(buffer) - pos
-        if available < HEADER_LEN:
-            return self._starved(available)
-        version, rtype, rid, clen, plen = _HEADER.unpack_from(buffer, pos)
-        where = self._offset + pos
-        self._check_header(version, rtype, rid, clen, where)
-        end = pos + HEADER_LEN + clen + plen
-        if end > len(buffer):
-            return self._starved(available)
-        content = buffer[pos + HEADER_LEN:pos + HEADER_LEN + clen]
-        self._pos = end
-        return self._dispatch(rtype, rid, content, where)
+        record = self._read_record()
+        if type(record) is not tuple:
+            return record
+        return self._dispatch(*record)
 
-    def _starved(self, available):
-        if not self._eof:
-            return NEED_DATA
-        if available:
-            raise ProtocolError(
-                "the application closed the connection in the middle of a"
+    def _cut_short(self, available):
+        return ("the application closed the connection in the middle of a"
                 " record (%d bytes of it received, at byte %d)"
                 % (available, self._offset + self._pos))
-        return CLOSED
 
     def _check_header(self, version, rtype, rid, clen, where):
         if version != VERSION_1:

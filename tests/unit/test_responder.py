@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from iiswsgi import logs
 from iiswsgi.gateway.responder import Responder, ResponderSettings
 from iiswsgi.gateway.transport import SocketChannel
 from tests.support import fcgi
@@ -215,6 +216,44 @@ def test_exception_before_the_headers_is_a_500(serve, iiswsgi_log):
     errors = [r for r in iiswsgi_log.records if r.levelno == logging.ERROR]
     assert errors and errors[0].exc_info[1].args == (
         "failed before start_response",)
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_with_debug_the_500_page_shows_the_traceback_escaped_and_redacted(
+        serve, iiswsgi_log):
+    logs.add_secret("responder-Qz4-secret")
+
+    def app(environ, start_response):
+        raise RuntimeError("<b>bad</b> responder-Qz4-secret")
+    served = serve(app, debug=True)
+    response = served.request("/boom")
+    assert response.status == 500
+    assert response.stdout.startswith(
+        b"Status: 500 Internal Server Error\r\n")
+    page = response.body.decode("utf-8")
+    assert "<title>500 Internal Server Error</title>" in page
+    assert "<pre>Traceback" in page
+    assert "&lt;b&gt;bad&lt;/b&gt;" in page and "<b>" not in page
+    assert "responder-Qz4-secret" not in page and "[redacted]" in page
+    assert response.header("Content-Length") == str(len(response.body))
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+@pytest.mark.parametrize("settings, params, line", [
+    ({}, {"CONTENT_LENGTH": "-1"}, "400 Bad Request"),
+    ({"max_body": 10}, {"CONTENT_LENGTH": "11"}, "413 Content Too Large"),
+])
+def test_refused_requests_get_their_page(serve, iiswsgi_log, settings,
+                                         params, line):
+    def app(environ, start_response):
+        raise AssertionError("not called")
+    served = serve(app, **settings)
+    response = served.request("/", **params)
+    assert response.stdout.startswith(b"Status: %s\r\n" % line.encode())
+    assert ("<h1>%s</h1>" % line).encode() in response.body
+    assert b"<pre>" not in response.body
     _next_ok(served)
     assert served.finish() == "eof"
 
