@@ -12,7 +12,8 @@ from ..iis.expand import expand_variables
 from ..iis.webconfig import (AUTOMATIC_INSTANCES,
                              DEFAULT_RESPONSE_BUFFER_LIMIT, STDERR_MODES,
                              ConfigCache, ConfigError, Configuration,
-                             FastCgiApplication, Handler, configuration_for)
+                             FastCgiApplication, Handler, configuration_for,
+                             find_application)
 
 __all__ = ["AUTOMATIC_INSTANCES", "ConfigError", "Application",
            "DEFAULT_RESPONSE_BUFFER_LIMIT", "FastCgiSettings", "HandlerRule",
@@ -82,16 +83,11 @@ class Site:
         it) or, with no applicationHost.config, IIS's defaults.  None when
         applicationHost.config is given and has no match (IIS answers
         500)."""
-        for settings in self.fastcgi:
-            if settings.key == handler.key:
-                return settings
-        for settings in web_config_settings:
-            if settings.key == handler.key:
-                return settings
-        if self.apphost is not None:
-            return None
-        full_path, _, arguments = handler.script_processor.partition("|")
-        return FastCgiSettings(full_path, arguments)
+        settings = find_application(self.fastcgi, handler) or \
+            find_application(web_config_settings, handler)
+        if settings is not None or self.apphost is not None:
+            return settings
+        return FastCgiSettings(handler.full_path, handler.arguments)
 
 
 def local_path(text: str, environ: Optional[dict] = None) -> str:
