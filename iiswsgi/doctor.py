@@ -262,12 +262,13 @@ class _Doctor:
                              "Seconds:30"))
             self.environ.update(entry.get("environmentVariables", {}))
             return
-        registered = ["%s|%s" % (e["fullPath"], e["arguments"])
+        registered = [script_processor(e["fullPath"], e["arguments"])
                       for e in entries]
 
         def loose(value: str) -> str:
+            # A scriptProcessor without "|" names no arguments, as "x|".
             return value.replace('"', "").replace(" |", "|").replace(
-                "| ", "|").strip().casefold()
+                "| ", "|").strip().rstrip("|").casefold()
         near = [text for text in registered
                 if loose(text) == loose(handler.script_processor)]
         if near:

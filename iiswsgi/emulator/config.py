@@ -9,6 +9,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from ..iis import apphost as apphost_model
 from ..iis.expand import expand_variables
+from ..iis.paths import split_under
 from ..iis.webconfig import (AUTOMATIC_INSTANCES,
                              DEFAULT_RESPONSE_BUFFER_LIMIT, STDERR_MODES,
                              ConfigCache, ConfigError, Configuration,
@@ -40,11 +41,8 @@ class Application:
         or None when it is not under it."""
         if self.path == "/":
             return url_path.lstrip("/")
-        prefix = self.path.casefold()
-        folded = url_path.casefold()
-        if folded == prefix or folded.startswith(prefix + "/"):
-            return url_path[len(self.path):].lstrip("/")
-        return None
+        under = split_under(url_path, self.path)
+        return None if under is None else under[1].lstrip("/")
 
 
 @dataclass
