@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from ..iis import apphost as apphost_model
-from ..iis.expand import expand_variables
 from ..iis.paths import split_under
 from ..iis.webconfig import (AUTOMATIC_INSTANCES,
                              DEFAULT_RESPONSE_BUFFER_LIMIT, STDERR_MODES,
@@ -88,10 +87,9 @@ class Site:
         return FastCgiSettings(handler.full_path, handler.arguments)
 
 
-def local_path(text: str, environ: Optional[dict] = None) -> str:
-    """A physical path from IIS configuration, with ``%VAR%`` expanded and,
-    off Windows, backslashes as slashes."""
-    path = expand_variables(text, environ)
+def _native_path(path: str) -> str:
+    """An expanded physical path with, off Windows, backslashes as
+    slashes."""
     if os.sep == "/":
         path = path.replace("\\", "/")
     return os.path.normpath(path)
@@ -121,9 +119,9 @@ def read_apphost(path: str) -> Tuple[list, List[FastCgiSettings]]:
                     ' path="/">: add one with its physicalPath'
                     % (app_path, site.name), path, app.line, app.column)
             applications.append(Application(
-                app_path, local_path(root.physical_path),
+                app_path, _native_path(root.expanded_path),
                 app.application_pool or "DefaultAppPool"))
-        sites.append((site.name, int(site.id or "0"), applications))
+        sites.append((site.name, site.number, applications))
     return sites, model.fastcgi_applications
 
 

@@ -71,3 +71,38 @@ def test_add_commands_are_the_entry_then_each_variable():
         ["set", "config", "/section:system.webServer/fastCgi",
          "/+[fullPath='py',arguments='-m x'].environmentVariables."
          "[name='A',value='1']", "/commit:apphost"]]
+
+
+def _site(site_id, *folders):
+    from iiswsgi.iis.apphost import Application, Site, VirtualDirectory
+    site = Site("s" + site_id, site_id)
+    for index, folder in enumerate(folders):
+        application = Application(site.name, "/app%d" % index, "pool")
+        application.virtual_directories.append(
+            VirtualDirectory("/", folder, folder))
+        site.applications.append(application)
+    return site
+
+
+def test_expanded_paths_once_each_in_order_or_newest_first():
+    from iiswsgi.iis.apphost import expanded_paths
+    sites = [_site("2", "a", "b"), _site("10", "c", "a"), _site("x", "d")]
+    assert list(expanded_paths(sites)) == ["a", "b", "c", "d"]
+    assert list(expanded_paths(sites, newest_first=True)) == \
+        ["a", "c", "b", "d"]
+    assert list(expanded_paths(sites, keep=lambda app, directory:
+                               app.path == "/app1")) == ["b", "a"]
+
+
+def test_site_number():
+    assert _site("12").number == 12
+    assert _site("").number == 0
+    with pytest.raises(ValueError):
+        _site("x").number
+
+
+def test_is_within(tmp_path):
+    from iiswsgi.files import is_within
+    assert is_within(str(tmp_path / "a" / "b"), str(tmp_path))
+    assert is_within(str(tmp_path), str(tmp_path))
+    assert not is_within(str(tmp_path) + "x", str(tmp_path))
