@@ -22,15 +22,22 @@ from .errors import error_at
 
 __all__ = ["Configuration", "FastCgiApplication", "Handler",
            "RequestFiltering", "StaticContent", "application_key",
+           "application_name",
            "fastcgi_handlers", "find_application",
            "read_environment_variables", "read_fastcgi_applications",
            "script_processor"]
 
 
+def application_name(full_path: str, arguments: str = "") -> str:
+    """``fullPath|arguments``: how a ``<fastCgi><application>`` is named
+    in messages (always with the "|", so that no arguments shows)."""
+    return full_path + "|" + (arguments or "")
+
+
 def application_key(full_path: str, arguments: str = "") -> str:
     """The key of a ``<fastCgi><application>``: fullPath and arguments,
     compared as IIS compares them (in any case)."""
-    return (full_path + "|" + (arguments or "")).casefold()
+    return application_name(full_path, arguments).casefold()
 
 
 def script_processor(full_path: str, arguments: Optional[str] = "") -> str:
