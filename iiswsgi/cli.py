@@ -110,14 +110,17 @@ def _appcmd_command(name, words):
     wfastcgi-enable takes it)."""
     if not words:
         return None
-    if not os.path.isfile(words[0]):
+    from .iis.appcmd import AppcmdNotFound, find_appcmd
+    try:
+        return find_appcmd(list(words))
+    except AppcmdNotFound:
         raise SystemExit(
             "iiswsgi %s: %s is not a file. With no argument, appcmd.exe is"
             " found where IIS keeps it; the first argument, when given, is"
             " the path of appcmd.exe (for IIS Express:"
             ' "C:\\Program Files\\IIS Express\\appcmd.exe"), followed by'
-            " its own arguments (/apphostconfig:FILE)" % (name, words[0]))
-    return list(words)
+            " its own arguments (/apphostconfig:FILE)"
+            % (name, words[0])) from None
 
 
 def _enable(args):

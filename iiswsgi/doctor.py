@@ -17,8 +17,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from . import logs
 from .iis import appcmd as appcmd_module
 from .iis.cmdline import quote_path
-from .iis.webconfig import (ConfigError, Handler, find_web_config,
-                           read_web_config)
+from .iis.webconfig import (ConfigError, Handler, application_name,
+                            find_web_config, read_web_config)
 from .registration import (ARGUMENTS, handler_snippet, script_processor,
                            venv_redirector)
 
@@ -262,7 +262,7 @@ class _Doctor:
                              "Seconds:30"))
             self.environ.update(entry.get("environmentVariables", {}))
             return
-        registered = ["%s|%s" % (e["fullPath"], e["arguments"])
+        registered = [application_name(e["fullPath"], e["arguments"])
                       for e in entries]
 
         def loose(value: str) -> str:

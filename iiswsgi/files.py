@@ -23,7 +23,7 @@ import secrets
 import stat
 from typing import BinaryIO, Callable, Union
 
-__all__ = ["write_atomically"]
+__all__ = ["is_within", "write_atomically"]
 
 log = logging.getLogger("iiswsgi.files")
 
@@ -33,6 +33,16 @@ Content = Union[bytes, bytearray, memoryview, str,
 _ATTEMPTS = 100
 _FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
           | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+def is_within(path: str, folder: str) -> bool:
+    """True when ``path`` is ``folder`` or inside it (both absolute; case
+    folded as the system does; False across drives)."""
+    path, folder = os.path.normcase(path), os.path.normcase(folder)
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:                  # another drive
+        return False
 
 
 def _create_temporary(path: str) -> "tuple[int, str]":

@@ -17,6 +17,7 @@ from typing import Mapping, Optional, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from .iis import appcmd as appcmd_module
+from .iis import webconfig
 from .iis.cmdline import quote_path
 
 __all__ = ["ARGUMENTS", "Registration", "disable", "enable",
@@ -46,8 +47,9 @@ class Registration:
 
 def script_processor(full_path: str,
                      arguments: Optional[str] = ARGUMENTS) -> str:
-    """The handler's scriptProcessor for a FastCGI application."""
-    return "%s|%s" % (full_path, arguments) if arguments else full_path
+    """The handler's scriptProcessor for a FastCGI application (by default
+    one with iiswsgi's arguments)."""
+    return webconfig.script_processor(full_path, arguments)
 
 
 def handler_snippet(processor: str,
@@ -80,12 +82,6 @@ def _registered(command, full_path, arguments):
                                                   arguments)
 
 
-def _command(appcmd):
-    if isinstance(appcmd, appcmd_module.Appcmd):
-        return appcmd
-    return appcmd_module.Appcmd(appcmd)
-
-
 def enable(appcmd: "Union[appcmd_module.Appcmd, str, None]" = None,
            python: Optional[str] = None, arguments: str = ARGUMENTS,
            environment: Optional[Mapping[str, str]] = None,
@@ -107,7 +103,7 @@ def enable(appcmd: "Union[appcmd_module.Appcmd, str, None]" = None,
                                      **attributes)
     for name, value in environment.items():
         appcmd_module.bracket_expression(name=name, value=value)
-    command = _command(appcmd)
+    command = appcmd_module.as_appcmd(appcmd)
     existing = _registered(command, full_path, arguments)
     if existing is None:
         try:
@@ -160,7 +156,7 @@ def disable(appcmd: "Union[appcmd_module.Appcmd, str, None]" = None,
     ``arguments``, if it is registered.  Raises AppcmdError."""
     full_path = quote_path(python or sys.executable)
     appcmd_module.bracket_expression(fullPath=full_path, arguments=arguments)
-    command = _command(appcmd)
+    command = appcmd_module.as_appcmd(appcmd)
     existing = _registered(command, full_path, arguments)
     if existing is None:
         return Registration(full_path, arguments, False)

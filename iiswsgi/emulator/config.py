@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from ..iis import apphost as apphost_model
-from ..iis.expand import expand_variables
+from ..iis.paths import split_under
 from ..iis.webconfig import (AUTOMATIC_INSTANCES,
                              DEFAULT_RESPONSE_BUFFER_LIMIT, STDERR_MODES,
                              ConfigCache, ConfigError, Configuration,
-                             FastCgiApplication, Handler, configuration_for)
+                             FastCgiApplication, Handler, configuration_for,
+                             find_application)
 
 __all__ = ["AUTOMATIC_INSTANCES", "ConfigError", "Application",
            "DEFAULT_RESPONSE_BUFFER_LIMIT", "FastCgiSettings", "HandlerRule",
@@ -39,11 +40,8 @@ class Application:
         or None when it is not under it."""
         if self.path == "/":
             return url_path.lstrip("/")
-        prefix = self.path.casefold()
-        folded = url_path.casefold()
-        if folded == prefix or folded.startswith(prefix + "/"):
-            return url_path[len(self.path):].lstrip("/")
-        return None
+        under = split_under(url_path, self.path)
+        return None if under is None else under[1].lstrip("/")
 
 
 @dataclass
@@ -82,22 +80,16 @@ class Site:
         it) or, with no applicationHost.config, IIS's defaults.  None when
         applicationHost.config is given and has no match (IIS answers
         500)."""
-        for settings in self.fastcgi:
-            if settings.key == handler.key:
-                return settings
-        for settings in web_config_settings:
-            if settings.key == handler.key:
-                return settings
-        if self.apphost is not None:
-            return None
-        full_path, _, arguments = handler.script_processor.partition("|")
-        return FastCgiSettings(full_path, arguments)
+        settings = find_application(self.fastcgi, handler) or \
+            find_application(web_config_settings, handler)
+        if settings is not None or self.apphost is not None:
+            return settings
+        return FastCgiSettings(handler.full_path, handler.arguments)
 
 
-def local_path(text: str, environ: Optional[dict] = None) -> str:
-    """A physical path from IIS configuration, with ``%VAR%`` expanded and,
-    off Windows, backslashes as slashes."""
-    path = expand_variables(text, environ)
+def _native_path(path: str) -> str:
+    """An expanded physical path with, off Windows, backslashes as
+    slashes."""
     if os.sep == "/":
         path = path.replace("\\", "/")
     return os.path.normpath(path)
@@ -127,9 +119,9 @@ def read_apphost(path: str) -> Tuple[list, List[FastCgiSettings]]:
                     ' path="/">: add one with its physicalPath'
                     % (app_path, site.name), path, app.line, app.column)
             applications.append(Application(
-                app_path, local_path(root.physical_path),
+                app_path, _native_path(root.expanded_path),
                 app.application_pool or "DefaultAppPool"))
-        sites.append((site.name, int(site.id or "0"), applications))
+        sites.append((site.name, site.number, applications))
     return sites, model.fastcgi_applications
 
 

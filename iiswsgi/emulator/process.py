@@ -13,7 +13,6 @@ from typing import BinaryIO, Mapping, Optional, Sequence, Tuple
 
 from ..errors import IISWSGIError
 from ..protocol import fastcgi
-from ..iis.cmdline import split_command_line
 from ..iis.webconfig import FastCgiApplication
 
 __all__ = ["ProcessFailure", "FastCgiProcess", "ExchangeEvent"]
@@ -75,7 +74,7 @@ class FastCgiProcess:
         self.pid = None
         self._status = None
         self._wait_lock = threading.Lock()
-        argv = [settings.full_path] + split_command_line(settings.arguments)
+        argv = settings.argv
         env = dict(environ)
         env.update(settings.environment_variables)
         if os.name == "nt":

@@ -4,9 +4,9 @@ FastCGI module sends the handler's process: the server variables of
 
 from dataclasses import dataclass, field
 from typing import List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from ..gateway.environ import remove_dot_segments
+from ..iis.paths import decoded_path
 from ..iis.variables import server_variables
 from ..iis.webconfig import Configuration, FastCgiApplication, Handler
 from .config import Application, Site
@@ -40,8 +40,7 @@ def raw_request_uri(environ: Mapping) -> str:
 def route(site: Site, raw_path: str) -> Route:
     """The Route of a request for ``raw_path`` (percent-encoded, without
     the query); Refusal 404 when no application of ``site`` takes it."""
-    url_path = remove_dot_segments(
-        unquote(raw_path, encoding="utf-8", errors="replace") or "/")
+    url_path = decoded_path(raw_path)
     application, relative = site.application_for(url_path)
     if application is None:
         raise Refusal(404, 0, NOT_FOUND, "no application of site %r takes"

@@ -6,6 +6,7 @@ outside it is 404.3)."""
 import os
 from typing import Iterator
 
+from ..files import is_within
 from ..iis.webconfig import StaticContent
 from .access import Answer
 from .config import Application
@@ -27,7 +28,7 @@ class StaticFile(Answer):
                  static_content: StaticContent) -> None:
         root = os.path.realpath(application.physical_path)
         path = os.path.realpath(os.path.join(root, *relative.split("/")))
-        if os.path.commonpath([root, path]) != root:
+        if not is_within(path, root):
             raise Refusal(404, 0, "The resource you are looking for is not"
                           " here.")
         if os.path.isdir(path):

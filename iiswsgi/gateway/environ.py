@@ -14,10 +14,11 @@ import os
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
+from ..iis.paths import remove_dot_segments, split_under
 from ..settings import TRUE_WORDS as _TRUE
 
 __all__ = ["build_environ", "filesystem_path", "mount_point", "remount",
-           "request_path",
+           "remove_dot_segments", "request_path",
            "split_path"]
 
 log = logging.getLogger(__name__)
@@ -48,31 +49,6 @@ def filesystem_path(value: Optional[str]) -> Optional[str]:
         if os.path.isdir(candidate):
             return candidate
     return value
-
-
-def remove_dot_segments(path: str) -> str:
-    """RFC 3986 section 5.2.4: resolve ``.`` and ``..`` segments, so the
-    application routes on the same path the web server mapped."""
-    if "." not in path:
-        return path
-    output = []
-    segments = path.split("/")
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == ".":
-            if last:
-                output.append("")
-        elif segment == "..":
-            if len(output) > 1:
-                output.pop()
-            if last:
-                output.append("")
-        else:
-            output.append(segment)
-    result = "/".join(output)
-    if path.startswith("/") and not result.startswith("/"):
-        result = "/" + result
-    return result
 
 
 def request_path(raw: str) -> str:
@@ -108,15 +84,9 @@ def split_path(path: str, mount: str) -> Optional[Tuple[str, str]]:
     case-insensitively on a segment boundary and keeping the request's own
     spelling.  None when ``path`` is not under ``mount``."""
     mount = mount.rstrip("/")
-    if not mount:
-        return "", path
-    if not mount.startswith("/"):
+    if mount and not mount.startswith("/"):
         mount = "/" + mount
-    length = len(mount)
-    if path[:length].lower() == mount.lower() and (
-            len(path) == length or path[length] == "/"):
-        return path[:length], path[length:]
-    return None
+    return split_under(path, mount)
 
 
 def _iis_paths(environ, path, mount):

@@ -20,13 +20,15 @@ from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple,
 from .. import safexml
 from ..errors import IISWSGIError
 from .apphost import Application, Site, VirtualDirectory, read_sites
-from .webconfig import application_key, read_environment_variables
+from .webconfig import (application_key, find_application,
+                        read_environment_variables)
 
 __all__ = [
     "Appcmd", "AppcmdError", "AppcmdNotFound", "Application", "Site",
     "VirtualDirectory", "add_fastcgi_application",
+    "add_fastcgi_application_commands",
     "add_fastcgi_environment_variable", "bracket_expression",
-    "candidates", "find_appcmd",
+    "as_appcmd", "candidates", "find_appcmd",
     "find_fastcgi_application", "list_fastcgi_applications", "list_sites",
     "parse_error_message", "parse_objects", "parse_section",
     "remove_fastcgi_application", "remove_fastcgi_environment_variable",
@@ -247,7 +249,9 @@ class Appcmd:
         return parse_section(output, section)
 
 
-def _appcmd(appcmd: AppcmdLike) -> Appcmd:
+def as_appcmd(appcmd: AppcmdLike) -> Appcmd:
+    """``appcmd`` itself when it is an Appcmd, else the Appcmd of that
+    command (None: found as find_appcmd finds it)."""
     return appcmd if isinstance(appcmd, Appcmd) else Appcmd(appcmd)
 
 
@@ -298,10 +302,7 @@ def find_fastcgi_application(entries: Sequence[Dict[str, Any]],
                              ) -> Optional[Dict[str, Any]]:
     """The entry of ``entries`` keyed on ``full_path`` and ``arguments``,
     or None."""
-    for entry in entries:
-        if same_key(entry, full_path, arguments):
-            return entry
-    return None
+    return find_application(entries, full_path, arguments)
 
 
 def _format_value(value):
@@ -333,7 +334,7 @@ def list_fastcgi_applications(appcmd: AppcmdLike = None
     """The registered FastCGI applications, in order: a dict of each one's
     attributes (fullPath and arguments always present), with its
     ``environmentVariables`` as a dict of name to value."""
-    section = _appcmd(appcmd).list_config(FASTCGI_SECTION)
+    section = as_appcmd(appcmd).list_config(FASTCGI_SECTION)
     entries = []
     for element in section:
         if element.tag != "application":
@@ -346,6 +347,23 @@ def list_fastcgi_applications(appcmd: AppcmdLike = None
     return entries
 
 
+def add_fastcgi_application_commands(
+        full_path: str, arguments: str = "", *,
+        environment_variables: Optional[Mapping[str, str]] = None,
+        **attributes: object) -> List[List[str]]:
+    """The appcmd argument lists that register a FastCGI application (see
+    :func:`add_fastcgi_application`): the entry, then one for each of its
+    environment variables.  ValueError for a value appcmd cannot be
+    given."""
+    entry = bracket_expression(**dict(
+        fullPath=full_path, arguments=arguments or "", **attributes))
+    commands = [_set_config("/+" + entry)]
+    for name, value in (environment_variables or {}).items():
+        commands.append(_environment_variable_command(
+            full_path, arguments, name, value))
+    return commands
+
+
 def add_fastcgi_application(full_path: str, arguments: str = "", *,
                             appcmd: AppcmdLike = None,
                             environment_variables: Optional[
@@ -356,24 +374,31 @@ def add_fastcgi_application(full_path: str, arguments: str = "", *,
     ``environment_variables`` a dict for its environmentVariables.  appcmd's
     error for an entry already there is an AppcmdError whose ``duplicate``
     is true."""
-    command = _appcmd(appcmd)
-    entry = bracket_expression(**dict(
-        fullPath=full_path, arguments=arguments or "", **attributes))
-    variables = dict(environment_variables or {})
-    for name, value in variables.items():
-        _variable_expression(full_path, arguments, name=name, value=value)
-    command.run("set", "config", "/section:" + FASTCGI_SECTION,
-                "/+" + entry, "/commit:apphost")
+    command = as_appcmd(appcmd)
+    entry, *variables = add_fastcgi_application_commands(
+        full_path, arguments, environment_variables=environment_variables,
+        **attributes)
+    command.run(*entry)
     log.info("registered the FastCGI application %s|%s", full_path,
              arguments)
-    for name, value in variables.items():
-        add_fastcgi_environment_variable(full_path, arguments, name, value,
-                                         appcmd=command)
+    for words in variables:
+        command.run(*words)
+
+
+def _set_config(change: str) -> List[str]:
+    return ["set", "config", "/section:" + FASTCGI_SECTION, change,
+            "/commit:apphost"]
 
 
 def _variable_expression(full_path, arguments, **variable):
     return (bracket_expression(fullPath=full_path, arguments=arguments or "")
             + ".environmentVariables." + bracket_expression(**variable))
+
+
+def _environment_variable_command(full_path: str, arguments: str, name: str,
+                                  value: str) -> List[str]:
+    return _set_config("/+" + _variable_expression(
+        full_path, arguments, name=name, value=value))
 
 
 def add_fastcgi_environment_variable(full_path: str, arguments: str,
@@ -382,10 +407,8 @@ def add_fastcgi_environment_variable(full_path: str, arguments: str,
     """Add an environment variable to the registered FastCGI application
     keyed on ``full_path`` and ``arguments``; an AppcmdError whose
     ``duplicate`` is true when it has one of that name."""
-    expression = _variable_expression(full_path, arguments, name=name,
-                                      value=value)
-    _appcmd(appcmd).run("set", "config", "/section:" + FASTCGI_SECTION,
-                        "/+" + expression, "/commit:apphost")
+    as_appcmd(appcmd).run(*_environment_variable_command(
+        full_path, arguments, name, value))
 
 
 def remove_fastcgi_environment_variable(full_path: str, arguments: str,
@@ -394,8 +417,7 @@ def remove_fastcgi_environment_variable(full_path: str, arguments: str,
     """Remove an environment variable of a registered FastCGI
     application."""
     expression = _variable_expression(full_path, arguments, name=name)
-    _appcmd(appcmd).run("set", "config", "/section:" + FASTCGI_SECTION,
-                        "/-" + expression, "/commit:apphost")
+    as_appcmd(appcmd).run(*_set_config("/-" + expression))
 
 
 def remove_fastcgi_application(full_path: str, arguments: str = "", *,
@@ -404,8 +426,7 @@ def remove_fastcgi_application(full_path: str, arguments: str = "", *,
     ``arguments``.  appcmd's error for one not there is an AppcmdError whose
     ``not_found`` is true."""
     entry = bracket_expression(fullPath=full_path, arguments=arguments or "")
-    _appcmd(appcmd).run("set", "config", "/section:" + FASTCGI_SECTION,
-                        "/-" + entry, "/commit:apphost")
+    as_appcmd(appcmd).run(*_set_config("/-" + entry))
     log.info("removed the FastCGI application %s|%s", full_path, arguments)
 
 
@@ -417,4 +438,4 @@ def list_sites(appcmd: AppcmdLike = None,
     their virtual directories, from ``appcmd list config
     /section:system.applicationHost/sites /xml``.  Physical paths are given
     as configured and with ``%VARIABLES%`` expanded from ``environ``."""
-    return read_sites(_appcmd(appcmd).list_config(SITES_SECTION), environ)
+    return read_sites(as_appcmd(appcmd).list_config(SITES_SECTION), environ)

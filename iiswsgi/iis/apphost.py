@@ -4,7 +4,8 @@ read with the same element readers whether the XML comes from the file
 itself or from ``appcmd list config ... /xml``."""
 
 from dataclasses import dataclass, field
-from typing import List, Mapping, Optional, Tuple
+from typing import (Callable, Iterable, Iterator, List, Mapping, Optional,
+                    Tuple)
 
 from .. import safexml
 from .expand import expand_variables
@@ -12,7 +13,7 @@ from .webconfig import (ConfigError, FastCgiApplication, read_config_file,
                         read_fastcgi_applications)
 
 __all__ = ["AppHost", "Application", "Site", "VirtualDirectory",
-           "read_apphost", "read_sites"]
+           "expanded_paths", "read_apphost", "read_sites"]
 
 
 @dataclass
@@ -55,6 +56,48 @@ class Site:
     attributes: dict = field(default_factory=dict)
     line: int = 0
     column: int = 0
+
+    @property
+    def number(self) -> int:
+        """The site's id as a number (0 when it has none); ValueError when
+        it is not one."""
+        return int(self.id or "0")
+
+
+def _newest_first(indexed: Tuple[int, Site]) -> Tuple[int, int]:
+    index, site = indexed
+    try:
+        return (site.number, index)
+    except ValueError:
+        return (-1, index)
+
+
+def expanded_paths(sites: Iterable[Site], newest_first: bool = False,
+                   keep: Optional[Callable[[Application, VirtualDirectory],
+                                           bool]] = None) -> Iterator[str]:
+    """The expanded physical paths of the virtual directories of
+    ``sites``' applications, each once, in the order of the configuration;
+    ``newest_first``: the sites by id from the highest (one whose id is not
+    a number last) and their applications from the last.  ``keep(
+    application, directory)``, when given, picks the directories to look
+    at."""
+    sites = list(sites)
+    if newest_first:
+        sites = [site for _, site in sorted(enumerate(sites),
+                                            key=_newest_first, reverse=True)]
+    seen = set()
+    for site in sites:
+        applications = site.applications
+        if newest_first:
+            applications = reversed(applications)
+        for application in applications:
+            for directory in application.virtual_directories:
+                path = directory.expanded_path
+                if path in seen or (keep is not None
+                                    and not keep(application, directory)):
+                    continue
+                seen.add(path)
+                yield path
 
 
 def read_sites(section: safexml.Element,
@@ -107,7 +150,7 @@ def read_apphost(path: str, environ: Optional[Mapping[str, str]] = None
         sites.extend(read_sites(section, environ))
     for site in sites:
         try:
-            int(site.id or "0")
+            site.number
         except ValueError:
             raise ConfigError("site %r has id %r, not a number" % (
                 site.name, site.id), path, site.line, site.column) from None

@@ -39,10 +39,11 @@ import sysconfig
 from typing import Iterable, List, Mapping, Optional, Sequence, Union
 
 from ..errors import IISWSGIError
+from ..files import is_within
 from ..iis import appcmd as appcmd_module
 from ..iis.appcmd import Site
+from ..iis.apphost import expanded_paths
 from ..logs import open_log_file
-from .package import is_within
 from .stamp import (STAMP, folder_problem, has_parent_part, search_stamps,
                     stamp_problem)
 
@@ -61,13 +62,7 @@ class InstallError(IISWSGIError):
 
 def site_folders(sites: Iterable[Site]) -> List[str]:
     """Every physical folder of ``sites`` (expanded), without duplicates."""
-    folders = []
-    for site in sites:
-        for application in site.applications:
-            for directory in application.virtual_directories:
-                if directory.expanded_path not in folders:
-                    folders.append(directory.expanded_path)
-    return folders
+    return list(expanded_paths(sites))
 
 
 def _folder_problem(path, folders):
@@ -89,19 +84,7 @@ def _folder_problem(path, folders):
 def search_order(sites: Sequence[Site]) -> List[str]:
     """The expanded physical paths of ``sites`` (from
     :func:`iiswsgi.iis.appcmd.list_sites`), newest application first."""
-    def site_key(indexed):
-        index, site = indexed
-        try:
-            return (int(site.id), index)
-        except ValueError:
-            return (-1, index)
-    paths = []
-    for _, site in sorted(enumerate(sites), key=site_key, reverse=True):
-        for application in reversed(site.applications):
-            for directory in application.virtual_directories:
-                if directory.expanded_path not in paths:
-                    paths.append(directory.expanded_path)
-    return paths
+    return list(expanded_paths(sites, newest_first=True))
 
 
 def _normalize(name):

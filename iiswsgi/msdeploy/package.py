@@ -21,7 +21,7 @@ import stat
 import zipfile
 from typing import List, Mapping, Optional
 
-from ..files import write_atomically
+from ..files import is_within, write_atomically
 from .errors import PackageError
 
 __all__ = ["archive_name", "check_member", "check_name", "extract_package",
@@ -82,16 +82,6 @@ def check_member(name: str) -> List[str]:
     if problem:
         raise PackageError("refusing the zip member %r: %s" % (name, problem))
     return parts_of(name)
-
-
-def is_within(path: str, folder: str) -> bool:
-    """True when ``path`` is ``folder`` or inside it (both absolute; case
-    folded as the system does; False across drives)."""
-    path, folder = os.path.normcase(path), os.path.normcase(folder)
-    try:
-        return os.path.commonpath([path, folder]) == folder
-    except ValueError:                  # another drive
-        return False
 
 
 def _check_source(source, entry, root):

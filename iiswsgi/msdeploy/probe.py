@@ -16,10 +16,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from ..errors import IISWSGIError
-from ..iis.cmdline import split_command_line
+from ..iis.paths import decoded_path
 from ..iis.variables import server_variables
 from ..iis.webconfig import Handler
 from ..protocol import cgi, fastcgi
@@ -66,8 +66,8 @@ def iis_params(url: str, app_dir: str, site_id: int = 1,
     parts = urlsplit(url)
     raw = app_path + (parts.path or "/") + (
         "?" + parts.query if parts.query else "")
-    params = server_variables(app_path + unquote(parts.path or "/"), raw,
-                              app_dir, app_path, site_id,
+    params = server_variables(app_path + decoded_path(parts.path or "/"),
+                              raw, app_dir, app_path, site_id,
                               remote_port="50000")
     params.update(HTTP_HOST="localhost",
                   HTTP_USER_AGENT="iiswsgi test_msdeploy")
@@ -162,8 +162,7 @@ def probe(argv: Sequence[str], app_dir: str, url: str = "/",
 
 def gateway_command(handler: Handler) -> List[str]:
     """The argv IIS runs for a web.config handler's scriptProcessor."""
-    argv = [handler.full_path] + split_command_line(handler.arguments)
-    return argv
+    return handler.argv
 
 
 def serve_command(ini: str, python: Optional[str] = None) -> List[str]:

@@ -24,21 +24,10 @@ log = logging.getLogger("iiswsgi.msdeploy.register")
 
 def planned_commands(application: FastCgiApplication) -> List[List[str]]:
     """The appcmd argument lists that register ``application``."""
-    section = "/section:" + appcmd_module.FASTCGI_SECTION
-    key = dict(fullPath=application.full_path,
-               arguments=application.arguments)
-    commands = [["set", "config", section, "/+" +
-                 appcmd_module.bracket_expression(**key,
-                                                  **application.attributes),
-                 "/commit:apphost"]]
-    for name, value in application.environment_variables.items():
-        commands.append([
-            "set", "config", section, "/+"
-            + appcmd_module.bracket_expression(**key)
-            + ".environmentVariables."
-            + appcmd_module.bracket_expression(name=name, value=value),
-            "/commit:apphost"])
-    return commands
+    return appcmd_module.add_fastcgi_application_commands(
+        application.full_path, application.arguments,
+        environment_variables=application.environment_variables,
+        **application.attributes)
 
 
 def register_applications(web_config: "WebConfig",

@@ -15,6 +15,8 @@ import re
 import stat
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
+from ..iis.apphost import expanded_paths
+
 __all__ = ["STAMP", "STAMP_TEMPLATE", "folder_problem", "has_parent_part",
            "search_stamps", "stale_stamps", "stamp_mtime", "stamp_problem"]
 
@@ -103,16 +105,12 @@ def stale_stamps(app_names: Iterable[str], list_sites: Callable[[], list],
     the next ``iiswsgi_install``."""
     patterns = [re.compile(r"^%s\d*$" % re.escape(name), re.IGNORECASE)
                 for name in app_names if name]
-    folders = []
-    for site in list_sites():
-        for application in site.applications:
-            last = application.path.rstrip("/").rsplit("/", 1)[-1]
-            for directory in application.virtual_directories:
-                folder = directory.expanded_path
-                base = os.path.basename(
-                    folder.replace("\\", "/").rstrip("/"))
-                if folder not in folders and any(
-                        p.match(last) or p.match(base) for p in patterns):
-                    folders.append(folder)
+
+    def named(application, directory):
+        last = application.path.rstrip("/").rsplit("/", 1)[-1]
+        base = os.path.basename(
+            directory.expanded_path.replace("\\", "/").rstrip("/"))
+        return any(p.match(last) or p.match(base) for p in patterns)
+    folders = list(expanded_paths(list_sites(), keep=named))
     return [os.path.join(folder, stamp) for folder, mtime
             in search_stamps(folders, stamp) if mtime is not None]

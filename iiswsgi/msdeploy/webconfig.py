@@ -5,10 +5,9 @@ import logging
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from .. import safexml
-from ..files import write_atomically
 from ..iis import webconfig as webconfig_model
-from ..iis.webconfig import ConfigError, FastCgiApplication, Handler
+from ..iis.webconfig import (ConfigError, FastCgiApplication, Handler,
+                              fastcgi_handlers, find_application)
 from .errors import PackageError
 from .template import write_xml_template
 
@@ -29,10 +28,7 @@ class WebConfig:
     def application_for(self, handler: Handler
                         ) -> Optional[FastCgiApplication]:
         """The fastCgi application a handler names, or None."""
-        for application in self.fastcgi_applications:
-            if application.key == handler.key:
-                return application
-        return None
+        return find_application(self.fastcgi_applications, handler)
 
 
 def write_web_config(template: str, output: str,
@@ -52,6 +48,6 @@ def read_web_config(path: str) -> WebConfig:
         config = webconfig_model.read_web_config(path)
     except ConfigError as error:
         raise PackageError(str(error)) from error
-    handlers = [handler for handler in config.handlers
-                if handler.is_fastcgi and handler.script_processor]
+    handlers = [handler for handler in fastcgi_handlers(config.handlers)
+                if handler.script_processor]
     return WebConfig(path, config.fastcgi_applications, handlers)

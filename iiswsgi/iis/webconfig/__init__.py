@@ -28,7 +28,10 @@ from .files import ConfigFile, Scope, find_web_config, read_config_file
 from .merge import app_settings, merge, read_app_settings, read_web_config
 from .sections import (Configuration, FastCgiApplication, Handler,
                        RequestFiltering, StaticContent, application_key,
-                       read_environment_variables, read_fastcgi_applications)
+                       application_name,
+                       fastcgi_handlers, find_application,
+                       read_environment_variables, read_fastcgi_applications,
+                       script_processor)
 
 __all__ = [
     "AUTOMATIC_INSTANCES", "ConfigCache", "ConfigError", "ConfigFile",
@@ -36,7 +39,9 @@ __all__ = [
     "DEFAULT_MAX_ALLOWED_CONTENT_LENGTH", "DEFAULT_MIME_MAP",
     "DEFAULT_RESPONSE_BUFFER_LIMIT", "FastCgiApplication", "Handler",
     "RequestFiltering", "STDERR_MODES", "Scope", "StaticContent",
-    "app_settings", "application_key", "configuration_for",
+    "app_settings", "application_key", "application_name",
+    "configuration_for",
+    "fastcgi_handlers", "find_application", "script_processor",
     "find_web_config", "merge", "read_app_settings", "read_config_file",
     "read_environment_variables", "read_fastcgi_applications",
     "read_web_config"]

@@ -40,14 +40,12 @@ class Collection:
             elif element.tag == add_tag:
                 key = key_of(element)
                 if key in self.entries or key in added:
-                    shown = "|".join(key) if isinstance(key, tuple) \
-                        else key
                     raise error_at(path, element, "cannot add a duplicate"
                                    " %s %r: one with the same key (compared"
                                    " in any case) is already in effect here"
                                    " (IIS answers 500.19); put a <remove> of"
                                    " it first, or drop this one"
-                                   % (what, shown))
+                                   % (what, key))
                 added[key] = make(element)
         if self.merge_append:
             self.entries.update(added)

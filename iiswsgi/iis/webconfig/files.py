@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from ... import safexml
+from ..paths import split_under
 from .attributes import boolean
 from .errors import ConfigError, error_at, xml_error
 
@@ -62,11 +63,7 @@ class Scope:
     def applies_to(self, relative: str) -> bool:
         """Whether this scope applies to ``relative`` (a path under the
         file's folder, "/"-separated, without a leading slash)."""
-        if not self.path:
-            return True
-        folded, prefix = relative.casefold().strip("/"), \
-            self.path.casefold()
-        return folded == prefix or folded.startswith(prefix + "/")
+        return split_under(relative.strip("/"), self.path) is not None
 
 
 @dataclass

@@ -6,11 +6,13 @@ and the effective :class:`Configuration` of one path that holds them."""
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Tuple, TypeVar, Union)
 
 from ... import safexml
 from .attributes import choice, integer, required
 from .collection import Collection
+from ..cmdline import split_command_line
 from .defaults import (AUTOMATIC_INSTANCES, DEFAULT_DENIED_EXTENSIONS,
                        DEFAULT_HIDDEN_SEGMENTS,
                        DEFAULT_MAX_ALLOWED_CONTENT_LENGTH, DEFAULT_MIME_MAP,
@@ -20,13 +22,70 @@ from .errors import error_at
 
 __all__ = ["Configuration", "FastCgiApplication", "Handler",
            "RequestFiltering", "StaticContent", "application_key",
-           "read_environment_variables", "read_fastcgi_applications"]
+           "application_name",
+           "fastcgi_handlers", "find_application",
+           "read_environment_variables", "read_fastcgi_applications",
+           "script_processor"]
+
+
+def application_name(full_path: str, arguments: str = "") -> str:
+    """``fullPath|arguments``: how a ``<fastCgi><application>`` is named
+    in messages (always with the "|", so that no arguments shows)."""
+    return full_path + "|" + (arguments or "")
 
 
 def application_key(full_path: str, arguments: str = "") -> str:
     """The key of a ``<fastCgi><application>``: fullPath and arguments,
     compared as IIS compares them (in any case)."""
-    return (full_path + "|" + (arguments or "")).casefold()
+    return application_name(full_path, arguments).casefold()
+
+
+def script_processor(full_path: str, arguments: Optional[str] = "") -> str:
+    """The scriptProcessor a handler writes to name the FastCGI application
+    ``full_path`` with ``arguments``: ``fullPath|arguments``, or fullPath
+    alone when there are no arguments (IIS reads a scriptProcessor without
+    "|" as the application with no arguments, and IIS Manager writes it
+    so)."""
+    return "%s|%s" % (full_path, arguments) if arguments else full_path
+
+
+_App = TypeVar("_App")
+
+
+def _command_line(full_path: str, arguments: str) -> List[str]:
+    return [full_path] + split_command_line(arguments)
+
+
+def _key_of(application: Union["FastCgiApplication", Mapping[str, Any]]
+            ) -> str:
+    if isinstance(application, FastCgiApplication):
+        return application.key
+    return application_key(application.get("fullPath", ""),
+                           application.get("arguments", ""))
+
+
+def find_application(applications: Iterable[_App],
+                     handler: Union["Handler", str],
+                     arguments: Optional[str] = None
+                     ) -> Optional[_App]:
+    """The first of ``applications`` (FastCgiApplication objects, or dicts
+    with "fullPath" and "arguments" as appcmd lists them) that ``handler``
+    names, keyed as IIS keys them (fullPath|arguments, in any case); or
+    None.  ``handler`` is a Handler, or a fullPath given with
+    ``arguments``."""
+    if isinstance(handler, Handler):
+        key = handler.key
+    else:
+        key = application_key(handler, arguments or "")
+    for application in applications:
+        if _key_of(application) == key:
+            return application
+    return None
+
+
+def fastcgi_handlers(handlers: Iterable["Handler"]) -> List["Handler"]:
+    """The handlers that hand their requests to a FastCGI application."""
+    return [handler for handler in handlers if handler.is_fastcgi]
 
 
 @dataclass
@@ -67,6 +126,12 @@ class Handler:
         any case: "C:\\php\\php-cgi.exe" without "|" names the one with no
         arguments."""
         return application_key(self.full_path, self.arguments)
+
+    @property
+    def argv(self) -> List[str]:
+        """The command line of the process it names: fullPath, then its
+        arguments split as Windows splits them."""
+        return _command_line(self.full_path, self.arguments)
 
     def matches(self, method: str, relative: str) -> bool:
         """Whether this handler takes ``method`` on ``relative`` (the path
@@ -125,7 +190,14 @@ class FastCgiApplication:
 
     @property
     def script_processor(self) -> str:
-        return self.full_path + "|" + self.arguments
+        """The scriptProcessor of a handler that names it."""
+        return script_processor(self.full_path, self.arguments)
+
+    @property
+    def argv(self) -> List[str]:
+        """Its process's command line: fullPath, then its arguments split
+        as Windows splits them."""
+        return _command_line(self.full_path, self.arguments)
 
     @classmethod
     def from_element(cls, element: safexml.Element,
@@ -181,9 +253,9 @@ def read_environment_variables(application: safexml.Element, source: str,
 
 def _fastcgi_key(source):
     def key(element):
-        return (required(source, element, "fullPath", "a <fastCgi>"
-                         " <application>").casefold(),
-                element.get("arguments", "").casefold())
+        return application_key(required(source, element, "fullPath",
+                                        "a <fastCgi> <application>"),
+                               element.get("arguments", ""))
     return key
 
 
@@ -192,8 +264,7 @@ def read_fastcgi_applications(section: safexml.Element, source: str,
                               ) -> List[FastCgiApplication]:
     """The applications of a ``system.webServer/fastCgi`` element (on top
     of ``inherited``)."""
-    collection = Collection(((application.full_path.casefold(),
-                              application.arguments.casefold()), application)
+    collection = Collection((application.key, application)
                             for application in inherited)
     collection.apply(source, section, _fastcgi_key(source),
                      lambda element: FastCgiApplication.from_element(
@@ -263,12 +334,9 @@ class Configuration:
 
     @property
     def fastcgi_handlers(self) -> List[Handler]:
-        return [handler for handler in self.handlers if handler.is_fastcgi]
+        return fastcgi_handlers(self.handlers)
 
     def application_for(self, handler: Handler
                         ) -> Optional[FastCgiApplication]:
         """The ``<fastCgi><application>`` a handler names, or None."""
-        for application in self.fastcgi_applications:
-            if application.key == handler.key:
-                return application
-        return None
+        return find_application(self.fastcgi_applications, handler)
