@@ -7,12 +7,12 @@ on STDERR handled as its stderrMode says, failures as IIS's 500 pages
 import logging
 from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from ..iis.fastcgi_process import ExchangeEvent, ProcessFailure
 from ..iis.webconfig import Handler
 from ..protocol import cgi
 from .access import Answer
 from .pages import Refusal, render
 from .pool import Pool, QueueFull
-from .process import ExchangeEvent, ProcessFailure
 
 __all__ = ["FastCgiAnswer", "HOP_BY_HOP", "MAX_HEADER_BYTES",
            "response_head"]

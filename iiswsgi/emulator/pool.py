@@ -10,8 +10,8 @@ import time
 from typing import Dict, List, Mapping, Optional
 
 from ..errors import IISWSGIError
+from ..iis.fastcgi_process import FastCgiProcess
 from ..iis.webconfig import FastCgiApplication
-from .process import FastCgiProcess
 
 __all__ = ["Pool", "Pools", "QueueFull"]
 

@@ -1,7 +1,9 @@
 """Send one request to an installed application through its gateway,
 started as IIS starts it: the handler's ``scriptProcessor``
 (``fullPath|arguments``) run with a connected duplex channel as standard
-input, IIS's server variables in the FastCGI params.
+input, IIS's server variables in the FastCGI params, by
+:mod:`iiswsgi.iis.fastcgi_process` as the emulator starts its processes,
+but with what the process prints kept for the report.
 
 On POSIX the channel is a socketpair.  On Windows IIS gives a duplex named
 pipe, which this module does not create: :func:`probe` raises
@@ -10,7 +12,7 @@ ProbeUnavailable there.
 
 import logging
 import os
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,10 +21,12 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from ..errors import IISWSGIError
+from ..iis import fastcgi_process
+from ..iis.fastcgi_process import FastCgiProcess, ProcessFailure
 from ..iis.paths import decoded_path
 from ..iis.variables import server_variables
-from ..iis.webconfig import Handler
-from ..protocol import cgi, fastcgi
+from ..iis.webconfig import FastCgiApplication, Handler
+from ..protocol import cgi
 
 __all__ = ["ProbeUnavailable", "Response", "iis_params", "probe"]
 
@@ -74,34 +78,26 @@ def iis_params(url: str, app_dir: str, site_id: int = 1,
     return params
 
 
-def _exchange(sock, params):
-    """Send one request for ``params``; (stdout, stderr) of the answer.
-    Raises EOFError when the gateway closes the channel first."""
-    connection = fastcgi.ClientConnection()
-    # Without FCGI_KEEP_CONN: the gateway closes the channel after it.
-    sock.sendall(connection.request(1, params, keep_conn=False))
-    stdout, stderr = bytearray(), bytearray()
-    while True:
-        event = connection.next_event()
-        if event is fastcgi.NEED_DATA:
-            connection.receive_data(sock.recv(65536))
-        elif event is fastcgi.CLOSED:
-            raise EOFError("the gateway closed the channel before"
-                           " FCGI_END_REQUEST")
-        elif isinstance(event, fastcgi.Stdout):
-            stdout += event.data
-        elif isinstance(event, fastcgi.Stderr):
-            stderr += event.data
-        elif isinstance(event, fastcgi.EndRequest):
-            return bytes(stdout), bytes(stderr)
+def _failure_reason(failure: ProcessFailure, timeout: float) -> str:
+    """What the gateway did, in the probe's words, for a failed exchange."""
+    if failure.message in (fastcgi_process.REQUEST,
+                           fastcgi_process.ACTIVITY):
+        return "timed out after %ds" % timeout
+    if failure.message == fastcgi_process.EXITED:
+        return "closed the connection without an answer (%s)" % (
+            failure.detail)
+    return "broke the FastCGI protocol: %s" % failure.detail
 
 
 def probe(argv: Sequence[str], app_dir: str, url: str = "/",
           env: Optional[Mapping[str, str]] = None, timeout: float = 60,
           params: Optional[Mapping[str, str]] = None) -> Response:
-    """Start ``argv`` in ``app_dir`` with a duplex channel as standard
-    input, send a GET for ``url`` and return the :class:`Response`; a 502
-    Response when the process answered nothing."""
+    """Start ``argv`` as IIS starts a FastCGI process (a duplex channel as
+    standard input, in a session of its own, in this process's folder as
+    IIS starts it in its own, not the site's), with what it prints going
+    to a file; send a GET for ``url`` to the application in ``app_dir``
+    and return the :class:`Response`: a 502 Response saying why when the
+    process answered nothing usable within ``timeout`` seconds."""
     if os.name == "nt":
         raise ProbeUnavailable(
             "starting the gateway as IIS does needs a duplex named pipe on"
@@ -110,51 +106,38 @@ def probe(argv: Sequence[str], app_dir: str, url: str = "/",
     params = params or iis_params(url, app_dir)
     environ = dict(os.environ)
     environ.update(env or {})
-    parent, child = socket.socketpair()
+    argv = list(argv)
+    if argv and os.sep not in argv[0]:
+        # As a shell (and subprocess) finds a bare program name.
+        argv[0] = shutil.which(argv[0], path=environ.get("PATH")) or argv[0]
+    settings = FastCgiApplication(argv[0], activity_timeout=timeout,
+                                  request_timeout=timeout)
     with tempfile.TemporaryFile() as output:
-        log.info("starting %s in %s", subprocess.list2cmdline(argv),
+        log.info("starting %s for %s", subprocess.list2cmdline(argv),
                  app_dir)
         try:
-            process = subprocess.Popen(argv, stdin=child, stdout=output,
-                                       stderr=subprocess.STDOUT,
-                                       cwd=app_dir, env=environ,
-                                       close_fds=True)
-        except OSError as error:
-            parent.close()
-            child.close()
+            process = FastCgiProcess(settings, environ, output, argv)
+        except ProcessFailure as failure:
             return Response(502, "Bad Gateway", body=(
-                "cannot start %s: %s" % (argv[0], error)).encode())
-        child.close()
-        parent.settimeout(timeout)
+                "cannot start %s: %s" % (argv[0], failure.detail)).encode())
         stderr = b""
         try:
-            stdout, stderr = _exchange(parent, params)
+            # Without FCGI_KEEP_CONN: the gateway closes the channel after
+            # its answer.
+            exchange = process.exchange(params, keep_conn=False)
+            stdout, stderr, _ = exchange.collect()
             head = cgi.parse_head(stdout)
             status, reason, headers, body = (head.status, head.reason,
                                              head.headers, head.body)
-        except (EOFError, OSError, fastcgi.ProtocolError,
-                cgi.MalformedHead) as error:
-            if isinstance(error, socket.timeout):
-                what = "timed out after %ds" % timeout
-            elif isinstance(error, EOFError):
-                what = "closed the connection without an answer"
-            elif isinstance(error, cgi.MalformedHead):
+        except (ProcessFailure, cgi.MalformedHead) as error:
+            if isinstance(error, cgi.MalformedHead):
                 what = "returned malformed headers: %s" % error
             else:
-                what = "broke the FastCGI protocol: %s" % error
+                what = _failure_reason(error, timeout)
             status, reason, headers, body = (
                 502, "Bad Gateway", [], ("the gateway %s" % what).encode())
         finally:
-            try:
-                parent.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            parent.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            process.stop(grace=10)
         output.seek(0)
         printed = output.read().decode("utf-8", "replace")
     return Response(status, reason, headers, body, stderr, printed)

@@ -50,3 +50,32 @@ def test_params_are_iis_server_variables(tmp_path):
     assert params["REQUEST_URI"] == "/a%20b?x=1"
     assert params["QUERY_STRING"] == "x=1"
     assert params["APPL_PHYSICAL_PATH"] == os.path.join(str(tmp_path), "")
+
+
+def test_a_process_that_cannot_start_is_a_502_that_says_so(tmp_path):
+    missing = str(tmp_path / "no-python")
+    response = probe([missing], str(tmp_path), "/", timeout=30)
+    assert (response.status, response.reason) == (502, "Bad Gateway")
+    assert response.body.startswith(b"cannot start " + missing.encode())
+
+
+def test_no_answer_in_time_is_a_502_that_says_so(tmp_path):
+    response = probe([sys.executable, RAW_RESPONDER], str(tmp_path),
+                     "/hang", timeout=1)
+    assert (response.status, response.reason) == (502, "Bad Gateway")
+    assert response.body == b"the gateway timed out after 1s"
+
+
+def test_what_the_process_printed_is_kept(tmp_path):
+    """Standard output and error go to the Response, not closed as the
+    emulator leaves them, for test_msdeploy's report."""
+    script = ("import sys; print('out line'); sys.stdout.flush();"
+              " print('err line', file=sys.stderr)")
+    response = probe([sys.executable, "-c", script], str(tmp_path), "/",
+                     timeout=30)
+    assert (response.status, response.reason) == (502, "Bad Gateway")
+    assert response.body.startswith(
+        b"the gateway closed the connection without an answer")
+    assert "out line" in response.output
+    assert "err line" in response.output
+    assert "Process output:" in response.describe()
