@@ -1,5 +1,10 @@
-"""One FastCGI process (iiswsgi.emulator.process): its command line read
-as Windows reads it, and a process that cannot start."""
+"""One FastCGI process (iiswsgi.iis.fastcgi_process, as the emulator
+uses it): its command line read as Windows reads it, a process that cannot
+start, and its standard output and error closed or captured."""
+
+import os
+import sys
+import tempfile
 
 import pytest
 
@@ -8,6 +13,7 @@ from iiswsgi.emulator.pool import Pool
 from iiswsgi.emulator.process import ProcessFailure
 from iiswsgi.errors import IISWSGIError
 from iiswsgi.iis.cmdline import split_command_line
+from iiswsgi.iis.fastcgi_process import FastCgiProcess
 
 
 @pytest.mark.parametrize("line, words", [
@@ -37,3 +43,43 @@ def test_missing_executable_is_a_start_failure(tmp_path):
 
 def test_process_failure_is_an_iiswsgi_error():
     assert issubclass(ProcessFailure, IISWSGIError)
+
+
+CHECK_STDIO = """
+import os, sys
+found = []
+for fd in (1, 2):
+    try:
+        os.fstat(fd)
+        found.append("open")
+    except OSError:
+        found.append("closed")
+with open(sys.argv[1], "w") as report:
+    report.write(" ".join(found))
+if found == ["open", "open"]:
+    os.write(1, b"to stdout\\n")
+    os.write(2, b"to stderr\\n")
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX processes")
+@pytest.mark.parametrize("capture", [False, True])
+def test_standard_output_and_error_closed_or_captured(tmp_path, capture):
+    """As IIS starts it, fds 1 and 2 are closed; with an output file (the
+    probe's diagnostics) both go to it."""
+    report = tmp_path / "report"
+    argv = [sys.executable, "-c", CHECK_STDIO, str(report)]
+    with tempfile.TemporaryFile() as output:
+        process = FastCgiProcess(FastCgiSettings(sys.executable),
+                                 dict(os.environ),
+                                 output if capture else None, argv)
+        assert process.wait(30) == 0
+        process.stop(0)
+        output.seek(0)
+        written = output.read()
+    if capture:
+        assert report.read_text() == "open open"
+        assert written == b"to stdout\nto stderr\n"
+    else:
+        assert report.read_text() == "closed closed"
+        assert written == b""
