@@ -10,7 +10,7 @@ import pytest
 
 from iiswsgi.emulator.config import FastCgiSettings
 from iiswsgi.emulator.pool import Pool
-from iiswsgi.emulator.process import ProcessFailure
+from iiswsgi.iis.fastcgi_process import ProcessFailure
 from iiswsgi.errors import IISWSGIError
 from iiswsgi.iis.cmdline import split_command_line
 from iiswsgi.iis.fastcgi_process import FastCgiProcess
