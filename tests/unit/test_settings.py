@@ -199,20 +199,29 @@ def test_flags_are_the_options_with_a_flag():
 
 # -- the README's tables against this one --------------------------------------
 
-def _table(heading):
-    """The rows of the first table after the Markdown heading ``heading``,
-    as lists of cells."""
-    with open(README, encoding="utf-8") as stream:
-        text = stream.read()
-    start = text.index("\n" + heading + "\n")
-    lines = text[start:].splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+def _rows(lines, header):
+    """The rows (lists of cells) of the Markdown table whose header row is
+    ``lines[header]``."""
     rows = []
-    for line in lines[first + 2:]:
+    for line in lines[header + 2:]:
         if not line.startswith("|"):
             break
         rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
     return rows
+
+
+def _readme_lines():
+    with open(README, encoding="utf-8") as stream:
+        return stream.read().splitlines()
+
+
+def _table(heading):
+    """The rows of the first table after the Markdown heading ``heading``,
+    as lists of cells."""
+    lines = _readme_lines()
+    start = lines.index(heading)
+    return _rows(lines, next(i for i in range(start, len(lines))
+                             if lines[i].startswith("|")))
 
 
 def test_readme_server_options_table_is_the_table():
@@ -236,15 +245,8 @@ def test_readme_app_settings_table_names_every_site_setting():
 
 
 def _settings_rows():
-    with open(README, encoding="utf-8") as stream:
-        lines = stream.read().splitlines()
-    first = lines.index("| setting | meaning |")
-    rows = []
-    for line in lines[first + 2:]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
-    return rows
+    lines = _readme_lines()
+    return _rows(lines, lines.index("| setting | meaning |"))
 
 
 def test_the_servers_defaults_are_the_tables():
