@@ -11,10 +11,12 @@ their SCRIPT_NAME and PATH_INFO are kept.
 
 import logging
 import os
+import re
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
-from ..iis.paths import remove_dot_segments, split_under
+from ..iis.paths import (expand_percent_u, iis_normalized, origin_form,
+                         printable, remove_dot_segments, split_under)
 from ..settings import TRUE_WORDS as _TRUE
 
 __all__ = ["build_environ", "filesystem_path", "mount_point", "remount",
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # PEP 3333 asks for these; a web server that leaves one out is broken, but
 # the application should still get a value it can use.
+# Header values IIS joined: "/a,/b" or "/a, http://host/b".
+_SEVERAL_URLS = re.compile(r",\s*(?:/|[A-Za-z][A-Za-z0-9+.\-]*://)")
 _REQUIRED = (("REQUEST_METHOD", "GET"), ("SERVER_NAME", "localhost"),
              ("SERVER_PORT", "80"), ("SERVER_PROTOCOL", "HTTP/1.0"))
 
@@ -51,18 +55,23 @@ def filesystem_path(value: Optional[str]) -> Optional[str]:
     return value
 
 
-def request_path(raw: str) -> str:
+def request_path(raw: str, iis: bool = False) -> str:
     """The path of a raw request URI (``/a%20b?q``), percent-decoded and
     carried as latin-1 text (each byte one character), dot segments
-    resolved.  An absolute URI (``http://host/path``) gives its path."""
-    path = raw.split("?", 1)[0].split("#", 1)[0]
-    if not path.startswith("/"):
-        scheme_end = path.find("://")
-        if scheme_end > 0:
-            slash = path.find("/", scheme_end + 3)
-            path = path[slash:] if slash >= 0 else "/"
+    resolved.  An absolute URI (``http://host/path``) gives its path.
+
+    ``iis``: the URI came from IIS, so it is read as IIS routed it: its
+    ``%uXXXX`` escapes decoded (to UTF-8 bytes) and backslashes taken as
+    slashes before the dot segments are resolved (IIS serves
+    ``/admin\\..\\public`` as ``/public``; the application must route
+    the same path).  Other web servers map backslashes as they are."""
+    path = origin_form(raw).split("?", 1)[0].split("#", 1)[0]
+    if iis:
+        path = expand_percent_u(path)
     if "%" in path:
         path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
+    if iis:
+        return iis_normalized(path)
     return remove_dot_segments(path)
 
 
@@ -113,6 +122,27 @@ def remount(environ: Dict[str, Any], script_name: str) -> None:
         environ, path, script_name)
 
 
+def _original_url(environ):
+    """HTTP_X_ORIGINAL_URL, unless it holds more than one URL.
+
+    URL Rewrite sets X-Original-URL to the one URL it rewrote; IIS joins a
+    request header sent twice into one value with commas.  A value that is
+    a list of paths ("/a,/b") did not come from URL Rewrite alone: neither
+    is taken (the one IIS mapped, UNENCODED_URL, is), and that is logged,
+    since picking either would let a client choose the routing path."""
+    value = environ.get("HTTP_X_ORIGINAL_URL")
+    if value is None:
+        return None
+    if _SEVERAL_URLS.search(value):
+        log.warning("HTTP_X_ORIGINAL_URL holds more than one URL (%s): the"
+                    " client sent X-Original-URL more than once; routing on"
+                    " the URL IIS mapped (%s) instead", printable(value),
+                    printable(environ.get("UNENCODED_URL")
+                              or environ.get("REQUEST_URI") or "-"))
+        return None
+    return value
+
+
 def build_environ(params: Dict[str, Any], script_name: Optional[str] = None,
                   trust_original_url: bool = False) -> Dict[str, Any]:
     """Turn a request's FastCGI parameters (latin-1 strings, changed in
@@ -126,10 +156,10 @@ def build_environ(params: Dict[str, Any], script_name: Optional[str] = None,
     raw = None
     if (trust_original_url
             or environ.get("IIS_WasUrlRewritten", "").lower() in _TRUE):
-        raw = environ.get("HTTP_X_ORIGINAL_URL")
+        raw = _original_url(environ)
     if raw is None:
         raw = environ.get("UNENCODED_URL") or environ.get("REQUEST_URI")
-    path = request_path(raw) if raw else None
+    path = request_path(raw, "APPL_MD_PATH" in environ) if raw else None
 
     if "APPL_MD_PATH" in environ:
         # IIS: SCRIPT_NAME and PATH_INFO both hold the whole path.

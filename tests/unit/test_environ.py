@@ -220,3 +220,39 @@ def test_remount_splits_a_built_environ_as_build_environ_would():
     remount(built, "/site/app")
     assert (built["SCRIPT_NAME"], built["PATH_INFO"]) == (
         direct["SCRIPT_NAME"], direct["PATH_INFO"]) == ("/site/app", "/page")
+
+
+@pytest.mark.parametrize("raw, path", [
+    # IIS takes a backslash for a slash: /admin\..\public is /public.
+    ("/admin\\..\\public", "/public"),
+    ("/admin%5C..%5Cpublic", "/public"),
+    # IIS decodes %uXXXX (to the character's UTF-8 bytes).
+    ("/caf%u00e9", latin1("/café")),
+    ("/%uD83D%uDE00", latin1("/\U0001F600")),
+])
+def test_iis_paths_are_normalised_as_iis_routes_them(raw, path):
+    environ = build_environ(iis_params("/", raw_url=raw))
+    assert environ["PATH_INFO"] == path
+
+
+def test_other_servers_keep_backslashes():
+    # nginx maps /admin\..\public as written, so the application must too.
+    assert request_path("/admin\\..\\public") == "/admin\\..\\public"
+    assert request_path("/admin\\..\\public", iis=True) == "/public"
+
+
+@pytest.mark.parametrize("value", ["/first,/second", "/first, /second",
+                                   "/a, http://evil/b"])
+def test_original_url_sent_twice_is_not_trusted(value, caplog):
+    params = iis_params("/handler.fcgi/real", raw_url="/handler.fcgi/real",
+                        HTTP_X_ORIGINAL_URL=value, IIS_WasUrlRewritten="1")
+    with caplog.at_level("WARNING", logger="iiswsgi.gateway.environ"):
+        environ = build_environ(params)
+    assert environ["PATH_INFO"] == "/handler.fcgi/real"
+    assert "more than one URL" in caplog.text
+
+
+def test_original_url_with_a_comma_in_a_segment_is_kept():
+    params = iis_params("/x", HTTP_X_ORIGINAL_URL="/a,b/c",
+                        IIS_WasUrlRewritten="1")
+    assert build_environ(params)["PATH_INFO"] == "/a,b/c"

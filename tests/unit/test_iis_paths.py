@@ -3,7 +3,8 @@
 import pytest
 
 from iiswsgi.iis import appcmd
-from iiswsgi.iis.paths import decoded_path, split_under
+from iiswsgi.iis.paths import (decoded_path, has_control_character,
+                              origin_form, printable, split_under)
 from iiswsgi.iis.webconfig import (FastCgiApplication, Handler,
                                    find_application, script_processor)
 
@@ -106,3 +107,41 @@ def test_is_within(tmp_path):
     assert is_within(str(tmp_path / "a" / "b"), str(tmp_path))
     assert is_within(str(tmp_path), str(tmp_path))
     assert not is_within(str(tmp_path) + "x", str(tmp_path))
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("/static\\..\\web.config", "/web.config"),
+    ("/a%5C..%5Cb", "/b"),
+    ("/caf%u00E9", "/caf\u00e9"),
+    ("/%uD83D%uDE00", "/\U0001F600"),
+    ("/%uD83D", "/\ufffd"),
+    ("/%u00", "/%u00"),
+])
+def test_decoded_path_as_iis_normalises_it(raw, expected):
+    assert decoded_path(raw) == expected
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("http://host/a/b?q=1", "/a/b?q=1"),
+    ("HTTPS://host:8080", "/"),
+    ("http://host?q", "/?q"),
+    ("/plain?x", "/plain?x"),
+    ("*", "*"),
+])
+def test_origin_form(target, expected):
+    assert origin_form(target) == expected
+
+
+def test_printable_escapes_what_could_forge_a_log_line():
+    assert printable("/a\r\n2026-01-01 INFO forged") == \
+        "/a\\x0d\\x0a2026-01-01 INFO forged"
+    assert printable("x\x00\x1b[31m\x7f\x85\u2028y") == \
+        "x\\x00\\x1b[31m\\x7f\\x85\\u2028y"
+    assert printable("/café/\u65e5") == "/café/\u65e5"
+    assert printable(42) == "42"
+
+
+def test_control_characters_in_a_url():
+    assert has_control_character("/a\x00b")
+    assert has_control_character("/a\tb")
+    assert not has_control_character("/café")
