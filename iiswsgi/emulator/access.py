@@ -6,6 +6,8 @@ import logging
 import time
 from typing import Callable, Iterator, Mapping
 
+from ..iis.paths import printable
+
 __all__ = ["Answer"]
 
 access_log = logging.getLogger("iiswsgi.emulator.access")
@@ -39,6 +41,9 @@ class Answer:
         """Write the access-log line: client, request line, status, body
         bytes sent and seconds taken."""
         address, method, raw_uri, started = self._log_line
-        access_log.info('%s "%s %s" %d %d %.3fs', address, method, raw_uri,
+        # Everything from the request is escaped: a raw CR/LF in it must
+        # not end the line and forge another.
+        access_log.info('%s "%s %s" %d %d %.3fs', printable(address),
+                        printable(method), printable(raw_uri),
                         self.status, self.sent,
                         time.monotonic() - started)

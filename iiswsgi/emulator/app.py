@@ -4,14 +4,17 @@ routed to an IIS application and handler (:mod:`.routing`), filtered
 answer of a FastCGI process (:mod:`.fastcgi_answer`) or one of IIS's own
 error pages (:mod:`.pages`)."""
 
+import logging
 import os
 import time
 from typing import Callable, List, Mapping, Optional
 
+from ..iis.paths import origin_form, printable
+from ..iis.webconfig import Configuration
 from .access import Answer
-from .config import ConfigError, Site, WebConfigCache
+from .config import ConfigError, FastCgiSettings, Site, WebConfigCache
 from .fastcgi_answer import FastCgiAnswer
-from .filtering import check_request
+from .filtering import check_request, check_url
 from .pages import Page, Refusal
 from .pool import Pool, Pools
 from .routing import (fastcgi_application, fastcgi_params, handler_for,
@@ -19,6 +22,8 @@ from .routing import (fastcgi_application, fastcgi_params, handler_for,
 from .static import StaticFile
 
 __all__ = ["Emulator"]
+
+log = logging.getLogger("iiswsgi.emulator.app")
 
 
 class Emulator:
@@ -33,6 +38,7 @@ class Emulator:
         self.local_addr = local_addr
         self.web_configs = WebConfigCache()
         self._pools = Pools(self.environ)
+        self._logged: set = set()
 
     @property
     def pools(self) -> List[Pool]:
@@ -45,7 +51,9 @@ class Emulator:
 
     def __call__(self, environ: dict, start_response: Callable) -> Answer:
         started = time.monotonic()
-        raw_uri = raw_request_uri(environ)
+        # An absolute-form target (GET http://host/path) is served as its
+        # path, as IIS serves it.
+        raw_uri = origin_form(raw_request_uri(environ))
         try:
             answer = self._answer(environ, raw_uri)
         except Refusal as refusal:
@@ -58,18 +66,63 @@ class Emulator:
                           environ, raw_uri)
         return answer.respond(start_response, environ, raw_uri, started)
 
+    def root_configuration(self) -> Optional[Configuration]:
+        """The configuration of the site's own folder, where the FastCGI
+        applications are registered from without applicationHost.config
+        (None with one)."""
+        if self.site.apphost is not None:
+            return None
+        return self.web_configs.configuration(self.site.root, "")
+
+    def registrations(self) -> List[FastCgiSettings]:
+        """The FastCGI applications registered now (Site.registrations);
+        each one not seen before is logged."""
+        registered = self.site.registrations(self.root_configuration())
+        for settings in registered:
+            if settings.key not in self._logged:
+                self._logged.add(settings.key)
+                log.info("registered FastCGI application %s from %s%s",
+                         printable(settings.script_processor),
+                         self.site.apphost or os.path.join(
+                             self.site.root.physical_path, "web.config"),
+                         "" if self.site.apphost else
+                         " (as install_msdeploy and iiswsgi enable would"
+                         " register it; a web.config in a sub-folder"
+                         " registers nothing)")
+        return registered
+
+    def registrations_at_start(self) -> None:
+        """Log the FastCGI applications registered when the emulator
+        starts; a broken web.config is logged here and answered 500.19
+        later, when a request needs it."""
+        try:
+            if not self.registrations():
+                log.warning("no FastCGI application is registered (%s):"
+                            " only static files will be served",
+                            self.site.apphost or "the site's web.config"
+                            " has no FastCGI handler")
+        except ConfigError as error:
+            log.warning("cannot read the registrations yet: %s", error)
+
     def _answer(self, environ, raw_uri):
-        where = route(self.site, raw_uri.partition("?")[0])
+        raw_path, _, query = raw_uri.partition("?")
+        where = route(self.site, raw_path)
+        check_url(where.url_path)
         config = self.web_configs.configuration(
             where.application, where.relative, where.parents)
+        length = environ.get("CONTENT_LENGTH")
         check_request(config.request_filtering, where.url_path,
-                      where.relative)
+                      where.relative, raw_path, query,
+                      int(length) if length and length.isdigit() else None)
         method = environ.get("REQUEST_METHOD", "GET")
         handler = handler_for(config.handlers, method, where.relative)
         if handler is None or not handler.is_fastcgi:
             return StaticFile(where.application, where.relative,
-                              where.url_path, method, config.static_content)
-        settings = fastcgi_application(self.site, handler, config)
+                              where.url_path, method, config.static_content,
+                              environ)
+        self.registrations()
+        settings = fastcgi_application(self.site, handler,
+                                       self.root_configuration())
         params = fastcgi_params(self.site, where, environ, raw_uri,
                                 self.local_addr)
         return FastCgiAnswer(self._pools.pool(settings), handler, params,

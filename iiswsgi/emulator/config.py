@@ -71,20 +71,40 @@ class Site:
                        and other.relative(application.path) is not None),
                       key=lambda other: len(other.path))
 
+    def registrations(self, root_config: Optional[Configuration] = None
+                      ) -> List[FastCgiSettings]:
+        """The FastCGI applications registered, the only ones IIS starts.
+
+        With applicationHost.config, its ``<fastCgi>`` (where IIS reads
+        them).  Without one, what ``install_msdeploy`` and ``iiswsgi
+        enable`` would have registered from the site's own web.config
+        (``root_config``, the configuration of the site's folder): its
+        ``<fastCgi><application>`` entries, and IIS's defaults for each
+        FastCGI handler it declares itself.  Never what a web.config in a
+        sub-folder names: in IIS that runs nothing unregistered."""
+        if self.apphost is not None:
+            return list(self.fastcgi)
+        if root_config is None:
+            return []
+        registered = list(root_config.fastcgi_applications)
+        for handler in root_config.fastcgi_handlers:
+            if find_application(registered, handler) is None:
+                registered.append(FastCgiSettings(handler.full_path,
+                                                  handler.arguments))
+        return registered
+
     def settings_for(self, handler: Handler,
-                     web_config_settings: Sequence[FastCgiSettings] = ()
+                     root_config: Optional[Configuration] = None
                      ) -> Optional[FastCgiSettings]:
-        """The FastCgiSettings for a FastCGI handler: the matching
-        ``<fastCgi><application>`` of applicationHost.config; without one,
-        a matching one in web.config (as install_msdeploy would register
-        it) or, with no applicationHost.config, IIS's defaults.  None when
-        applicationHost.config is given and has no match (IIS answers
-        500)."""
-        settings = find_application(self.fastcgi, handler) or \
-            find_application(web_config_settings, handler)
-        if settings is not None or self.apphost is not None:
-            return settings
-        return FastCgiSettings(handler.full_path, handler.arguments)
+        """The registered FastCgiSettings (:meth:`registrations`) that
+        ``handler``'s scriptProcessor names, or None: IIS answers 500."""
+        return find_application(self.registrations(root_config), handler)
+
+    @property
+    def root(self) -> Application:
+        """The site's root application (``/``) or, without one, its
+        outermost."""
+        return min(self.applications, key=lambda app: len(app.path))
 
 
 def _native_path(path: str) -> str:

@@ -9,6 +9,7 @@ from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..iis.fastcgi_process import ExchangeEvent, ProcessFailure
 from ..iis.webconfig import Handler
+from ..iis.paths import printable
 from ..protocol import cgi
 from .access import Answer
 from .pages import Refusal, render
@@ -71,9 +72,9 @@ class FastCgiAnswer(Answer):
                 # server sees the exception), so the client cannot take
                 # the answer for a whole one.
                 log.error("%s %s: %s after the answer began: %s",
-                          self.environ.get("REQUEST_METHOD"),
-                          self.environ.get("REQUEST_URI"), failure.message,
-                          failure.detail)
+                          printable(self.environ.get("REQUEST_METHOD")),
+                          printable(self.environ.get("REQUEST_URI")),
+                          failure.message, printable(failure.detail))
                 raise
             yield from self._refuse(Refusal(
                 500, 0, failure.message, failure.detail, failure.code,
@@ -218,7 +219,7 @@ class FastCgiAnswer(Answer):
     def _stderr(self, data):
         text = data.decode("utf-8", "replace").rstrip()
         log.warning("FastCGI process %d wrote to STDERR: %s",
-                    self.process.pid, text)
+                    self.process.pid, printable(text))
         if self.settings.stderr_mode == "TerminateProcess":
             self.process.kill()
             raise ProcessFailure("The FastCGI process wrote to STDERR and"

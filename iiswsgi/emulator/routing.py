@@ -2,6 +2,7 @@
 FastCGI module sends the handler's process: the server variables of
 :mod:`iiswsgi.iis.variables` and the request headers."""
 
+import os
 from dataclasses import dataclass, field
 from typing import List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
@@ -62,16 +63,26 @@ def handler_for(handlers: Sequence[Handler], method: str,
 
 
 def fastcgi_application(site: Site, handler: Handler,
-                        config: Configuration) -> FastCgiApplication:
-    """The ``<fastCgi><application>`` whose processes run ``handler``;
-    Refusal 500 when applicationHost.config has none for it."""
-    settings = site.settings_for(handler, config.fastcgi_applications)
+                        root_config: Optional[Configuration] = None
+                        ) -> FastCgiApplication:
+    """The registered ``<fastCgi><application>`` whose processes run
+    ``handler`` (``root_config``: the configuration of the site's folder,
+    the registrations without applicationHost.config); Refusal 500, IIS's
+    own, when none is registered for it: IIS starts nothing else."""
+    settings = site.settings_for(handler, root_config)
     if settings is None:
+        where = (site.apphost if site.apphost is not None else
+                 "the site's own web.config (%s)" % os.path.join(
+                     site.root.physical_path, "web.config"))
         raise Refusal(
-            500, 0, "The FastCGI process could not be found",
-            "handler %r: its scriptProcessor %r matches no"
-            " <fastCgi><application> (fullPath|arguments) in %s" % (
-                handler.name, handler.script_processor, site.apphost),
+            500, 0, "%s scriptProcessor could not be found in <fastCGI>"
+            " application configuration." % handler.name,
+            "handler %r: its scriptProcessor %r matches no registered"
+            " <fastCgi><application> (fullPath|arguments) in %s; register"
+            " it there (iiswsgi enable, install_msdeploy), or remove the"
+            " handler from %s" % (
+                handler.name, handler.script_processor, where,
+                handler.source or "its web.config"),
             "0x80070585", handler.name, "FastCgiModule")
     return settings
 

@@ -15,6 +15,12 @@ __all__ = ["EmulatorServer"]
 
 log = logging.getLogger("iiswsgi.emulator.server")
 
+#: Connections open at once before new ones wait to be accepted.
+CONNECTION_LIMIT = 1000
+#: Seconds a connection may send nothing before it is closed (IIS's
+#: ``limits@connectionTimeout`` default).
+CONNECTION_TIMEOUT = 120
+
 
 class EmulatorServer:
     """The emulator behind a waitress HTTP server bound to ``host`` and
@@ -29,11 +35,19 @@ class EmulatorServer:
         self.site_dir = os.path.abspath(site_dir)
         self.emulator = Emulator(self.site, environ, local_addr=host)
         # Enough threads for every process of every pool plus some queued
-        # requests; waitress queues the rest itself.
+        # requests; waitress queues the rest itself.  Idle connections
+        # take no thread, but waitress stops accepting at connection_limit
+        # (100 by default, so 100 idle sockets would stall every request):
+        # CONNECTION_LIMIT of them, each closed after IIS's connectionTimeout
+        # (120 s) without a byte.  Forwarding headers (X-Forwarded-For,
+        # Forwarded, ...) reach the application as HTTP_* variables, as IIS
+        # passes them, and are trusted for nothing (no trusted_proxy).
         self.server = waitress.server.create_server(
             self.emulator, host=host, port=port, threads=16,
-            ident=SERVER_SOFTWARE, clear_untrusted_proxy_headers=True,
-            channel_timeout=300, cleanup_interval=30)
+            ident=SERVER_SOFTWARE, clear_untrusted_proxy_headers=False,
+            log_untrusted_proxy_headers=False,
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=CONNECTION_TIMEOUT, cleanup_interval=10)
         self._stopped = threading.Event()
 
     @property
@@ -69,6 +83,7 @@ class EmulatorServer:
             for number in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(number, self._on_signal)
         server = self.server
+        self.emulator.registrations_at_start()
         try:
             while not self._stopped.is_set():
                 server.asyncore.loop(timeout=0.5, map=server._map, count=1,

@@ -176,6 +176,12 @@ class _Response:
                 raise ValueError("bad value for response header %s: %r (it"
                                  " must be a str without CR, LF or NUL)"
                                  % (name, value))
+            if name.lower() == "status":
+                # The gateway writes the status itself: a second Status
+                # line would let the application's own win at the server.
+                raise ValueError("bad response header Status: %r (give the"
+                                 " status as start_response's first"
+                                 " argument, not as a header)" % (value,))
             if not has_length and name.lower() == "content-length":
                 has_length = True
             lines += (name, ": ", value, "\r\n")

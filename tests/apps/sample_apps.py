@@ -81,6 +81,12 @@ def router(environ, start_response):
     if path == "/badheader":
         start_response("200 OK", [("X-Bad", "a\r\nSet-Cookie: evil=1")])
         return [b"never"]
+    if path == "/statusheader":
+        # A Status header of the application's own, beside the status.
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Status", "302 Found"),
+                                  ("Location", "/elsewhere")])
+        return [b"status header"]
     if path == "/slow":
         time.sleep(float(environ.get("QUERY_STRING") or 1))
         return _json(start_response, {"slow": True, "pid": os.getpid()})

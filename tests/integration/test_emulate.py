@@ -237,8 +237,9 @@ def test_handler_without_fastcgi_application_is_a_500(tmp_path):
     with emulating(site, config) as server:
         status, _, body = fetch(server, "/")
     assert status == 500
-    assert b"The FastCGI process could not be found" in body
-    assert b"matches no &lt;fastCgi&gt;&lt;application&gt;" in body
+    assert b"Python FastCGI scriptProcessor could not be found in" \
+        b" &lt;fastCGI&gt; application configuration." in body
+    assert b"matches no registered &lt;fastCgi&gt;&lt;application&gt;" in body
 
 
 def test_instances_serve_in_parallel(tmp_path):

@@ -60,14 +60,29 @@ def test_first_matching_handler():
 
 def test_fastcgi_application(tmp_path):
     handler = _handler()
-    # Without applicationHost.config: IIS's defaults for the processor.
-    assert fastcgi_application(_site(tmp_path), handler,
-                               Configuration()).key == "p|a"
+    # Without applicationHost.config: the site's own web.config registers
+    # its handlers' processors, with IIS's defaults.
+    root = Configuration(handlers=[handler])
+    assert fastcgi_application(_site(tmp_path), handler, root).key == "p|a"
     with pytest.raises(Refusal) as refused:
         fastcgi_application(_site(tmp_path, "applicationHost.config"),
-                            handler, Configuration())
+                            handler, root)
     assert (refused.value.status, refused.value.code) == (500, "0x80070585")
-    assert "matches no <fastCgi><application>" in refused.value.detail
+    assert refused.value.message == (
+        "* scriptProcessor could not be found in <fastCGI> application"
+        " configuration.")
+    assert "matches no registered <fastCgi><application>" in \
+        refused.value.detail
+
+
+def test_a_sub_folder_web_config_registers_nothing(tmp_path):
+    # A handler only a nested web.config names (an uploads folder's) is
+    # not in the site's own configuration: IIS starts nothing for it.
+    with pytest.raises(Refusal) as refused:
+        fastcgi_application(_site(tmp_path), _handler(), Configuration())
+    assert refused.value.status == 500
+    assert refused.value.module == "FastCgiModule"
+    assert "web.config" in refused.value.detail
 
 
 def test_fastcgi_params(tmp_path):

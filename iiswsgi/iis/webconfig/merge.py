@@ -10,7 +10,8 @@ the scopes that apply to it, outermost first.
   arguments in any case, with its ``environmentVariables`` (by name);
 - ``system.webServer/security/requestFiltering``: allowDoubleEscaping,
   fileExtensions (allowUnlisted, by fileExtension), hiddenSegments (by
-  segment), requestLimits@maxAllowedContentLength, on top of the defaults
+  segment), denyUrlSequences (by sequence), requestLimits'
+  maxAllowedContentLength, maxUrl and maxQueryString, on top of the defaults
   of IIS's own applicationHost.config;
 - ``system.webServer/staticContent``: mimeMap by fileExtension, on top of
   IIS's default MIME map unless ``<clear/>``.
@@ -45,6 +46,7 @@ class _Merger:
         self.extensions = Collection(self.filtering.file_extensions)
         self.hidden = Collection((segment, segment) for segment in
                                  self.filtering.hidden_segments)
+        self.sequences = Collection()
         self.mime = Collection(StaticContent().mime_map)
 
     def scope(self, path, element):
@@ -147,15 +149,28 @@ class _Merger:
                     "a <hiddenSegments> entry").strip().casefold(),
                 lambda element: element.get("segment").strip().casefold(),
                 "hidden segment")
+        for sequences in section.findall("denyUrlSequences"):
+            self.sequences.apply(
+                path, sequences, lambda element: required(
+                    path, element, "sequence",
+                    "a <denyUrlSequences> entry").casefold(),
+                lambda element: element.get("sequence").casefold(),
+                "denied URL sequence")
         for limits in section.findall("requestLimits"):
             filtering.max_allowed_content_length = integer(
                 path, limits, "maxAllowedContentLength",
                 filtering.max_allowed_content_length, 0, UINT_MAX)
+            filtering.max_url = integer(path, limits, "maxUrl",
+                                        filtering.max_url, 0, UINT_MAX)
+            filtering.max_query_string = integer(
+                path, limits, "maxQueryString", filtering.max_query_string,
+                0, UINT_MAX)
 
     def result(self):
         filtering = self.filtering
         filtering.file_extensions = dict(self.extensions.entries)
         filtering.hidden_segments = tuple(self.hidden.values())
+        filtering.deny_url_sequences = tuple(self.sequences.values())
         return Configuration(
             self.files, dict(self.settings.values()), self.handlers.values(),
             list(self.fastcgi), filtering,

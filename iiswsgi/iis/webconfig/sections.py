@@ -15,8 +15,9 @@ from .collection import Collection
 from ..cmdline import split_command_line
 from .defaults import (AUTOMATIC_INSTANCES, DEFAULT_DENIED_EXTENSIONS,
                        DEFAULT_HIDDEN_SEGMENTS,
-                       DEFAULT_MAX_ALLOWED_CONTENT_LENGTH, DEFAULT_MIME_MAP,
-                       DEFAULT_RESPONSE_BUFFER_LIMIT, FASTCGI_INTEGERS,
+                       DEFAULT_MAX_ALLOWED_CONTENT_LENGTH,
+                       DEFAULT_MAX_QUERY_STRING, DEFAULT_MAX_URL,
+                       DEFAULT_MIME_MAP, DEFAULT_RESPONSE_BUFFER_LIMIT, FASTCGI_INTEGERS,
                        RESOURCE_TYPES, STDERR_MODES, UINT_MAX)
 from .errors import error_at
 
@@ -284,6 +285,19 @@ class RequestFiltering:
     hidden_segments: tuple = tuple(segment.casefold() for segment in
                                    DEFAULT_HIDDEN_SEGMENTS)
     max_allowed_content_length: int = DEFAULT_MAX_ALLOWED_CONTENT_LENGTH
+    max_url: int = DEFAULT_MAX_URL
+    max_query_string: int = DEFAULT_MAX_QUERY_STRING
+    deny_url_sequences: tuple = ()          # folded
+
+    def denied_sequence(self, *urls: str) -> Optional[str]:
+        """The first denyUrlSequences entry in any of ``urls`` (compared
+        in any case), or None."""
+        for url in urls:
+            folded = url.casefold()
+            for sequence in self.deny_url_sequences:
+                if sequence and sequence in folded:
+                    return sequence
+        return None
 
     def extension_allowed(self, relative: str) -> bool:
         """Whether fileExtensions lets ``relative`` through (an URL without
