@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from tests.integration.test_emulate import (emulating, fetch, fetch_json,
-                                            write_site)
+from tests.integration.test_emulate import (ROOT, emulating, fetch,
+                                            fetch_json, write_site)
 from tests.support.apphost import write_apphost_config
 
 pytestmark = pytest.mark.skipif(os.name == "nt",
@@ -289,3 +289,48 @@ def test_static_files_have_validators_and_answer_304(tmp_path):
     assert other_tag[0] == 200          # If-None-Match wins
     assert older[0] == 200 and older[2] == b"body { color: red }"
 
+
+
+# -- 8. what the README shows ----------------------------------------------
+
+def _readme_block(after):
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as stream:
+        text = stream.read()
+    start = text.index("```xml\n", text.index(after)) + len("```xml\n")
+    return text[start:text.index("```", start)]
+
+
+def test_the_readme_apphost_sample_serves_both_applications(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "index.html").write_text("the root application")
+    app = write_site(tmp_path / "myapp")
+    sample = _readme_block("An **applicationHost.config for `--apphost`**")
+    config = tmp_path / "applicationHost.config"
+    config.write_text(sample.replace("/srv/www/root", str(root))
+                      .replace("/srv/www/myapp", str(app))
+                      .replace("/srv/www/.venv/bin/python", sys.executable))
+    with emulating(app, str(config)) as server:
+        urls = server.urls()
+        data = fetch_json(server, "/myapp/x")
+        index = fetch(server, "/")
+    assert urls[0].endswith("/myapp/")
+    assert (data["SCRIPT_NAME"], data["PATH_INFO"]) == ("/myapp", "/x")
+    assert (index[0], index[2]) == (200, b"the root application")
+
+
+def test_the_readme_static_folder_web_config(tmp_path):
+    site = write_site(tmp_path / "site")
+    static = site / "static"
+    static.mkdir()
+    (static / "app.css").write_text("p {}")
+    (static / "web.config").write_text(_readme_block(
+        "**Static files of a Flask app and of the site**"))
+    with emulating(site) as server:
+        css = fetch(server, "/static/app.css")
+        hidden = fetch(server, "/static/web.config")
+        post = fetch(server, "/static/app.css", data=b"x")
+    assert css[0] == 200 and css[2] == b"p {}" and css[1]["ETag"]
+    assert hidden[0] == 404 and b"404.8" in hidden[2]
+    # POST is no verb of the static handler: IIS's 405, not the app.
+    assert post[0] == 405, post
