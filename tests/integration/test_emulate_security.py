@@ -40,6 +40,22 @@ def raw_request(server, target, method="GET", headers=None, body=b""):
         connection.close()
 
 
+def _chunked_post(server, path, body):
+    """The whole raw answer to a POST of ``body`` in one chunk."""
+    with socket.create_connection(("127.0.0.1", server.port),
+                                  timeout=30) as connection:
+        connection.sendall(
+            b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+            % (path.encode("ascii"), len(body), body))
+        answer = b""
+        while True:
+            data = connection.recv(65536)
+            if not data:
+                return answer
+            answer += data
+
+
 def _static_folder(site):
     static = site / "static"
     static.mkdir()
@@ -192,12 +208,15 @@ def test_request_limits_and_url_sequences_of_the_site(tmp_path):
         long_query = raw_request(server, "/?" + "q" * 17)
         large = raw_request(server, "/echo", "POST", {}, b"x" * 1001)
         small = raw_request(server, "/echo", "POST", {}, b"x" * 1000)
+        chunked = _chunked_post(server, "/echo", b"x" * 1001)
     assert tilde[0] == 404 and b"404.5" in tilde[2]
     assert dot[0] == 404 and b"404.5" in dot[2]
     assert long_url[0] == 404 and b"404.14" in long_url[2]
     assert long_query[0] == 404 and b"404.15" in long_query[2]
     assert large[0] == 404 and b"404.13" in large[2]
     assert small[0] == 200 and json.loads(small[2])["size"] == 1000
+    # Without a Content-Length too: the body's length once received.
+    assert chunked.startswith(b"HTTP/1.1 404 ") and b"404.13" in chunked
 
 
 # -- 4. an application's own Status header ---------------------------------
