@@ -6,10 +6,11 @@ error pages (:mod:`.pages`)."""
 
 import logging
 import os
+import threading
 import time
 from typing import Callable, List, Mapping, Optional
 
-from ..iis.paths import origin_form, printable
+from ..iis.paths import decoded_path, origin_form, printable
 from ..iis.webconfig import Configuration
 from .access import Answer
 from .config import ConfigError, FastCgiSettings, Site, WebConfigCache
@@ -39,6 +40,7 @@ class Emulator:
         self.web_configs = WebConfigCache()
         self._pools = Pools(self.environ)
         self._logged: set = set()
+        self._logged_lock = threading.Lock()
 
     @property
     def pools(self) -> List[Pool]:
@@ -74,13 +76,19 @@ class Emulator:
             return None
         return self.web_configs.configuration(self.site.root, "")
 
-    def registrations(self) -> List[FastCgiSettings]:
-        """The FastCGI applications registered now (Site.registrations);
-        each one not seen before is logged."""
-        registered = self.site.registrations(self.root_configuration())
+    def registrations(self, root_config: Optional[Configuration] = None
+                      ) -> List[FastCgiSettings]:
+        """The FastCGI applications registered now (Site.registrations,
+        from ``root_config`` or else :meth:`root_configuration`); each one
+        not seen before is logged."""
+        if root_config is None:
+            root_config = self.root_configuration()
+        registered = self.site.registrations(root_config)
         for settings in registered:
-            if settings.key not in self._logged:
+            with self._logged_lock:
+                new = settings.key not in self._logged
                 self._logged.add(settings.key)
+            if new:
                 log.info("registered FastCGI application %s from %s%s",
                          printable(settings.script_processor),
                          self.site.apphost or os.path.join(
@@ -106,8 +114,9 @@ class Emulator:
 
     def _answer(self, environ, raw_uri):
         raw_path, _, query = raw_uri.partition("?")
+        # HTTP.sys refuses a bad URL before IIS maps it.
+        check_url(decoded_path(raw_path))
         where = route(self.site, raw_path)
-        check_url(where.url_path)
         config = self.web_configs.configuration(
             where.application, where.relative, where.parents)
         length = environ.get("CONTENT_LENGTH")
@@ -120,9 +129,9 @@ class Emulator:
             return StaticFile(where.application, where.relative,
                               where.url_path, method, config.static_content,
                               environ)
-        self.registrations()
-        settings = fastcgi_application(self.site, handler,
-                                       self.root_configuration())
+        root_config = self.root_configuration()
+        self.registrations(root_config)
+        settings = fastcgi_application(self.site, handler, root_config)
         params = fastcgi_params(self.site, where, environ, raw_uri,
                                 self.local_addr)
         return FastCgiAnswer(self._pools.pool(settings), handler, params,
