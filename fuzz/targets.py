@@ -12,7 +12,8 @@ import logging
 import struct
 
 from iiswsgi.protocol import fastcgi
-from iiswsgi.gateway.environ import build_environ, mount_point, request_path
+from iiswsgi.gateway.environ import (build_environ, mount_point,
+                                     original_url, request_path)
 
 #: The largest record a web server can send: header, content, padding.
 MAX_RECORD = 8 + 0xFFFF + 0xFF
@@ -229,14 +230,15 @@ def environ(data):
         script, path_info)
     raw = None
     if trust or flags & 2:
-        raw = given.get("HTTP_X_ORIGINAL_URL")
+        raw = original_url(given)        # None when it holds two URLs
     if raw is None:
         raw = given.get("UNENCODED_URL") or given.get("REQUEST_URI")
     if raw and raw.startswith("/"):
         # Routed on the raw URL: the path is decoded once, dot segments
         # resolved, and nothing of it is lost or added by the split.
         full = script + path_info
-        assert full == request_path(raw), (raw, script, path_info)
+        assert full == request_path(raw, "APPL_MD_PATH" in given), (
+            raw, script, path_info)
         assert not _has_dot_segment(full), (raw, full)
         assert "/../" not in path_info + "/" and "/./" not in path_info + "/"
         assert path_info == "" or path_info.startswith("/")

@@ -3,8 +3,9 @@
 IIS puts the whole decoded URL path in both SCRIPT_NAME and PATH_INFO, in
 the system's ANSI code page unless told otherwise.  Here the path is
 rebuilt from the raw URL IIS also sends (UNENCODED_URL, REQUEST_URI),
-percent-decoded to bytes and carried as latin-1 text as PEP 3333 asks, and
-split at the application's virtual path, which IIS gives in APPL_MD_PATH
+percent-decoded to bytes and carried as latin-1 text as PEP 3333 asks (from
+IIS, with ``%uXXXX`` decoded and backslashes taken as slashes, as IIS
+routed it), and split at the application's virtual path, which IIS gives in APPL_MD_PATH
 (``/LM/W3SVC/1/ROOT/app``).  Other web servers split the path themselves;
 their SCRIPT_NAME and PATH_INFO are kept.
 """
@@ -19,7 +20,8 @@ from ..iis.paths import (expand_percent_u, iis_normalized, origin_form,
                          printable, remove_dot_segments, split_under)
 from ..settings import TRUE_WORDS as _TRUE
 
-__all__ = ["build_environ", "filesystem_path", "mount_point", "remount",
+__all__ = ["build_environ", "filesystem_path", "mount_point",
+           "original_url", "remount",
            "remove_dot_segments", "request_path",
            "split_path"]
 
@@ -122,7 +124,7 @@ def remount(environ: Dict[str, Any], script_name: str) -> None:
         environ, path, script_name)
 
 
-def _original_url(environ):
+def original_url(environ: Dict[str, Any]) -> Optional[str]:
     """HTTP_X_ORIGINAL_URL, unless it holds more than one URL.
 
     URL Rewrite sets X-Original-URL to the one URL it rewrote; IIS joins a
@@ -156,7 +158,7 @@ def build_environ(params: Dict[str, Any], script_name: Optional[str] = None,
     raw = None
     if (trust_original_url
             or environ.get("IIS_WasUrlRewritten", "").lower() in _TRUE):
-        raw = _original_url(environ)
+        raw = original_url(environ)
     if raw is None:
         raw = environ.get("UNENCODED_URL") or environ.get("REQUEST_URI")
     path = request_path(raw, "APPL_MD_PATH" in environ) if raw else None
