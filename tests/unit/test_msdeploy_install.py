@@ -367,3 +367,70 @@ def test_declared_name_reads_files_only(tmp_path):
     assert declared_name(str(folder)) == "from-toml"
     (folder / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: pkg\n")
     assert declared_name(str(folder)) == "pkg"
+
+
+# -- registering the FastCGI application -------------------------------------
+
+WFASTCGI_STYLE = """<?xml version="1.0" encoding="UTF-8"?>
+<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="Python FastCGI" path="*" verb="*" modules="FastCgiModule"
+           scriptProcessor="{python}|-m iiswsgi" resourceType="Unspecified"
+           requireAccess="Script" />
+    </handlers>
+  </system.webServer>
+  <appSettings>
+    <add key="WSGI_HANDLER" value="app.app" />
+  </appSettings>
+</configuration>
+"""
+
+PASTE_STYLE = """<?xml version="1.0" encoding="UTF-8"?>
+<configuration>
+  <system.webServer>
+    <fastCgi>
+      <application fullPath="{python}" arguments="-m iiswsgi.cli serve x.ini"
+                   maxInstances="2" />
+    </fastCgi>
+    <handlers>
+      <add name="Paste" path="*" verb="*" modules="FastCgiModule"
+           scriptProcessor="{python}|-m iiswsgi.cli serve x.ini" />
+    </handlers>
+  </system.webServer>
+</configuration>
+"""
+
+
+@pytest.mark.parametrize("template, arguments, extra", [
+    (WFASTCGI_STYLE, "-m iiswsgi", "signalBeforeTerminateSeconds='30'"),
+    (PASTE_STYLE, "-m iiswsgi.cli serve x.ini", "maxInstances='2'"),
+])
+def test_both_web_config_styles_are_registered(tmp_path, monkeypatch,
+                                               template, arguments, extra):
+    import json
+    import sys
+    from iiswsgi.iis.appcmd import list_fastcgi_applications
+    from iiswsgi.msdeploy.register import register_applications
+    from iiswsgi.msdeploy.webconfig import read_web_config
+    config = write_apphost_config(tmp_path / "applicationHost.config")
+    appcmd = [write_fake_appcmd(tmp_path / "bin"), "/apphostconfig:" + config]
+    record = tmp_path / "appcmd.jsonl"
+    monkeypatch.setenv("IISWSGI_FAKE_APPCMD_RECORD", str(record))
+    (tmp_path / "web.config").write_text(template.format(
+        python=sys.executable))
+    web_config = read_web_config(str(tmp_path / "web.config"))
+    assert register_applications(web_config, appcmd) == 1
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    assert calls[-1] == [
+        "/apphostconfig:" + config, "set", "config",
+        "/section:system.webServer/fastCgi",
+        "/+[fullPath='%s',arguments='%s',%s]" % (sys.executable, arguments,
+                                                  extra),
+        "/commit:apphost"]
+    (entry,) = list_fastcgi_applications(appcmd)
+    assert (entry["fullPath"], entry["arguments"]) == (sys.executable,
+                                                       arguments)
+    # Again: the entry is replaced, not doubled.
+    assert register_applications(web_config, appcmd) == 1
+    assert len(list_fastcgi_applications(appcmd)) == 1
