@@ -389,7 +389,7 @@ def _copy_embeddable(pth, directory):
 
 
 def create_virtualenv(directory: str, with_pip: bool = False,
-                      system_site_packages: bool = False) -> str:
+                      system_site_packages: bool = True) -> str:
     """Make a virtual environment in ``directory`` (kept when one is
     there); its python.  With ``system_site_packages`` it also sees this
     Python's packages (iiswsgi and whatever was installed with it).  An
@@ -733,13 +733,14 @@ def _install_in(args, commands, directory, explicit):
                                    system_site_packages=not has_wheelhouse)
         if embeddable_pth() is not None:
             target = os.path.join(venv_dir, "Lib", "site-packages")
-    if not args.no_install and (has_wheelhouse or links or args.index_url
-                                or python != sys.executable):
-        if not has_wheelhouse:
-            log.warning("%s has no %s folder (a package built before"
-                        " iiswsgi 0.4): installing from %s", directory,
-                        WHEELHOUSE, ", ".join(links) or "what is installed"
-                        " already")
+    if not (has_wheelhouse or links or args.index_url):
+        log.warning("%s has no %s folder (a package built before iiswsgi"
+                    " 0.4): nothing is installed with pip; the setup.py"
+                    " commands install the project as 0.3 did, with the"
+                    " packages already installed%s", directory, WHEELHOUSE,
+                    " (the environment sees them)" if python !=
+                    sys.executable else "")
+    elif not args.no_install:
         installer = Installer(python, directory, links, args.index_url, env,
                               target)
         install_project(installer, directory, args.app_name)
