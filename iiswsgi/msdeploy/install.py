@@ -533,9 +533,9 @@ class Installer:
                     self.directory, WHEELHOUSE)))
 
     def can_import(self, module: str) -> bool:
-        env = dict(self.env)
-        env.pop("PYTHONPATH", None)
-        return _quiet([self.python, "-c", "import %s" % module], env) == 0
+        # -I: not from the current folder, PYTHONPATH or the user's site.
+        return _quiet([self.python, "-I", "-c", "import %s" % module],
+                      self.env) == 0
 
 
 def _wheel_of(wheelhouse, name):
@@ -552,13 +552,25 @@ def _wheel_of(wheelhouse, name):
 
 def install_project(installer: Installer, directory: str,
                     app_name: Optional[str]) -> None:
-    """requirements.txt, the project (from its wheel when the wheelhouse
-    has one, else built from the folder without an index), then iiswsgi
-    when the target cannot import it."""
+    """requirements.txt, setuptools when the project has a setup.py and
+    the target cannot import it, the project (from its wheel when the
+    wheelhouse has one, else built from the folder without an index), then
+    iiswsgi when the target cannot import it."""
     wheelhouse = os.path.join(directory, WHEELHOUSE)
     requirements = os.path.join(directory, REQUIREMENTS)
     if os.path.isfile(requirements):
         installer.install(REQUIREMENTS, "-r", requirements)
+    if os.path.isfile(os.path.join(directory, "setup.py")) and \
+            installer.target is None and \
+            not installer.can_import("setuptools"):
+        if _wheel_of(wheelhouse, "setuptools") is None and not (
+                installer.index_url or installer.links[1:]):
+            raise InstallError(
+                "%s cannot import setuptools, which the project's setup.py"
+                " needs, and %s holds no setuptools wheel: add one (`pip"
+                " download -d wheelhouse setuptools`), or give --find-links"
+                % (installer.python, wheelhouse))
+        installer.install("setuptools (for setup.py)", "setuptools")
     name = declared_name(directory) or app_name
     wheel = _wheel_of(wheelhouse, name)
     if wheel:
