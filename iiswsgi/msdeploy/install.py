@@ -361,6 +361,15 @@ def embeddable_pth(python: str = sys.executable) -> Optional[str]:
     return None
 
 
+def _copy_file(source, target):
+    """Copy a file by its bytes (not shutil.copy2, whose CopyFile2 some
+    Windows look-alikes lack), keeping its modification time."""
+    with open(source, "rb") as reader, open(target, "wb") as writer:
+        shutil.copyfileobj(reader, writer, 1 << 20)
+    info = os.stat(source)
+    os.utime(target, (info.st_atime, info.st_mtime))
+
+
 def _copy_embeddable(pth, directory):
     """A private copy of the embeddable CPython whose ``._pth`` is
     ``pth`` in ``directory``, with its own ``._pth`` adding
@@ -373,7 +382,7 @@ def _copy_embeddable(pth, directory):
         if os.path.isfile(path) and not _is_link(path) and (
                 os.path.splitext(name)[1].lower() in (
                     ".exe", ".dll", ".pyd", ".zip", ".cat", ".txt")):
-            shutil.copy2(path, os.path.join(directory, name))
+            _copy_file(path, os.path.join(directory, name))
     zips = [name for name in os.listdir(source)
             if re.match(r"python3\d*\.zip\Z", name, re.IGNORECASE)]
     lines = zips + [".", "Lib\\site-packages"]
