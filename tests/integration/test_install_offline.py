@@ -227,6 +227,10 @@ def test_offline_install_of_a_flat_layout_setup_py_project(tmp_path,
     assert not [line for line in log.splitlines()
                 if "deprecat" in line.lower()], log
     python = str(folder / ".venv" / "bin" / "python")
+    # install_msdeploy registered what the wfastcgi-style handler names.
+    apphost = open(config, encoding="utf-8").read()
+    assert 'fullPath="%s"' % python in apphost, apphost
+    assert 'arguments="-m iiswsgi"' in apphost
     check_request(folder, python, "hello from flat at ")
 
 

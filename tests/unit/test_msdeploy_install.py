@@ -434,3 +434,35 @@ def test_both_web_config_styles_are_registered(tmp_path, monkeypatch,
     # Again: the entry is replaced, not doubled.
     assert register_applications(web_config, appcmd) == 1
     assert len(list_fastcgi_applications(appcmd)) == 1
+
+
+def test_install_msdeploy_takes_0_3_s_with_a_warning(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "setup.py").write_text(
+        "from setuptools import setup\nsetup(name='x', version='1')\n")
+    result = subprocess.run(
+        [sys.executable, "setup.py", "install_msdeploy", "-s",
+         "--install-method", "none"], cwd=str(tmp_path),
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, APPL_PHYSICAL_PATH=str(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "-s is deprecated: use -S" in result.stdout + result.stderr
+
+
+def test_without_iiswsgi_anywhere_the_error_says_what_to_run(tmp_path):
+    import venv
+    from iiswsgi.msdeploy.install import Installer, ensure_iiswsgi
+    venv.create(str(tmp_path / "env"), with_pip=False)
+    python = str(tmp_path / "env" / "bin" / "python")
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    installer = Installer(python, str(tmp_path), [str(wheelhouse)], None,
+                          dict(os.environ))
+    assert not installer.can_import("iiswsgi")
+    with pytest.raises(InstallError) as caught:
+        ensure_iiswsgi(installer, str(wheelhouse))
+    message = str(caught.value)
+    assert "iiswsgi is not importable by %s" % python in message
+    assert "%s holds no iiswsgi wheel" % wheelhouse in message
+    assert "`%s -m pip install iiswsgi`" % python in message
