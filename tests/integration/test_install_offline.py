@@ -76,7 +76,6 @@ setup(name="flatapp", version="1.0", install_requires=["Flask>=2"])
 
 
 def pip(*args, cwd=None):
-    require(shutil.which("git") or True, "pip")
     result = subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
         + list(args), cwd=cwd, capture_output=True, text=True, timeout=900)

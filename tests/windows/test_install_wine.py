@@ -14,7 +14,6 @@ lists ``Lib\\site-packages``, and pip installs there with ``--target``.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
