@@ -495,7 +495,16 @@ class Installer:
         if _quiet([sys.executable, "-m", "pip", "--version"]) == 0:
             if self.target is not None or self.python == sys.executable:
                 return [sys.executable, "-m", "pip"]
-            return [sys.executable, "-m", "pip", "--python", self.python]
+            command = [sys.executable, "-m", "pip", "--python", self.python]
+            if _quiet(command + ["--version"]) == 0:
+                return command
+            # pip before 22.3 has no --python: give the environment its
+            # own pip, from the wheel ensurepip keeps (no network).
+            log.info("this pip cannot install into another environment;"
+                     " running %s -m ensurepip", self.python)
+            if _run([self.python, "-m", "ensurepip", "--default-pip"],
+                    self.directory, self.env) == 0:
+                return [self.python, "-m", "pip"]
         for folder in self.links:
             if os.path.isdir(folder):
                 wheels = sorted(name for name in os.listdir(folder)
