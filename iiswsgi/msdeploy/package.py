@@ -11,7 +11,9 @@ Nothing leaves its folder, either way: entry names that are absolute, carry
 a drive, or climb with ``..`` are refused when writing, and so are files
 reached through a symbolic link (or junction) that points outside the
 project; :func:`extract_package` refuses such members, backslashes and
-links too, and never writes through a link already in the target.
+links too, names Windows changes or takes for devices, names differing
+only in case, zip bombs and more than 2 GiB in all, and never writes
+through a link (symbolic or hard) already in the target.
 """
 
 import logging
