@@ -7,12 +7,15 @@ with ``cmdclass={"install_msdeploy": ...}``):
 * ``pre_install()``: install the distribution into this Python
   (``--install-method``: ``develop``, the default, needs neither network nor
   a wheel builder and keeps the application directory the installed code;
-  ``pip`` runs ``pip install --no-build-isolation -e .``; ``none``);
+  ``pip`` runs ``pip install --no-build-isolation -e .``; ``none``, the
+  default when iiswsgi_install has installed it already from the
+  package's wheelhouse: ``IISWSGI_INSTALLED=1``);
 * ``install()``: the project's own steps; does nothing here.  Put values
   for web.config.in in ``self.variables``;
 * ``post_install()``: write web.config from web.config.in and register its
   ``<fastCgi><application>`` entries with appcmd (unless
-  ``--skip-fcgi-app-install``).
+  ``--skip-fcgi-app-install``; 0.3's ``-s`` is still taken, with a
+  warning).
 
 web.config.in variables: the environment, the distribution's metadata
 (``DIST_NAME`` ...), ``APPL_PHYSICAL_PATH`` (default: the current
@@ -43,6 +46,8 @@ class install_msdeploy(Command):
     user_options = [
         ("skip-fcgi-app-install", "S",
          "do not register the FastCGI application with appcmd"),
+        ("skip-fcgi-app-install-0-3", "s",
+         "deprecated: 0.3's spelling of -S"),
         ("install-method=", None,
          "how to install the distribution: develop, pip or none"
          " [default: develop]"),
@@ -51,17 +56,23 @@ class install_msdeploy(Command):
         ("web-config=", None, "web.config to write [default: web.config in"
                               " APPL_PHYSICAL_PATH]"),
     ]
-    boolean_options = ["skip-fcgi-app-install"]
+    boolean_options = ["skip-fcgi-app-install", "skip-fcgi-app-install-0-3"]
 
     def initialize_options(self) -> None:
         self.skip_fcgi_app_install = False
+        self.skip_fcgi_app_install_0_3 = False
         self.install_method = None
         self.appcmd = None
         self.web_config = None
         self.variables = {}
 
     def finalize_options(self) -> None:
-        self.install_method = self.install_method or "develop"
+        if self.skip_fcgi_app_install_0_3:
+            self.warn("-s is deprecated: use -S (--skip-fcgi-app-install)")
+            self.skip_fcgi_app_install = True
+        self.install_method = self.install_method or (
+            "none" if os.environ.get("IISWSGI_INSTALLED") == "1"
+            else "develop")
         if self.install_method not in METHODS:
             raise DistutilsExecError(
                 "install_msdeploy: --install-method must be one of %s, not"

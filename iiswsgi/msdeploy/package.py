@@ -11,7 +11,9 @@ Nothing leaves its folder, either way: entry names that are absolute, carry
 a drive, or climb with ``..`` are refused when writing, and so are files
 reached through a symbolic link (or junction) that points outside the
 project; :func:`extract_package` refuses such members, backslashes and
-links too, and never writes through a link already in the target.
+links too, names Windows changes or takes for devices, names differing
+only in case, zip bombs and more than 2 GiB in all, and never writes
+through a link (symbolic or hard) already in the target.
 """
 
 import logging
@@ -24,8 +26,8 @@ from typing import List, Mapping, Optional
 from ..files import is_within, write_atomically
 from .errors import PackageError
 
-__all__ = ["archive_name", "check_member", "check_name", "extract_package",
-           "is_within", "write_package"]
+__all__ = ["MAX_EXTRACT_SIZE", "MAX_RATIO", "archive_name", "check_member",
+           "check_name", "extract_package", "is_within", "write_package"]
 
 log = logging.getLogger("iiswsgi.msdeploy.package")
 
@@ -175,33 +177,115 @@ def _is_link_member(info):
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
-def extract_package(archive: str, target: str,
-                    prefix: str = "") -> List[str]:
+#: extract_package's limits: the total size of the files it writes, and
+#: the compression ratio of a member larger than RATIO_FLOOR.
+MAX_EXTRACT_SIZE = 2 << 30
+MAX_RATIO = 200
+RATIO_FLOOR = 1 << 20
+
+_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]"
+                       r"|lpt[0-9\u00b9\u00b2\u00b3]|conin\$|conout\$)"
+                       r"(\s*\..*)?\Z", re.IGNORECASE)
+_WINDOWS_INVALID = re.compile(r'[<>"|?*]')
+
+
+def _windows_problem(parts):
+    """Why Windows would not keep the member named ``parts`` as it is
+    named (it merges it with another name, or takes it for a device), or
+    None."""
+    for part in parts:
+        if part != part.rstrip(". "):
+            return ("%r ends in a dot or a space, which Windows drops (so"
+                    " it would become another file)" % part)
+        if _RESERVED.match(part.strip()):
+            return "%r is a Windows device name (CON, NUL, COM1 ...)" % part
+        if _WINDOWS_INVALID.search(part):
+            return "%r has a character Windows refuses in names" % part
+    return None
+
+
+def _remove_existing(path, member):
+    """Remove the plain file ``path`` before writing ``member`` there, so
+    that a hard link to it elsewhere keeps its content; PackageError for a
+    link or a folder."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise PackageError("refusing the zip member %r: %s is there and is"
+                           " not a plain file (a link or a folder)"
+                           % (member, path))
+    os.unlink(path)
+
+
+_WRITE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0))
+
+
+def extract_package(archive: str, target: str, prefix: str = "",
+                    max_size: int = MAX_EXTRACT_SIZE,
+                    max_ratio: float = MAX_RATIO) -> List[str]:
     """Extract the members of the zip ``archive`` whose names start with
     ``prefix`` (a folder, such as ``"App/"``, which is dropped) into
     ``target``; the paths written.
 
     PackageError, before anything is written, for a member that is absolute,
-    has a drive, climbs out with ``..``, holds a backslash or is a symbolic
-    link; and for a member that would be written through a link already in
-    ``target``."""
+    has a drive or a ``:`` stream, climbs out with ``..``, holds a
+    backslash, is a symbolic link, has a name Windows changes or takes for
+    a device (a trailing dot or space, ``CON``, ``NUL.txt``, ``COM1`` ...),
+    differs only in case from another, or is larger than ``max_ratio``
+    times its compressed size (when over 1 MiB); when the files would
+    total more than ``max_size`` bytes (default 2 GiB); and for a member
+    that would be written through a link already in ``target``.  A file
+    already there is replaced, never written through (a hard link to it
+    keeps its content)."""
     target = os.path.abspath(target)
     with zipfile.ZipFile(archive) as zipped:
-        members = []
+        members, seen, total = [], {}, 0
         for info in zipped.infolist():
             parts = check_member(info.filename)
             if _is_link_member(info):
                 raise PackageError("refusing the zip member %r: it is a"
                                    " symbolic link" % info.filename)
+            problem = _windows_problem(parts)
+            if problem:
+                raise PackageError("refusing the zip member %r: %s"
+                                   % (info.filename, problem))
+            for index in range(1, len(parts) + 1):
+                name = "/".join(parts[:index])
+                other = seen.setdefault(name.casefold(), name)
+                if other != name:
+                    raise PackageError(
+                        "refusing the zip member %r: %r differs only in"
+                        " case from %r, and Windows keeps one file for both"
+                        % (info.filename, name, other))
             if not info.filename.startswith(prefix):
                 continue
             parts = check_member(info.filename[len(prefix):]) if (
                 info.filename[len(prefix):].strip("/")) else []
-            if parts:
-                members.append((info, parts))
+            if not parts:
+                continue
+            if not info.is_dir():
+                if info.file_size > RATIO_FLOOR and (
+                        info.file_size > max_ratio * max(
+                            info.compress_size, 1)):
+                    raise PackageError(
+                        "refusing the zip member %r: %d bytes from %d"
+                        " compressed is more than %g:1 (a zip bomb?)"
+                        % (info.filename, info.file_size,
+                           info.compress_size, max_ratio))
+                total += info.file_size
+                if total > max_size:
+                    raise PackageError(
+                        "refusing %s: its files under %r would total more"
+                        " than %d bytes (the limit; pass a larger max_size"
+                        " if that is really so)" % (archive, prefix,
+                                                    max_size))
+            members.append((info, parts))
         os.makedirs(target, exist_ok=True)
         real_target = os.path.realpath(target)
-        written = []
+        written, count = [], 0
         for info, parts in members:
             path = os.path.join(target, *parts)
             if info.is_dir():
@@ -216,11 +300,18 @@ def extract_package(archive: str, target: str,
                     " link" % (info.filename, path))
             if info.is_dir():
                 continue
-            with zipped.open(info) as source, open(path, "wb") as output:
+            _remove_existing(path, info.filename)
+            with zipped.open(info) as source, os.fdopen(
+                    os.open(path, _WRITE_FLAGS, 0o666), "wb") as output:
                 while True:
                     block = source.read(1 << 16)
                     if not block:
                         break
+                    count += len(block)
+                    if count > max_size:
+                        raise PackageError(
+                            "refusing %s: more than %d bytes came out of it"
+                            % (archive, max_size))
                     output.write(block)
             written.append(path)
     log.info("extracted %d files from %s into %s", len(written), archive,

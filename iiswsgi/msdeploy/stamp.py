@@ -7,8 +7,15 @@ Both run in folders other people may write to (``iiswsgi_install`` as an
 administrator), so a folder path with a ``..`` part is not searched, and a
 stamp that is a symbolic link (or another reparse point), a hard link or
 not a regular file is ignored with a warning.
+
+A package built by ``iiswsgi package`` (or ``bdist_msdeploy``) carries a
+random *build token*: its stamp holds the line ``iiswsgi-build-token:
+<64 lowercase hex digits>`` and its ``<runCommand>`` passes the same
+token to ``iiswsgi_install --build-token``.  :func:`read_build_token` reads
+it, without following a link, from at most :data:`STAMP_LIMIT` bytes.
 """
 
+import hmac
 import logging
 import os
 import re
@@ -17,13 +24,23 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 from ..iis.apphost import expanded_paths
 
-__all__ = ["STAMP", "STAMP_TEMPLATE", "folder_problem", "has_parent_part",
-           "search_stamps", "stale_stamps", "stamp_mtime", "stamp_problem"]
+__all__ = ["BUILD_TOKEN_LINE", "STAMP", "STAMP_LIMIT", "STAMP_TEMPLATE",
+           "folder_problem", "has_parent_part", "is_build_token",
+           "read_build_token", "same_token", "search_stamps", "stale_stamps",
+           "stamp_mtime", "stamp_problem"]
 
 log = logging.getLogger("iiswsgi.msdeploy.stamp")
 
 STAMP = "iis_install.stamp"
 STAMP_TEMPLATE = STAMP + ".in"
+#: How much of a stamp is read: a stamp is a few lines.
+STAMP_LIMIT = 64 * 1024
+#: The line of a stamp that carries the package's build token.
+BUILD_TOKEN_LINE = re.compile(
+    r"^iiswsgi-build-token:[ \t]*([0-9a-f]{64})[ \t]*\r?$", re.MULTILINE)
+_TOKEN = re.compile(r"[0-9a-f]{64}\Z")
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_BINARY", 0))
 
 
 def has_parent_part(path: str) -> bool:
@@ -114,3 +131,42 @@ def stale_stamps(app_names: Iterable[str], list_sites: Callable[[], list],
     folders = list(expanded_paths(list_sites(), keep=named))
     return [os.path.join(folder, stamp) for folder, mtime
             in search_stamps(folders, stamp) if mtime is not None]
+
+
+def is_build_token(text: str) -> bool:
+    """True when ``text`` is a build token: 64 lowercase hex digits."""
+    return bool(_TOKEN.match(text))
+
+
+def same_token(one: Optional[str], other: Optional[str]) -> bool:
+    """True when both are tokens and equal (compared in constant time)."""
+    return bool(one and other) and hmac.compare_digest(
+        one.encode("ascii", "replace"), other.encode("ascii", "replace"))
+
+
+def read_build_token(directory: str, name: str = STAMP) -> Optional[str]:
+    """The build token of the trusted stamp ``name`` in ``directory``
+    (its ``iiswsgi-build-token:`` line), or None when it has none, or it
+    is missing, not trusted (:func:`stamp_problem`) or unreadable.  Never
+    read through a link; at most :data:`STAMP_LIMIT` bytes."""
+    path = os.path.join(directory, name)
+    try:
+        if stamp_problem(directory, name):
+            return None
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                return None
+            data = stream.read(STAMP_LIMIT)
+    except OSError as error:
+        log.warning("cannot read %s: %s", path, error)
+        return None
+    found = BUILD_TOKEN_LINE.findall(data.decode("utf-8", "replace"))
+    if len(set(found)) > 1:
+        log.warning("ignoring %s: it has %d different build tokens", path,
+                    len(set(found)))
+        return None
+    return found[0] if found else None

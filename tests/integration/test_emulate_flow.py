@@ -26,7 +26,7 @@ def test_emulate_deployed_pyramid_site(tmp_path, python):
         tmp_path, python, "pyramid.msdeploy", NAME, ["-e"])
     assert result.returncode == 0, result.stdout
     assert "<fastCgi>" in open(config, encoding="utf-8").read()
-    assert str(app_dir / "bin" / "python") in open(
+    assert str(app_dir / ".venv" / "bin" / "python") in open(
         config, encoding="utf-8").read()
 
     # env has TEST_SITES, which the applicationHost.config's physical

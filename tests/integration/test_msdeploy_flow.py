@@ -36,8 +36,8 @@ def test_flow(tmp_path, python, example, name, args, venv):
     assert "GET /: 200" in log
     web_config = (app_dir / "web.config").read_text()
     assert str(app_dir) in web_config
-    python_exe = (os.path.join(str(app_dir), "bin", "python") if venv
-                  else python)
+    python_exe = (os.path.join(str(app_dir), ".venv", "bin", "python")
+                  if venv else python)
     assert 'fullPath="%s"' % python_exe in web_config
     # The FastCGI application is in the (fake) applicationHost.config.
     from iiswsgi.iis.appcmd import find_fastcgi_application, \
@@ -54,7 +54,8 @@ def test_flow(tmp_path, python, example, name, args, venv):
     assert entry["environmentVariables"] == \
         application.environment_variables
     # Installing again (-i: the stamp is gone) replaces the entry.
-    again = run(command[:-len(args) or None] + ["-i"] + args,
+    again = run(command[:-len(args) or None] + ["-i", "-d", str(app_dir)]
+                + args,
                 str(tmp_path), env)
     entries = list_fastcgi_applications(
         [appcmd, "/apphostconfig:" + config])

@@ -18,9 +18,12 @@ gateway's tools ask of the real one, printing what the real one prints:
 Errors are printed as ``ERROR ( message:... )`` on standard output with a
 non-zero exit status.  IISWSGI_FAKE_APPCMD_DENIED=1 makes every call fail
 as appcmd does when it is not run as an administrator.
+IISWSGI_FAKE_APPCMD_RECORD=FILE appends each call's arguments to FILE, one
+JSON list a line, so a test can check the exact commands run.
 """
 
 import copy
+import json
 import os
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -461,6 +464,10 @@ def error_text(failure):
 def main(argv=None, environ=None):
     args = sys.argv[1:] if argv is None else argv
     env = os.environ if environ is None else environ
+    record = env.get("IISWSGI_FAKE_APPCMD_RECORD")
+    if record:
+        with open(record, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps(list(args)) + "\n")
     try:
         output = run(args, env)
     except Failure as failure:

@@ -66,7 +66,13 @@ def deploy(tmp_path, python, example, name, install_args):
     env = dict(os.environ, TEST_SITES=str(sites),
                IISWSGI_FAKE_APPHOST=config)
     env.pop("APPL_PHYSICAL_PATH", None)
+    # The package's build token finds the folder; a package without one
+    # (built by an older build_msdeploy) must name it.
+    from iiswsgi.msdeploy.stamp import read_build_token
+    token = read_build_token(str(app_dir))
+    where = ["--build-token", token] if token else [
+        "--directory", str(app_dir)]
     command = [python, "-m", "iiswsgi.msdeploy.install", "-v", "--appcmd",
-               appcmd, "-a", name] + install_args
+               appcmd] + where + ["-a", name] + install_args
     result = run(command, str(tmp_path), env, check=False)
     return app_dir, config, appcmd, env, command, result

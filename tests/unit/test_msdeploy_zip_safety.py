@@ -143,3 +143,84 @@ def test_extraction_of_a_written_package(project, tmp_path):
     assert (tmp_path / "site" / "pkg" / "app.py").read_text() == \
         "app = None\n"
     assert check_member("App/pkg/app.py") == ["App", "pkg", "app.py"]
+
+
+def test_extraction_replaces_a_hard_link_instead_of_writing_through_it(
+        tmp_path):
+    """A site owner's hard link, in the target, to a file elsewhere: the
+    member replaces the link; the other file keeps its content."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    target = tmp_path / "site"
+    target.mkdir()
+    os.link(outside / "precious", target / "ok.txt")
+    archive = evil_zip(tmp_path / "z.zip", "App/other.txt")
+    extract_package(str(archive), str(target), "App/")
+    assert (outside / "precious").read_text() == "keep me"
+    assert (target / "ok.txt").read_bytes() == b"fine"
+    assert os.stat(target / "ok.txt").st_nlink == 1
+
+
+@pytest.mark.parametrize("name", [
+    "App/web.config.", "App/web.config ", "App/folder./x.txt",
+    "App/sub /x.txt", "App/CON", "App/con.txt", "App/Nul.tar.gz",
+    "App/sub/PRN", "App/aux.py", "App/COM1.log", "App/lpt9", "App/com\u00b9",
+    "App/a<b", "App/what?", "App/star*", "App/pipe|x", 'App/q"t'])
+def test_extraction_refuses_names_windows_changes(tmp_path, name):
+    archive = evil_zip(tmp_path / "evil.zip", name)
+    with pytest.raises(PackageError, match="refusing the zip member"):
+        extract_package(str(archive), str(tmp_path / "site"), "App/")
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("name", ["App/OK.txt", "App/Ok.TXT/x", "app/y"])
+def test_extraction_refuses_names_differing_only_in_case(tmp_path, name):
+    archive = evil_zip(tmp_path / "evil.zip", name)
+    with pytest.raises(PackageError, match="differs only in case"):
+        extract_package(str(archive), str(tmp_path / "site"), "App/")
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("name", ["App/console.txt", "App/nullable",
+                                  "App/com10", "App/lpt.txt",
+                                  "App/con-fig.ini", "App/.well-known/x"])
+def test_extraction_keeps_names_that_only_look_special(tmp_path, name):
+    archive = evil_zip(tmp_path / "z.zip", name)
+    written = extract_package(str(archive), str(tmp_path / "site"), "App/")
+    assert str(tmp_path / "site" / name[4:]) in written
+
+
+def bomb(path, size, name="App/zeros.bin"):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("App/ok.txt", b"fine")
+        with archive.open(name, "w", force_zip64=True) as stream:
+            block = b"\0" * (1 << 20)
+            for _ in range(size >> 20):
+                stream.write(block)
+    return path
+
+
+def test_extraction_refuses_a_zip_bomb_by_ratio(tmp_path):
+    archive = bomb(tmp_path / "bomb.zip", 300 << 20)
+    assert os.path.getsize(archive) < 400 << 10     # ~300 KiB
+    with pytest.raises(PackageError, match="more than 200:1"):
+        extract_package(str(archive), str(tmp_path / "site"), "App/")
+    assert not (tmp_path / "site").exists()
+
+
+def test_extraction_caps_the_total_size(tmp_path):
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:
+        for index in range(3):
+            zipped.writestr("App/part%d" % index, os.urandom(1 << 20))
+    with pytest.raises(PackageError, match="would total more than"):
+        extract_package(str(archive), str(tmp_path / "site"), "App/",
+                        max_size=(2 << 20) + 10)
+    assert not (tmp_path / "site").exists()
+    written = extract_package(str(archive), str(tmp_path / "site"), "App/",
+                              max_size=3 << 20)
+    assert len(written) == 3
+    # The default: 2 GiB, 200:1.
+    from iiswsgi.msdeploy.package import MAX_EXTRACT_SIZE, MAX_RATIO
+    assert (MAX_EXTRACT_SIZE, MAX_RATIO) == (2 << 30, 200)
