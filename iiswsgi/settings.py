@@ -368,9 +368,9 @@ OPTIONS: Tuple[Option, ...] = (
            " secret is still needed)", env="WSGI_PTVSD_ALLOW_REMOTE",
            ini=False),
     Option("debug_pages", convert_bool, False, "false",
-           "show the load error and its traceback (redacted) on the 500 page"
-           " of an application that cannot be loaded: clients see it, so for"
-           " development only", env="WSGI_DEBUG", ini=False),
+           "add the traceback (redacted) to the 500 page of an application"
+           " that cannot be loaded: clients see it, so for development only",
+           env="WSGI_DEBUG", ini=False),
     Option("telemetry_key", _text, None, "",
            "trace requests and errors to Application Insights",
            env="APPINSIGHTS_INSTRUMENTATIONKEY", ini=False),
