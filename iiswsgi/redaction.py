@@ -85,10 +85,13 @@ _SHAPE_HINTS = ("=", "@", "eyJ", "AKIA", "ASIA")
 
 
 def _looks_random(run: str) -> bool:
-    """A base64 run that looks like a key, not a path or a word: letters
-    of both cases and digits, and few slashes."""
-    return (any(c.isdigit() for c in run) and any(c.isupper() for c in run)
-            and any(c.islower() for c in run)
+    """A base64 run that looks like a key, not a path or a name: digits,
+    and letters of both cases mixed as chance mixes them (a path such as
+    ``/srv/site/Lib/site-packages`` has one capital), and few slashes."""
+    letters = [c for c in run if c.isalpha()]
+    upper = sum(c.isupper() for c in letters)
+    return (sum(c.isdigit() for c in run) >= 2 and bool(letters)
+            and 0.15 <= upper / len(letters) <= 0.85
             and run.count("/") * 10 <= len(run))
 
 

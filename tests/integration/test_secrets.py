@@ -181,3 +181,40 @@ def test_debug_error_pages_and_the_process_environment(tmp_path):
         assert "[redacted]" in log and leaked(log) == [], log
     finally:
         gw.stop()
+
+
+def test_iiswsgi_enable_does_not_echo_a_secret_it_sets(tmp_path):
+    from tests.integration.test_enable_doctor import IIS
+    iis = IIS(tmp_path)
+    result = iis.run("enable", "--env", "DB_PASSWORD=enable-Pw-55x",
+                     "--env", "DATABASE_URL=postgres://u:enable-url-7q@h/d",
+                     "--env", "PYTHONPATH=C:\\app")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "    environment: DB_PASSWORD=[redacted]\n" in output
+    assert ("    environment: DATABASE_URL=postgres://u:[redacted]@h/d\n"
+            in output)
+    assert "    environment: PYTHONPATH=C:\\app\n" in output
+    assert "enable-Pw-55x" not in output and "enable-url-7q" not in output
+    # It was set all the same.
+    config = open(iis.config, encoding="utf-8").read()
+    assert "enable-Pw-55x" in config
+
+
+def test_a_failing_enable_does_not_show_a_secret_it_was_given(tmp_path):
+    """appcmd fails to set the variable: its command line, in the error,
+    holds the value."""
+    import stat
+    from tests.integration.test_enable_doctor import IIS
+    iis = IIS(tmp_path)
+    failing = tmp_path / "failing-appcmd"
+    failing.write_text('#!/bin/sh\ncase "$*" in *environmentVariables*)'
+                       ' echo "ERROR ( message:Failed to commit. )"; exit 13;;'
+                       '\nesac\nexec %s "$@"\n' % iis.appcmd)
+    failing.chmod(failing.stat().st_mode | stat.S_IXUSR)
+    result = iis.run("enable", "--env", "API_TOKEN=enable-Tok-31z",
+                     str(failing))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Failed to commit" in result.stderr
+    assert "[redacted]" in result.stderr
+    assert "enable-Tok-31z" not in result.stdout + result.stderr

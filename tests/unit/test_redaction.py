@@ -124,6 +124,10 @@ def test_keys_and_tokens_as_setting_values_whatever_their_name():
     assert secret_values(aws, "AWS_SECRET") == [aws]
     # Paths, words and numbers are not.
     for value in ("/home/someuser/projects/mywebapp/library", "12345",
+                  "/tmp/pytest-of-root/pytest-378/test_doctor_venv_redirector0"
+                  "/venv/Lib/site-packages",
+                  "C:\\Python313\\Lib\\site-packages;D:\\Apps\\Site2",
+                  "myproject.settings.Production2024Config",
                   "C:\\inetpub\\wwwroot\\app", "true",
                   "12345678901234567890123456789012345"):
         assert secret_values(value, "SOMETHING") == [], value
