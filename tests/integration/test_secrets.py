@@ -218,3 +218,20 @@ def test_a_failing_enable_does_not_show_a_secret_it_was_given(tmp_path):
     assert "Failed to commit" in result.stderr
     assert "[redacted]" in result.stderr
     assert "enable-Tok-31z" not in result.stdout + result.stderr
+
+
+def test_doctor_does_not_show_secrets_in_an_import_traceback(tmp_path):
+    from tests.integration.test_enable_doctor import IIS, make_site
+    iis = IIS(tmp_path)
+    assert iis.run("enable").returncode == 0
+    site = make_site(tmp_path, settings={
+        "DB_PASSWORD": "doctor-Pw-88q",
+        "DATABASE_URL": "mysql://u:doctor-url-6k@h/d"}, app=(
+        "import os\n"
+        "raise RuntimeError('no database: %r %s' % (\n"
+        "    os.environ['DB_PASSWORD'], os.environ['DATABASE_URL']))\n"))
+    result = iis.run("doctor", site)
+    assert "does not load" in result.stdout, result.stdout
+    assert "RuntimeError: no database: '[redacted]'" in result.stdout
+    assert "doctor-Pw-88q" not in result.stdout
+    assert "doctor-url-6k" not in result.stdout
