@@ -74,14 +74,16 @@ _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}")
 _HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Fa-f])")
 
-#: The shapes searched for in every text: (pattern, group holding the
-#: secret, 0 for the whole match).
-_TEXT_SHAPES = ((_KEY_VALUE, 1), (_USERINFO, 1), (_JWT, 0),
-                (_AWS_KEY_ID, 0))
-_TEXT_SHAPE = re.compile("|".join(
-    "(?:%s)" % pattern.pattern for pattern, _ in _TEXT_SHAPES))
-# Cheap test before the shapes: each needs one of these.
-_SHAPE_HINTS = ("=", "@", "eyJ", "AKIA", "ASIA")
+#: The shapes searched for in every text, each with what a text must
+#: hold for the shape to be there (a cheap test that spares most texts the
+#: regular expression), and whether that test is on the text in lower case.
+_TEXT_SHAPES = (
+    (_KEY_VALUE, ("password", "pwd", "passwd", "accountkey", "sharedaccess",
+                  "sig", "clientsecret", "client_secret"), True),
+    (_USERINFO, ("://",), False),
+    (_JWT, ("eyJ",), False),
+    (_AWS_KEY_ID, ("AKIA", "ASIA"), False),
+)
 
 
 def _looks_random(run: str) -> bool:
@@ -176,6 +178,36 @@ def encodings(value: str) -> Set[str]:
     return forms
 
 
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regular expression matching any of ``words``, longest first,
+    with common prefixes factored out (``ab(?:c|d)``), so a scan tries
+    each character against one branch per prefix instead of against every
+    word: what keeps a log line cheap with hundreds of forms registered."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node):
+        # The end of a word ("") sorts last among the branches: longer
+        # matches first.
+        branches = []
+        for char in sorted(node, key=lambda c: (c == "", c)):
+            if char == "":
+                branches.append("")
+            else:
+                branches.append(re.escape(char) + build(node[char]))
+        if len(branches) == 1:
+            return branches[0]
+        if branches[-1] == "":
+            body = "|".join(branches[:-1])
+            return "(?:%s)?" % body
+        return "(?:%s)" % "|".join(branches)
+    return build(trie)
+
+
 class Redactor:
     """Secrets to hide from text: each is replaced by ``marker`` in every
     form :func:`encodings` gives, longest first, so a secret holding
@@ -185,9 +217,10 @@ class Redactor:
     password, a JWT, an AWS key id).
 
     The pattern is compiled once per set of secrets (when one is added),
-    so :meth:`redact` costs one regular-expression scan of the text, plus
-    one for the shapes when the text holds ``=``, ``@`` or a token's
-    prefix."""
+    with common prefixes factored out (:func:`_trie_pattern`), so
+    :meth:`redact` costs one regular-expression scan of the text, plus one
+    per shape whose telltale (``password``, ``://``, ``eyJ``...) the text
+    holds."""
 
     def __init__(self, secrets: Iterable[Any] = (), marker: str = REDACTED,
                  min_length: int = 1, ignore: Iterable[str] = (),
@@ -215,9 +248,7 @@ class Redactor:
             if forms <= self._forms:
                 return
             self._forms |= forms
-            self._pattern = re.compile("|".join(
-                re.escape(form)
-                for form in sorted(self._forms, key=len, reverse=True)))
+            self._pattern = re.compile(_trie_pattern(self._forms))
 
     def _shape(self, match):
         # The group that matched holds the secret; 0: all of the match.
@@ -237,8 +268,19 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(self.marker, text)
-        if self.shapes and any(hint in text for hint in _SHAPE_HINTS):
-            text = _TEXT_SHAPE.sub(self._shape, text)
+        if self.shapes:
+            lower = None
+            for shape, hints, folded in _TEXT_SHAPES:
+                if folded:
+                    if "=" not in text:
+                        continue
+                    if lower is None:
+                        lower = text.lower()
+                    haystack = lower
+                else:
+                    haystack = text
+                if any(hint in haystack for hint in hints):
+                    text = shape.sub(self._shape, text)
         return text
 
 
