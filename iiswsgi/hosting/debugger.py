@@ -310,7 +310,13 @@ def start_debugger(address: str, secret: str,
         log.warning("the debugger cannot listen on %s:%d (%s); serving"
                     " without a debugger", host, port, error)
         return False
-    target = debugpy.listen(("127.0.0.1", 0))
+    try:
+        target = debugpy.listen(("127.0.0.1", 0))
+    except Exception as error:
+        relay.close()
+        log.warning("debugpy could not start (%s: %s); serving without a"
+                    " debugger", type(error).__name__, error)
+        return False
     relay.target = (target[0], target[1])
     _relays.append(relay.start())
     log.info("the debugger listens on %s:%d, behind a relay that wants proof"
