@@ -60,10 +60,12 @@ _MIN_BASE64 = 8
 _SECRET_KEYS = (r"password|pwd|passwd|accountkey|sharedaccesskey"
                 r"|sharedaccesssignature|sig|clientsecret|client_secret")
 # key=value, the value quoted ('...', "...", {...} as ODBC writes it) or
-# running to the next separator.
+# running to the next separator (a closing quote or bracket after it, as
+# in a repr()'d dict, is left out).
 _KEY_VALUE = re.compile(
     r"(?i:(?<![A-Za-z0-9_])(?:" + _SECRET_KEYS + r")\s*=\s*)"
-    r"('[^']*'|\"[^\"]*\"|\{[^}]*\}|[^;&\s'\"<>,][^;&\s<>,]*)")
+    r"('[^']*'|\"[^\"]*\"|\{[^}]*\}"
+    r"|[^;&\s'\"<>,](?:[^;&\s<>,]*[^;&\s'\"<>,)}\]])?)")
 # scheme://user:password@
 _USERINFO = re.compile(
     r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:'\"<>]*:([^\s/?#@'\"<>]+)@")

@@ -103,6 +103,9 @@ def test_shapes_in_free_text():
         assert leaked not in text, text
     assert "mysql://root:[redacted]@h/db" in text
     assert "Server=x;Pwd=[redacted];" in text
+    # A repr()'d mapping keeps its closing quote and brace.
+    assert redact(repr({"conn": "Server=x;Password=Kq1w2e3"})) == \
+        "{'conn': 'Server=x;Password=[redacted]'}"
 
 
 def test_ordinary_text_is_left_alone():
