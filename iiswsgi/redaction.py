@@ -90,12 +90,16 @@ _TEXT_SHAPES = (
 
 def _looks_random(run: str) -> bool:
     """A base64 run that looks like a key, not a path or a name: digits,
-    and letters of both cases mixed as chance mixes them (a path such as
-    ``/srv/site/Lib/site-packages`` has one capital), and few slashes."""
+    letters of both cases mixed as chance mixes them (a path such as
+    ``/srv/site/Lib/site-packages`` has one capital), a long piece between
+    dashes, underscores and slashes, and few slashes."""
     letters = [c for c in run if c.isalpha()]
     upper = sum(c.isupper() for c in letters)
+    # Names joined by - _ / (IISFCGI-<guid>, a-path/like-this) have no long
+    # piece; a key's pieces are long.
+    longest = max(len(piece) for piece in re.split(r"[-_/]", run))
     return (sum(c.isdigit() for c in run) >= 2 and bool(letters)
-            and 0.15 <= upper / len(letters) <= 0.85
+            and 0.15 <= upper / len(letters) <= 0.85 and longest >= 16
             and run.count("/") * 10 <= len(run))
 
 

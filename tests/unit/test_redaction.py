@@ -131,6 +131,8 @@ def test_keys_and_tokens_as_setting_values_whatever_their_name():
                   "/venv/Lib/site-packages",
                   "C:\\Python313\\Lib\\site-packages;D:\\Apps\\Site2",
                   "myproject.settings.Production2024Config",
+                  "\\\\.\\pipe\\IISFCGI-0b1d6a40-91c2-4d3e-8f7a-"
+                  "5e6d7c8b9a01",
                   "C:\\inetpub\\wwwroot\\app", "true",
                   "12345678901234567890123456789012345"):
         assert secret_values(value, "SOMETHING") == [], value
