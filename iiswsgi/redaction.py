@@ -196,6 +196,15 @@ def _trie_pattern(words: Iterable[str]) -> str:
             node = node.setdefault(char, {})
         node[""] = {}
 
+    def chain(char, node):
+        # A run of nodes with one child each is one literal, built without
+        # recursing (a PEM key is thousands of characters long).
+        text = [char]
+        while len(node) == 1 and "" not in node:
+            (char, node), = node.items()
+            text.append(char)
+        return re.escape("".join(text)) + build(node)
+
     def build(node):
         # The end of a word ("") sorts last among the branches: longer
         # matches first.
@@ -204,7 +213,7 @@ def _trie_pattern(words: Iterable[str]) -> str:
             if char == "":
                 branches.append("")
             else:
-                branches.append(re.escape(char) + build(node[char]))
+                branches.append(chain(char, node[char]))
         if len(branches) == 1:
             return branches[0]
         if branches[-1] == "":

@@ -21,6 +21,14 @@ def test_redactor_hides_longest_first_and_percent_encoded():
     assert text == "[redacted], [redacted], [redacted] and [redacted]"
 
 
+def test_a_long_secret_such_as_a_pem_key():
+    key = ("-----BEGIN PRIVATE KEY-----\n"
+           + base64.b64encode(os.urandom(3000)).decode()
+           + "\n-----END PRIVATE KEY-----")
+    hide = Redactor([key, key[:-40] + "x"])
+    assert hide.redact("key: %s." % key) == "key: [redacted]."
+
+
 def test_logs_keeps_the_names_it_had():
     assert logs.Redactor is Redactor and logs.redact is redact
     assert logs.protect_secrets is protect_secrets
