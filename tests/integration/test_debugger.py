@@ -187,3 +187,42 @@ def test_a_short_secret_starts_no_debugger(site):
     assert "WSGI_PTVSD_SECRET has fewer than 8 characters" in gw.log_text()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_the_relay_opens_nothing_behind_it_for_a_refused_client():
+    """DebugRelay on its own, in front of a plain listening socket: a
+    silent client is closed after the handshake timeout, and neither it
+    nor a wrong proof ever causes a connection to what the relay guards;
+    a right proof does."""
+    from iiswsgi.hosting.debugger import DebugRelay
+    guarded = socket.create_server(("127.0.0.1", 0))
+    guarded.settimeout(0.5)
+    relay = DebugRelay(("127.0.0.1", 0), guarded.getsockname(), SECRET,
+                       timeout=0.5).start()
+    try:
+        with socket.create_connection(relay.address) as silent:
+            banner(silent)
+            started = time.monotonic()
+            data, closed = read_all(silent, timeout=5)
+            assert closed and data == b""
+            assert time.monotonic() - started < 4
+        with socket.create_connection(relay.address) as wrong:
+            nonce = banner(wrong)
+            wrong.sendall(connect_proof(SECRET + "x", nonce).encode() + b"\n")
+            assert read_all(wrong) == (b"", True)
+        with pytest.raises(socket.timeout):
+            guarded.accept()
+        with socket.create_connection(relay.address) as right:
+            nonce = banner(right)
+            right.sendall(connect_proof(SECRET, nonce).encode() + b"\n")
+            guarded.settimeout(10)
+            behind, _ = guarded.accept()
+            with behind:
+                assert right.recv(3) == b"OK\n"
+                right.sendall(b"ping")
+                assert behind.recv(4) == b"ping"
+                behind.sendall(b"pong")
+                assert right.recv(4) == b"pong"
+    finally:
+        relay.close()
+        guarded.close()
