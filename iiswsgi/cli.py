@@ -125,6 +125,7 @@ def _appcmd_command(name, words):
 
 def _enable(args):
     from .iis.appcmd import AppcmdError
+    from .redaction import redact_value
     from .registration import enable, handler_snippet
     command = _appcmd_command("enable", args.appcmd)
     environment = {}
@@ -153,7 +154,7 @@ def _enable(args):
         _say("The FastCGI application %s is already registered; nothing to"
              " do." % processor)
     for name, value in result.entry.get("environmentVariables", {}).items():
-        _say("    environment: %s=%s" % (name, value))
+        _say("    environment: %s=%s" % (name, redact_value(name, value)))
     _say("It can now be used as a FastCGI script processor.")
     _say()
     _say("The site's handler must name it exactly, character for character"

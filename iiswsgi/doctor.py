@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from . import logs
+from .redaction import redact_text
 from .iis import appcmd as appcmd_module
 from .iis.cmdline import quote_path
 from .iis.webconfig import (ConfigError, Handler, application_name,
@@ -395,7 +396,8 @@ class _Doctor:
         except OSError as error:
             self.add(PROBLEM, "cannot run %s: %s" % (python, error))
             return
-        output = result.stdout.decode("utf-8", "replace").strip()
+        output = redact_text(result.stdout.decode("utf-8", "replace").strip(),
+                             {**self.environ, **settings})
         if result.returncode == 0:
             self.add(OK, "WSGI_HANDLER %s loads with %s%s" % (
                 handler, python, note))

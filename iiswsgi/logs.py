@@ -7,23 +7,22 @@ the WSGI_LOG setting, or the first writable of
 ``%IIS_USER_HOME%\\Logs\\iiswsgi.log``, ``%TEMP%\\iiswsgi.log`` and
 ``iiswsgi.log`` in the system's temporary directory.
 
-Secrets never reach it: the values of settings whose names look secret
-(``WSGI_PTVSD_SECRET``, ``APPINSIGHTS_INSTRUMENTATIONKEY``, connection
-strings, ``*PASSWORD*``, ``*TOKEN*``, ``*KEY*``, ...) are registered with
-:func:`protect_secrets`, and every line the log handlers write (messages,
-tracebacks, the application's ``print()``) has them replaced by
-``[redacted]``, as do the gateway's error pages (:func:`redact`).
+Secrets never reach it: every line the log handlers write (messages,
+tracebacks, the application's ``print()``) goes through
+:func:`iiswsgi.redaction.redact`.
 """
 
 import io
 import logging
 import os
-import re
 import sys
 import tempfile
 import threading
-from typing import Any, Iterable, List, Mapping, Optional, TextIO
-from urllib.parse import quote
+from typing import List, Mapping, Optional, TextIO
+
+# Redaction lives in iiswsgi.redaction; its names stay importable from here.
+from .redaction import (REDACTED, Redactor, add_secret, is_secret_name,
+                        protect_secrets, redact)
 
 __all__ = ["FORMAT", "REDACTED", "LogWriter", "Redactor", "add_secret",
            "candidates", "configure", "is_secret_name", "open_log_file",
@@ -37,103 +36,6 @@ LOG_NAME = "iiswsgi.log"
 
 # Handlers this module added, so configuring again replaces them.
 _installed = []
-
-REDACTED = "[redacted]"
-
-_SECRET_NAME = re.compile(
-    r"SECRET|PASSWORD|PASSWD|PASSPHRASE|PWD|TOKEN|KEY|CONNECTION_?STRING"
-    r"|CONN_?STR|CREDENTIAL|SIGNATURE|PRIVATE|(?:^|_)(?:SAS|AUTH|DSN)(?:_|$)",
-    re.IGNORECASE)
-# Values too common to be anyone's secret (and to redact everywhere).
-_NOT_SECRET = frozenset(("true", "false", "yes", "no", "on", "off", "none",
-                         "null"))
-_MIN_SECRET = 4
-
-
-class Redactor:
-    """Secrets to hide from text: each is replaced by ``marker`` as it is
-    and percent-encoded (as it appears in a URL), longest first, so a
-    secret holding another is hidden whole.  Values shorter than
-    ``min_length`` or in ``ignore`` (lower case) are not taken."""
-
-    def __init__(self, secrets: Iterable[Any] = (), marker: str = REDACTED,
-                 min_length: int = 1,
-                 ignore: Iterable[str] = ()) -> None:
-        self.marker = marker
-        self.min_length = min_length
-        self.ignore = frozenset(ignore)
-        self._secrets = set()
-        self._pattern = None
-        self._lock = threading.Lock()
-        self.add(*secrets)
-
-    def add(self, *values: Any) -> None:
-        """Hide each of ``values`` from now on."""
-        forms = set()
-        for value in values:
-            value = str(value or "")
-            if (len(value) < self.min_length
-                    or value.lower() in self.ignore):
-                continue
-            forms.add(value)
-            forms.add(quote(value, safe=""))
-        with self._lock:
-            if forms <= self._secrets:
-                return
-            self._secrets.update(forms)
-            self._pattern = re.compile("|".join(
-                re.escape(v)
-                for v in sorted(self._secrets, key=len, reverse=True)))
-
-    def redact(self, text: str) -> str:
-        """``text`` with every secret replaced by the marker."""
-        pattern = self._pattern
-        if pattern is None or not text:
-            return text
-        return pattern.sub(self.marker, text)
-
-
-# The process's secrets: what the log handlers and error pages hide.
-_registry = Redactor(min_length=_MIN_SECRET, ignore=_NOT_SECRET)
-
-
-# Names that look secret and are not (the working directory, a socket).
-_NOT_SECRET_NAMES = frozenset(("PWD", "OLDPWD", "SSH_AUTH_SOCK"))
-
-
-def is_secret_name(name: Optional[str]) -> bool:
-    """True for a setting whose name says its value is secret."""
-    name = (name or "").strip()
-    return (bool(_SECRET_NAME.search(name))
-            and name.upper() not in _NOT_SECRET_NAMES)
-
-
-def add_secret(value: Any) -> None:
-    """Never write ``value`` to the log (nor to an error page); a
-    connection string's secret parts (``InstrumentationKey=...;``,
-    ``Password=...``) are registered on their own too."""
-    value = str(value or "").strip()
-    values = {value}
-    if "=" in value:
-        for part in value.split(";"):
-            name, _, part_value = part.partition("=")
-            if is_secret_name(name.strip()):
-                values.add(part_value.strip())
-    _registry.add(*values)
-
-
-def protect_secrets(settings: Mapping[str, Any]) -> None:
-    """:func:`add_secret` for every value of ``settings`` (a mapping, such
-    as the appSettings or ``os.environ``) whose name looks secret."""
-    for name, value in settings.items():
-        if is_secret_name(name):
-            add_secret(value)
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret (as it is or percent-encoded)
-    replaced by ``[redacted]``."""
-    return _registry.redact(text)
 
 
 class _Formatter(logging.Formatter):

@@ -10,10 +10,15 @@ transient failure (a connection error, a timeout, 408, 429 or 5xx, an
 ``${NAME}`` in the destination and in header values is taken from the
 environment, so tokens stay out of setup.cfg and the command line.
 Credentials never reach a message: query strings and user:password parts
-of URLs are shown as ``[redacted]``, header values are never shown, and any
-value taken from the environment is masked wherever it appears.
+of URLs are shown as ``[redacted]``, and the values of headers (but for a
+few that hold no secret, such as ``x-ms-blob-type``), path segments that
+look like tokens and any value taken from the environment are masked
+wherever they appear, server answers echoing them included.  A destination
+that is not a valid URL (a space, a control character, a bad port) is
+refused before anything is sent, showing it redacted.
 """
 
+import http.client
 import logging
 import os
 import re
@@ -29,7 +34,7 @@ from urllib.request import url2pathname
 
 from .errors import IISWSGIError
 from .files import write_atomically
-from .logs import REDACTED, Redactor
+from .redaction import REDACTED, Redactor, secret_values
 from .protocol.cgi import TOKEN
 from .webpi.values import file_digest, stream_digest
 
@@ -42,6 +47,14 @@ TRANSIENT_STATUS = (408, 425, 429, 500, 502, 503, 504)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s'\"<>]+", re.IGNORECASE)
 _HEADER = re.compile(r"^\s*(" + TOKEN + r")\s*:\s*(.*?)\s*$")
+# What a URL or a header value may not hold: http.client refuses these,
+# with the whole URL (token included) in its message.
+_BAD_URL_CHARACTER = re.compile(r"[\x00-\x20\x7f-\U0010ffff]")
+_BAD_HEADER_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Headers whose values are no secret, shown as they are.
+_PLAIN_HEADERS = frozenset(("content-type", "x-ms-blob-type", "x-ms-version",
+                            "x-ms-blob-content-type", "cache-control",
+                            "accept", "user-agent", "content-encoding"))
 
 
 class PublishError(IISWSGIError):
@@ -55,7 +68,11 @@ class _Transient(Exception):
 
 def _redact_url(match):
     base, mark, rest = match.group(0).partition("?")
-    parts = urlsplit(base)
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        # Not a URL urllib can take apart ("http://[bad"): hide it all.
+        return REDACTED
     netloc = parts.netloc
     if "@" in netloc:
         netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
@@ -64,18 +81,56 @@ def _redact_url(match):
 
 
 def _query_secrets(url):
-    """The secret parts of a URL: its query string, each query value, and
-    its password."""
+    """The secret parts of a URL: its query string, each query value, its
+    password, and the path segments that look like tokens."""
     parts = urlsplit(url)
     found = [parts.query, parts.password]
     found += [value for _, value in parse_qsl(parts.query)]
+    for segment in parts.path.split("/"):
+        found += secret_values(segment)
     return [item for item in found if item and len(item) > 2]
+
+
+def _header_secrets(name, value):
+    """What to hide of a header's value: all of it (and the credentials
+    after an ``Authorization`` scheme word) unless the header is plain."""
+    if name.lower() in _PLAIN_HEADERS:
+        return []
+    found = [value]
+    scheme, _, credentials = value.partition(" ")
+    if credentials.strip():
+        found.append(credentials.strip())
+    return [item for item in found if len(item) > 2]
+
+
+def _check_url(text, secrets):
+    """PublishError, showing ``text`` redacted, when it is no URL
+    http.client can send."""
+    bad = _BAD_URL_CHARACTER.search(text)
+    if bad:
+        character = bad.group(0)
+        what = {" ": "a space", "\t": "a tab", "\n": "a line break",
+                "\r": "a line break"}.get(
+            character, "the character U+%04X" % ord(character))
+        raise PublishError(
+            "the destination %s holds %s at position %d: percent-encode it"
+            " (a space is %%20)" % (redact(text, secrets), what,
+                                     bad.start() + 1))
+    parts = urlsplit(text)
+    try:
+        parts.port
+    except ValueError:
+        raise PublishError("the destination %s has a bad port: give"
+                           " host:NUMBER" % redact(text, secrets)) from None
+    if not parts.hostname:
+        raise PublishError("the destination %s names no host"
+                           % redact(text, secrets))
 
 
 def redact(text: object, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret value, URL query string and URL
     user:password replaced by ``[redacted]``."""
-    return _URL.sub(_redact_url, Redactor(secrets).redact(str(text)))
+    return Redactor(secrets).redact(_URL.sub(_redact_url, str(text)))
 
 
 def _expand(text, environ, secrets, what):
@@ -213,6 +268,12 @@ class HttpDestination(_Destination):
             raise _Transient(redact("%s %s failed: %s" % (
                 request.get_method(), self.show(filename), reason),
                 self.secrets)) from None
+        except (http.client.HTTPException, ValueError) as error:
+            # An URL or header http.client refuses (checked up front, so
+            # this is a file name's doing): its message holds the URL.
+            raise PublishError(redact("%s %s: %s: %s" % (
+                request.get_method(), self.show(filename),
+                type(error).__name__, error), self.secrets)) from None
 
     def put(self, path: str, filename: str, size: int) -> None:
         headers = {"Content-Type": content_type(filename),
@@ -262,10 +323,17 @@ def parse_destination(destination: str, headers: Iterable[str] = (),
         if not match:
             raise PublishError("the header %r is not 'Name: value'"
                                % redact(line.split(":", 1)[0], secrets))
-        parsed[match.group(1)] = _expand(match.group(2), env, secrets,
-                                         "the header " + match.group(1))
+        name = match.group(1)
+        value = _expand(match.group(2), env, secrets, "the header " + name)
+        secrets += _header_secrets(name, value)
+        if _BAD_HEADER_CHARACTER.search(value):
+            raise PublishError("the header %s holds a control character"
+                               " (a line break?): give its value on one"
+                               " line" % name)
+        parsed[name] = value
     if scheme in ("http", "https"):
         secrets += _query_secrets(text)
+        _check_url(text, secrets)
         return HttpDestination(text, parsed, secrets, timeout)
     if parsed:
         raise PublishError("headers (--header) are for http(s)://"

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .iis import appcmd as appcmd_module
 from .iis import webconfig
 from .iis.cmdline import quote_path
+from .redaction import Redactor, redact_value, secret_values
 
 __all__ = ["ARGUMENTS", "Registration", "disable", "enable",
            "handler_snippet", "script_processor",
@@ -104,6 +105,22 @@ def enable(appcmd: "Union[appcmd_module.Appcmd, str, None]" = None,
     for name, value in environment.items():
         appcmd_module.bracket_expression(name=name, value=value)
     command = appcmd_module.as_appcmd(appcmd)
+    try:
+        return _enable(command, full_path, arguments, environment,
+                       attributes)
+    except appcmd_module.AppcmdError as error:
+        # Its command line holds the values given: hide the secret ones.
+        hide = Redactor([secret for name, value in environment.items()
+                         for secret in secret_values(value, name)])
+        error.command = (None if error.command is None
+                         else hide.redact(error.command))
+        error.message = hide.redact(error.message)
+        error.output = hide.redact(error.output)
+        error.args = (error.message,)
+        raise
+
+
+def _enable(command, full_path, arguments, environment, attributes):
     existing = _registered(command, full_path, arguments)
     if existing is None:
         try:
@@ -144,7 +161,8 @@ def _set_environment(command, entry, environment):
                 full_path, arguments, found[0], appcmd=command)
         appcmd_module.add_fastcgi_environment_variable(
             full_path, arguments, name, value, appcmd=command)
-        log.info("set %s=%s for %s|%s", name, value, full_path, arguments)
+        log.info("set %s=%s for %s|%s", name, redact_value(name, value),
+                 full_path, arguments)
         changed = True
     return changed
 

@@ -363,6 +363,14 @@ OPTIONS: Tuple[Option, ...] = (
     Option("debugger_address", _text, "localhost:5678", "`localhost:5678`",
            "where the remote debugger listens", env="WSGI_PTVSD_ADDRESS",
            ini=False),
+    Option("debugger_allow_remote", convert_bool, False, "false",
+           "let the debugger listen on an address other than loopback (the"
+           " secret is still needed)", env="WSGI_PTVSD_ALLOW_REMOTE",
+           ini=False),
+    Option("debug_pages", convert_bool, False, "false",
+           "add the traceback (redacted) to the 500 page of an application"
+           " that cannot be loaded: clients see it, so for development only",
+           env="WSGI_DEBUG", ini=False),
     Option("telemetry_key", _text, None, "",
            "trace requests and errors to Application Insights",
            env="APPINSIGHTS_INSTRUMENTATIONKEY", ini=False),

@@ -46,7 +46,8 @@ class HostedApplication:
                     message = "%s: %s" % (type(error).__name__, error)
                     log.error("could not load the WSGI application: %s",
                               message, exc_info=True)
-                    self.application = load_error_application(message)
+                    self.application = load_error_application(message,
+                                                              error)
             return self.application
 
     def __call__(self, environ: MutableMapping[str, Any],

@@ -1,46 +1,444 @@
 """wfastcgi's WSGI_PTVSD_SECRET and WSGI_PTVSD_ADDRESS: a remote debugger
-listener, with debugpy (ptvsd's successor) or ptvsd, when installed."""
+that only a client proving the secret reaches.
 
+A debugger attached to the gateway pauses it and runs any code as the
+application pool's identity, so it is never reachable without the secret.
+debugpy has no secret of its own: it listens on an ephemeral port of
+127.0.0.1 that only this process is told, and on WSGI_PTVSD_ADDRESS an
+authenticating relay listens instead.  The relay's handshake (version 1):
+
+1. the relay sends ``IISWSGI-DEBUG 1 <nonce>\\n``, the nonce 32 random
+   bytes in hex;
+2. the client answers within 10 seconds with
+   ``<HMAC-SHA256(key=secret, message=nonce bytes) in hex>\\n``;
+3. the relay compares it (:func:`hmac.compare_digest`); if it is right it
+   sends ``OK\\n`` and from then on passes bytes both ways between the
+   client and debugpy (the Debug Adapter Protocol).  If it is not, the
+   connection is closed with nothing more sent, and the refusal is logged.
+
+Visual Studio Code cannot do the handshake itself: on the developer's
+machine, ``python -m iiswsgi.hosting.debugger connect HOST:PORT`` (the
+secret from WSGI_PTVSD_SECRET in its environment, else asked for) listens
+on ``127.0.0.1:5678`` and does it for every debugger that attaches there.
+
+The relay listens on a loopback address only (``localhost``,
+``127.0.0.1``, ``::1``) unless WSGI_PTVSD_ALLOW_REMOTE is true, which is
+logged as a warning; the secret is needed either way, and must be at
+least 8 characters.  ptvsd is used only in its 3.x releases, which check
+the secret themselves; later ones take none and are refused.
+"""
+
+import argparse
+import getpass
+import hashlib
+import hmac
+import ipaddress
 import logging
+import os
+import socket
+import sys
+import threading
+import time
+from typing import List, Optional, Sequence, Tuple
 
-__all__ = ["start_debugger"]
+from .. import settings as options_table
+
+__all__ = ["DebugRelay", "HANDSHAKE_TIMEOUT", "MIN_SECRET", "connect_proof",
+           "forward", "main", "start_debugger"]
 
 log = logging.getLogger(__name__)
 
+#: The relay's first line starts so, then the nonce.
+BANNER = b"IISWSGI-DEBUG 1 "
+#: Seconds a client has to prove the secret.
+HANDSHAKE_TIMEOUT = 10.0
+#: The shortest secret accepted.
+MIN_SECRET = 8
+#: Handshakes in progress at once; more connections wait to be accepted.
+MAX_HANDSHAKES = 4
+#: Seconds a refused client waits before its connection closes, so the
+#: secret cannot be guessed quickly.
+REFUSAL_DELAY = 1.0
 
-def start_debugger(address: str, secret: str) -> bool:
-    """Listen for a debugger at ``address`` (host:port).  Returns True when
-    a debugger listens.  The secret is never logged."""
-    host, _, port_text = address.rpartition(":")
+_LINE_LIMIT = 256
+_relays: List["DebugRelay"] = []
+
+
+def connect_proof(secret: str, nonce_hex: str) -> str:
+    """The answer to the relay's nonce: HMAC-SHA256 of the nonce's bytes,
+    keyed with the secret (UTF-8), in hex."""
+    return hmac.new(secret.encode("utf-8"), bytes.fromhex(nonce_hex),
+                    hashlib.sha256).hexdigest()
+
+
+def _read_line(sock: socket.socket, deadline: float) -> Optional[bytes]:
+    """One line (without its newline) read before ``deadline``; None when
+    the peer closes, is too slow or sends more than a line's worth."""
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or len(data) > _LINE_LIMIT:
+            return None
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(_LINE_LIMIT)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    if rest:
+        # A client that does not wait for OK is not one that did the
+        # handshake (a debugger speaking DAP at once, say).
+        return None
+    return line.rstrip(b"\r")
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while True:
+            data = source.recv(1 << 16)
+            if not data:
+                break
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _splice(one: socket.socket, other: socket.socket) -> None:
+    """Pass bytes both ways until either side closes; then close both."""
+    one.settimeout(None)
+    other.settimeout(None)
+    back = threading.Thread(target=_pipe, args=(other, one), daemon=True,
+                            name="iiswsgi-debug-relay")
+    back.start()
+    _pipe(one, other)
+    back.join()
+    one.close()
+    other.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                flags=socket.AI_PASSIVE)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+        if exclusive is not None:
+            # Windows: no other process may bind the port over this one.
+            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(8)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class DebugRelay:
+    """Listen on ``address`` (host, port); pass the connections of clients
+    that prove ``secret`` on to ``target`` (debugpy's own address)."""
+
+    def __init__(self, address: Tuple[str, int], target: Tuple[str, int],
+                 secret: str, timeout: float = HANDSHAKE_TIMEOUT) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._key = secret
+        self._sock = _listening_socket(*address)
+        self.address: Tuple[str, int] = self._sock.getsockname()[:2]
+        self._slots = threading.BoundedSemaphore(MAX_HANDSHAKES)
+        self._closed = False
+
+    def start(self) -> "DebugRelay":
+        """Accept clients on a thread of its own."""
+        threading.Thread(target=self._accept, daemon=True,
+                         name="iiswsgi-debug-relay").start()
+        return self
+
+    def close(self) -> None:
+        self._closed = True
+        self._sock.close()
+
+    def _accept(self):
+        while not self._closed:
+            self._slots.acquire()
+            try:
+                client, peer = self._sock.accept()
+            except OSError:
+                self._slots.release()
+                if self._closed:
+                    return
+                continue
+            threading.Thread(target=self._serve, args=(client, peer),
+                             daemon=True, name="iiswsgi-debug-relay").start()
+
+    def _refuse(self, client, peer, why):
+        log.warning("refused a debugger connection from %s: %s", peer[0], why)
+        time.sleep(REFUSAL_DELAY)
+        client.close()
+
+    def _serve(self, client, peer):
+        try:
+            nonce = os.urandom(32).hex()
+            try:
+                client.sendall(BANNER + nonce.encode("ascii") + b"\n")
+            except OSError:
+                client.close()
+                return
+            line = _read_line(client, time.monotonic() + self.timeout)
+            expected = connect_proof(self._key, nonce).encode("ascii")
+            if line is None:
+                return self._refuse(client, peer, "no proof of"
+                                    " WSGI_PTVSD_SECRET in time (connect"
+                                    " with python -m iiswsgi.hosting."
+                                    "debugger connect)")
+            if not hmac.compare_digest(line.strip(), expected):
+                return self._refuse(client, peer, "wrong proof of"
+                                    " WSGI_PTVSD_SECRET")
+            try:
+                debuggee = socket.create_connection(self.target, timeout=10)
+            except OSError as error:
+                log.warning("the debugger at %s:%d cannot be reached: %s",
+                            self.target[0], self.target[1], error)
+                client.close()
+                return
+        finally:
+            self._slots.release()
+        log.info("a debugger connected from %s", peer[0])
+        try:
+            client.sendall(b"OK\n")
+        except OSError:
+            client.close()
+            debuggee.close()
+            return
+        _splice(client, debuggee)
+
+
+def _split_address(address: str) -> Optional[Tuple[str, int]]:
+    host, _, port_text = address.strip().rpartition(":")
     try:
         port = int(port_text)
     except ValueError:
+        return None
+    if not 0 <= port <= 65535:
+        return None
+    return host.strip("[]"), port
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _allow_remote() -> bool:
+    opt = next(o for o in options_table.OPTIONS
+               if o.env == "WSGI_PTVSD_ALLOW_REMOTE")
+    raw = os.environ.get(opt.env)
+    if raw is None:
+        return False
+    try:
+        return bool(options_table.convert(opt, raw, options_table.ENVIRONMENT))
+    except options_table.SettingsError as error:
+        log.warning("%s", error)
+        return False
+
+
+def start_debugger(address: str, secret: str,
+                   allow_remote: Optional[bool] = None) -> bool:
+    """Listen for a debugger at ``address`` (host:port) behind the
+    authenticating relay; True when one listens.  ``allow_remote`` (None:
+    the WSGI_PTVSD_ALLOW_REMOTE setting) lets the relay listen on an
+    address other than loopback.  The secret is never logged."""
+    parsed = _split_address(address)
+    if parsed is None:
         log.warning("WSGI_PTVSD_ADDRESS %r is not host:port; not starting"
                     " the debugger", address)
         return False
-    host = host.strip("[]") or "localhost"
+    host, port = parsed
+    host = host or "localhost"
     try:
         import debugpy
     except ImportError:
         debugpy = None
-    if debugpy is not None:
-        debugpy.listen((host, port))
-        log.info("debugpy is listening on %s:%d: attach to it from Visual"
-                 " Studio Code or Visual Studio.  debugpy has no secret, so"
-                 " WSGI_PTVSD_SECRET cannot protect it: keep the address on"
-                 " localhost or behind a firewall", host, port)
-        return True
+    ptvsd = None
+    if debugpy is None:
+        try:
+            import ptvsd
+        except ImportError:
+            log.warning("WSGI_PTVSD_SECRET is set but neither debugpy nor"
+                        " ptvsd is installed (pip install debugpy); serving"
+                        " without a debugger")
+            return False
+    if len(secret or "") < MIN_SECRET:
+        log.warning("WSGI_PTVSD_SECRET has fewer than %d characters; not"
+                    " starting the debugger: give a longer one (16 random"
+                    " characters or more)", MIN_SECRET)
+        return False
+    if not _is_loopback(host):
+        if allow_remote is None:
+            allow_remote = _allow_remote()
+        if not allow_remote:
+            log.warning("WSGI_PTVSD_ADDRESS %s:%d is not a loopback address;"
+                        " not starting the debugger: use localhost:PORT (and"
+                        " an SSH or RDP tunnel), or set"
+                        " WSGI_PTVSD_ALLOW_REMOTE=true to listen there",
+                        host, port)
+            return False
+        log.warning("WSGI_PTVSD_ALLOW_REMOTE: the debugger listens on %s:%d,"
+                    " reachable from other machines by whoever proves"
+                    " WSGI_PTVSD_SECRET; the traffic after the handshake is"
+                    " not encrypted", host, port)
+    if debugpy is None:
+        return _start_ptvsd(ptvsd, host, port, secret)
+    bind = "127.0.0.1" if host.lower() == "localhost" else host
     try:
-        import ptvsd
-    except ImportError:
-        log.warning("WSGI_PTVSD_SECRET is set but neither debugpy nor ptvsd"
-                    " is installed (pip install debugpy); serving without a"
-                    " debugger")
+        relay = DebugRelay((bind, port), ("127.0.0.1", 0), secret)
+    except OSError as error:
+        log.warning("the debugger cannot listen on %s:%d (%s); serving"
+                    " without a debugger", host, port, error)
         return False
     try:
-        ptvsd.enable_attach(secret, address=(host, port))
-    except TypeError:
-        # Later ptvsd releases take no secret.
-        ptvsd.enable_attach(address=(host, port))
-    log.info("ptvsd is listening on %s:%d", host, port)
+        target = debugpy.listen(("127.0.0.1", 0))
+    except Exception as error:
+        relay.close()
+        log.warning("debugpy could not start (%s: %s); serving without a"
+                    " debugger", type(error).__name__, error)
+        return False
+    relay.target = (target[0], target[1])
+    _relays.append(relay.start())
+    log.info("the debugger listens on %s:%d, behind a relay that wants proof"
+             " of WSGI_PTVSD_SECRET: on your machine run `python -m"
+             " iiswsgi.hosting.debugger connect %s:%d` and attach Visual"
+             " Studio Code to the local address it names", bind,
+             relay.address[1], bind, relay.address[1])
     return True
+
+
+def _start_ptvsd(ptvsd, host, port, secret):
+    version = str(getattr(ptvsd, "__version__", ""))
+    if not version.startswith("3."):
+        log.warning("ptvsd %s takes no secret, so it cannot check"
+                    " WSGI_PTVSD_SECRET; not starting the debugger: pip"
+                    " install debugpy", version or "(unknown version)")
+        return False
+    ptvsd.enable_attach(secret, address=(host, port))
+    log.info("ptvsd %s is listening on %s:%d; it checks WSGI_PTVSD_SECRET",
+             version, host, port)
+    return True
+
+
+# -- the developer's side ----------------------------------------------------
+
+def _client_handshake(remote: socket.socket, secret: str, where: str
+                      ) -> None:
+    """Answer the relay's nonce; OSError when it refuses."""
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+    data = b""
+    while b"\n" not in data:
+        remote.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = remote.recv(_LINE_LIMIT)
+        if not chunk or len(data) > _LINE_LIMIT:
+            raise OSError("%s is not an iiswsgi debugger relay" % where)
+        data += chunk
+    line = data.partition(b"\n")[0].strip()
+    if not line.startswith(BANNER.strip()):
+        raise OSError("%s is not an iiswsgi debugger relay" % where)
+    nonce = line[len(BANNER):].decode("ascii", "replace").strip()
+    remote.sendall(connect_proof(secret, nonce).encode("ascii") + b"\n")
+    answer = b""
+    while b"\n" not in answer:
+        remote.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = remote.recv(16)
+        if not chunk:
+            raise OSError("%s refused the secret: check WSGI_PTVSD_SECRET"
+                          % where)
+        answer += chunk
+    if answer != b"OK\n":
+        raise OSError("%s answered %r, not OK" % (where, answer[:40]))
+
+
+def forward(remote: Tuple[str, int], secret: str,
+            listen: Tuple[str, int] = ("127.0.0.1", 5678),
+            ready: Optional[threading.Event] = None,
+            bound: Optional[list] = None) -> None:
+    """Listen on ``listen`` (loopback) and pass each connection to the
+    relay at ``remote``, after proving ``secret`` to it; runs until
+    interrupted.  ``bound`` gets the address listened on, ``ready`` is set
+    once listening."""
+    if not _is_loopback(listen[0]):
+        raise OSError("the forwarder listens on loopback only, not %s"
+                      % listen[0])
+    server = _listening_socket(*listen)
+    if bound is not None:
+        bound.append(server.getsockname()[:2])
+    where = "%s:%d" % remote
+    log.info("attach the debugger to %s:%d; it is passed to %s",
+             listen[0], server.getsockname()[1], where)
+    if ready is not None:
+        ready.set()
+
+    def serve(local):
+        try:
+            upstream = socket.create_connection(remote, timeout=10)
+            _client_handshake(upstream, secret, where)
+        except OSError as error:
+            log.error("cannot reach the debugger at %s: %s", where, error)
+            local.close()
+            return
+        _splice(local, upstream)
+
+    with server:
+        while True:
+            local, _ = server.accept()
+            threading.Thread(target=serve, args=(local,), daemon=True).start()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m iiswsgi.hosting.debugger connect HOST:PORT``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m iiswsgi.hosting.debugger",
+        description="Attach a debugger to an iiswsgi gateway's"
+                    " WSGI_PTVSD_ADDRESS: listen locally, prove"
+                    " WSGI_PTVSD_SECRET to the gateway's relay, pass the"
+                    " debugger's bytes on.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    connect = commands.add_parser("connect", help="forward a local port")
+    connect.add_argument("address", help="the gateway's WSGI_PTVSD_ADDRESS"
+                         " (host:port), as this machine reaches it")
+    connect.add_argument("--listen", default="127.0.0.1:5678",
+                         help="where the debugger attaches (loopback;"
+                              " default 127.0.0.1:5678)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    remote = _split_address(args.address)
+    listen = _split_address(args.listen)
+    if remote is None or listen is None:
+        parser.error("give addresses as host:port")
+    secret = os.environ.get("WSGI_PTVSD_SECRET") or getpass.getpass(
+        "WSGI_PTVSD_SECRET: ")
+    try:
+        forward((remote[0] or "localhost", remote[1]), secret,
+                (listen[0] or "127.0.0.1", listen[1]))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as error:
+        log.error("%s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

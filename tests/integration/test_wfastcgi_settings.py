@@ -68,11 +68,12 @@ def test_remote_debugging_with_debugpy(site):
               WSGI_PTVSD_SECRET="s3cret-value",
               WSGI_PTVSD_ADDRESS="127.0.0.1:%d" % port)
     assert gw.client.request(site.params()).status == 200
-    # The debug adapter listens; a debugger could attach there.
+    # The debugger's relay listens; a debugger could attach there (after
+    # proving the secret: tests/integration/test_debugger.py).
     with socket.create_connection(("127.0.0.1", port), timeout=20):
         pass
     log = gw.log_text()
-    assert "debugpy is listening on 127.0.0.1:%d" % port in log
+    assert "the debugger listens on 127.0.0.1:%d" % port in log
     assert "s3cret-value" not in log
 
 

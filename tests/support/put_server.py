@@ -6,7 +6,7 @@ It checks a token (a ``sig`` query parameter, or ``Authorization: Bearer
 actions, each ``503``, ``drop`` (close without answering) or ``corrupt``
 (store the body with one byte changed)), and, like some real services, echoes
 the request line in its error bodies, so a test can see that the client
-does not pass it on.
+does not pass it on (``echo_headers``: the request's headers too).
 """
 
 import threading
@@ -38,9 +38,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _refuse(self, status):
-        # Echo the request line (token included), as chatty services do.
+        # Echo the request line (token included), as chatty services do;
+        # with ``echo_headers``, the request's headers too.
+        echoed = self.requestline
+        if self.server.owner.echo_headers:
+            echoed += " " + " ".join("%s: %s" % item
+                                     for item in self.headers.items())
         self._answer(status, ("<Error>%s refused: %s</Error>" % (
-            status, self.requestline)).encode())
+            status, echoed)).encode())
 
     def _key(self):
         return urlsplit(self.path).path
@@ -85,6 +90,7 @@ class PutServer:
         self.requests = []
         self.log = []
         self.fail = []
+        self.echo_headers = False
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever,

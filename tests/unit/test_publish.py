@@ -14,6 +14,9 @@ from iiswsgi.publish import (DirectoryDestination, HttpDestination,
 from tests.support.put_server import PutServer
 
 TOKEN = "s3cr3t-T0KEN.xyz"
+# A token that is a segment of the URL's path, as some upload services
+# take it.
+PATH_TOKEN = "Xk29fLq8Zr7Tn3Wm5Vb1Yc4Hd6Ja0Ps2"
 
 
 @pytest.fixture
@@ -161,3 +164,57 @@ def test_bad_destinations(destination, headers, message):
 def test_publish_error_is_an_iiswsgi_error():
     with pytest.raises(IISWSGIError, match="no destination"):
         parse_destination(" ")
+
+
+@pytest.mark.parametrize("bad, what", [
+    ("/c/my folder/{filename}", "a space at position"),
+    ("/c/tab\there/", "a tab at position"),
+    ("/c/caf\u00e9/", "the character U\\+00E9"),
+])
+def test_a_destination_that_is_no_url_is_refused_up_front(server, bad, what):
+    with pytest.raises(PublishError, match=what) as raised:
+        parse_destination(server.url + bad + "?sv=1&sig=" + TOKEN)
+    message = str(raised.value)
+    assert TOKEN not in message and "?[redacted]" in message
+    assert "percent-encode it" in message
+    assert server.requests == []
+
+
+def test_a_bad_port_is_refused_up_front():
+    with pytest.raises(PublishError, match="has a bad port") as raised:
+        parse_destination("https://h.net:44x3/c/?sig=" + TOKEN)
+    assert TOKEN not in str(raised.value)
+
+
+def test_header_values_echoed_back_are_redacted(files, server, iiswsgi_log):
+    server.echo_headers = True
+    literal = "Bearer literal-Tok3n-99f"
+    destination = parse_destination(
+        server.url + "/c/", ["Authorization: " + literal,
+                             "X-Upload-Key: k3y-Value-Qq7"])
+    with pytest.raises(PublishError, match="answered 403") as raised:
+        run(files[:1], destination)
+    message = str(raised.value)
+    assert "Authorization: [redacted]" in message
+    for secret in ("literal-Tok3n-99f", "k3y-Value-Qq7"):
+        assert secret not in message and secret not in iiswsgi_log.text
+    # Plain headers stay readable.
+    assert "Content-Type: application/zip" in message
+
+
+def test_a_token_in_the_url_path_is_redacted(files, server, iiswsgi_log):
+    destination = parse_destination(
+        server.url + "/c/" + PATH_TOKEN + "/{filename}")
+    with pytest.raises(PublishError, match="answered 403") as raised:
+        run(files[:1], destination)
+    assert PATH_TOKEN not in str(raised.value)
+    assert "/c/[redacted]/App-1.0.msdeploy.zip" in str(raised.value)
+    assert PATH_TOKEN not in iiswsgi_log.text
+
+
+def test_a_header_with_a_line_break_is_refused():
+    with pytest.raises(PublishError, match="the header X-A holds a control"
+                       " character") as raised:
+        parse_destination("https://h/", ["X-A: ${V}"],
+                          {"V": "a-Secret-8\r\nX-Injected: 1"})
+    assert "a-Secret-8" not in str(raised.value)
