@@ -18,7 +18,8 @@ from ..iis.expand import WindowsNames
 from ..safexml import check_xml_text
 from .errors import PackageError
 
-__all__ = ["substitute", "write_xml_template", "xml_escape"]
+__all__ = ["old_placeholders", "substitute", "write_xml_template",
+           "xml_escape"]
 
 log = logging.getLogger("iiswsgi.msdeploy.template")
 
@@ -47,6 +48,26 @@ def xml_escape(value: str) -> str:
     return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value)
 
 
+# iiswsgi 0.3's placeholders, ``{NAME}`` (str.format), which are not
+# substituted any more: ``${NAME}`` is.
+_OLD = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def old_placeholders(text: str, source: str = "the template") -> list:
+    """(line, placeholder) for each iiswsgi 0.3 ``{NAME}`` placeholder in
+    ``text``, each logged as a warning naming ``source`` and the line."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for match in _OLD.finditer(line):
+            found.append((number, match.group(0)))
+            log.warning(
+                "%s, line %d: %s is left as it is: {NAME} was iiswsgi 0.3's"
+                " placeholder; write ${%s} (or %%%s%%) to substitute it",
+                source, number, match.group(0), match.group(1),
+                match.group(1))
+    return found
+
+
 def substitute(text: str, variables: Mapping[str, Any],
                escape_value: Optional[Callable[[str], str]] = None,
                source: str = "the template") -> str:
@@ -54,6 +75,7 @@ def substitute(text: str, variables: Mapping[str, Any],
     mapping); ``escape_value`` (such as :func:`xml_escape`) is applied to
     every value put in."""
     names = WindowsNames(variables)
+    old_placeholders(text, source)
 
     def replace(match):
         if match.group("percent"):
