@@ -273,13 +273,21 @@ def iiswsgi_source() -> str:
     return folder
 
 
+# The time stamp of built wheels' members when SOURCE_DATE_EPOCH is not
+# set (1980-01-01, the zip format's first day): the same sources give the
+# same wheel, so the package is reproducible.
+DEFAULT_SOURCE_DATE_EPOCH = "315532800"
+
+
 def _pip(arguments: List[str], what: str) -> None:
     command = [sys.executable, "-m", "pip", "--disable-pip-version-check",
                "--no-input"] + arguments
     log.debug("running %s", " ".join(command))
+    environment = dict(os.environ)
+    environment.setdefault("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
     process = subprocess.Popen(command, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=environment)
     lines = []
     assert process.stdout is not None
     for line in process.stdout:
