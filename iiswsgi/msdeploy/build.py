@@ -246,7 +246,7 @@ def _build(spec, work, started):
         else:
             # Checked here, as install_msdeploy will read it there.
             with open(template, encoding="utf-8") as stream:
-                substitute(stream.read(), {}, None, template)
+                substitute(stream.read(), spec.variables, None, template)
         files[web_config] = template
     wheels: List[str] = []
     if spec.wheelhouse:
@@ -269,7 +269,7 @@ def _build(spec, work, started):
     files[archive_name(name, STAMP)] = stamp
     manifest = build_manifest(manifest_template,
                               os.path.join(work, MANIFEST), spec.variables,
-                              token)
+                              token, warn_old=False)
     files[MANIFEST] = os.path.join(work, MANIFEST)
     target = os.path.join(spec.dist_dir, package_filename(
         name, spec.version, spec.target))

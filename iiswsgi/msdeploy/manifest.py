@@ -129,17 +129,18 @@ def convert_manifest(manifest: Manifest, token: Optional[str] = None
 
 
 def build_manifest(template: str, output: str,
-                   variables: Mapping[str, str], token: Optional[str] = None
-                   ) -> Manifest:
+                   variables: Mapping[str, str], token: Optional[str] = None,
+                   warn_old: bool = True) -> Manifest:
     """Write ``output`` (Manifest.xml) from ``template``
     (Manifest.xml.in); the converted :class:`Manifest`, its
-    iiswsgi_install commands given the build ``token``."""
+    iiswsgi_install commands given the build ``token``.  ``warn_old``:
+    warn about iiswsgi 0.3's ``{NAME}`` placeholders."""
     root = write_xml_template(
         template, output, variables,
         "an MSDeploy package needs a Manifest.xml.in template (see"
         " examples/sample.msdeploy)",
         lambda root: convert_manifest(Manifest(root, template),
-                                      token).tostring())
+                                      token).tostring(), warn_old)
     return Manifest(root, template)
 
 

@@ -120,13 +120,16 @@ def test_target_errors(python, platform, message):
 
 def test_old_placeholders_warn_with_file_and_line(caplog):
     caplog.set_level(logging.WARNING, "iiswsgi.msdeploy.template")
-    text = "<a>\n<b x='{DIST_NAME}' y='${DIST_NAME}'/></a>"
+    text = ("<a>\n<b x='{DIST_NAME}' y='${DIST_NAME}'/>"
+            "<rewrite to='https://{HTTP_HOST}/{R:1}'/></a>")
     assert substitute(text, {"DIST_NAME": "App"}, source="Manifest.xml.in") \
-        == "<a>\n<b x='{DIST_NAME}' y='App'/></a>"
+        == ("<a>\n<b x='{DIST_NAME}' y='App'/>"
+            "<rewrite to='https://{HTTP_HOST}/{R:1}'/></a>")
     assert old_placeholders(text, "t") == [(2, "{DIST_NAME}")]
     assert "Manifest.xml.in, line 2: {DIST_NAME} is left as it is" \
         in caplog.text
     assert "write ${DIST_NAME}" in caplog.text
+    assert "HTTP_HOST" not in caplog.text
 
 
 def test_settings_are_checked(tmp_path):
