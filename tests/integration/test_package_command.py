@@ -14,10 +14,11 @@ import zipfile
 
 import pytest
 
-from iiswsgi.msdeploy.build import TOKEN_LINE, build_token
+from iiswsgi.msdeploy.build import build_token
 from iiswsgi.msdeploy.options import decode_provider_options
 from tests.support.flask_project import (  # noqa: F401 (the fixture)
-    NAME, TARGET_PLATFORM, TARGET_PYTHON, flask_package, make_flask_project,
+    NAME, TARGET_PLATFORM, TARGET_PYTHON, flask_package, flask_package_here,
+    make_flask_project,
     package_command)
 from tests.support.webdeploy import EXAMPLES, ROOT
 
@@ -129,19 +130,41 @@ def test_flask_package_is_reproducible_and_leaves_the_project_alone(
         "dist", "pyproject.toml", "src"]
 
 
-def test_flask_package_for_linux(flask_package, tmp_path):
+def test_flask_package_for_linux(flask_package_here):
     python = "%d.%d" % sys.version_info[:2]
-    result = package_command(flask_package.project, "--python", python,
-                             "--platform", "manylinux2014_x86_64", "-d",
-                             str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    path = result.stdout.strip()
+    path = flask_package_here.zip_path
     assert path.endswith("-py%s-manylinux2014_x86_64.msdeploy.zip" % python)
     wheels = wheel_names(members(path), NAME)
     tag = "cp%s" % python.replace(".", "")
     assert any(re.match(r"^markupsafe-.*-%s-%s-.*manylinux.*x86_64\.whl$"
                         % (tag, tag), w, re.I) for w in wheels), wheels
     assert not any("win" in w for w in wheels), wheels
+
+
+def test_the_wheelhouse_installs_offline(flask_package_here, tmp_path):
+    """What the README says to do on a server without internet, here:
+    iiswsgi and the application from the wheelhouse alone."""
+    with zipfile.ZipFile(flask_package_here.zip_path) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    house = tmp_path / "unzipped" / NAME / "wheelhouse"
+    target = tmp_path / "site-packages"
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index",
+         "--find-links", str(house), "--target", str(target), "iiswsgi",
+         "FlaskIISApp"], text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, PIP_FIND_LINKS="", PIP_EXTRA_INDEX_URL="",
+                 PIP_CONFIG_FILE=os.devnull))
+    assert installed.returncode == 0, installed.stdout
+    answer = subprocess.run(
+        [sys.executable, "-I", "-c",
+         "import sys; sys.path.insert(0, %r)\n"
+         "import iiswsgi.hosting.handler, flask_iis_app\n"
+         "print(flask_iis_app.app.test_client().get('/').data.decode())"
+         % str(target)], text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, cwd=str(tmp_path))
+    assert answer.stdout.strip() == \
+        "Hello from Flask &lt;under&gt; IIS", answer.stdout
 
 
 def test_a_dependency_without_a_wheel_is_named(tmp_path):

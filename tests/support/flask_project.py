@@ -2,10 +2,12 @@
 Deploy package, built with `python -m iiswsgi package` for the Windows
 tests' interpreter (CPython 3.13, win_amd64), from real PyPI.
 
-Use the session fixture in a test module with
-``from tests.support.flask_project import flask_package  # noqa: F401``;
-it gives a :class:`FlaskPackage` (the project folder, the zip, the build's
-output and seconds).  The build runs once per test session.
+Use a session fixture in a test module with
+``from tests.support.flask_project import flask_package  # noqa: F401``
+(win_amd64, CPython 3.13) or ``flask_package_here`` (this Python, Linux
+x86-64: its wheelhouse installs on this machine); each gives a
+:class:`FlaskPackage` (the project folder, the zip, the build's output and
+seconds) and builds once per test session.
 """
 
 import os
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 import pytest
 
 __all__ = ["FLASK_APP", "FlaskPackage", "TARGET_PYTHON", "TARGET_PLATFORM",
-           "flask_package", "make_flask_project", "package_command"]
+           "build_flask_package", "flask_package", "flask_package_here",
+           "make_flask_project", "package_command"]
 
 TARGET_PYTHON = "3.13"
 TARGET_PLATFORM = "win_amd64"
@@ -87,15 +90,31 @@ def package_command(project, *args, env=None):
         env=dict(os.environ, **(env or {})))
 
 
-@pytest.fixture(scope="session")
-def flask_package(tmp_path_factory):
-    project = make_flask_project(tmp_path_factory.mktemp("flask") / "src")
+def build_flask_package(folder, python, platform) -> FlaskPackage:
+    """Make the project in ``folder`` and build its package for
+    ``python`` (X.Y) and ``platform`` (a wheel platform tag)."""
+    project = make_flask_project(folder)
     started = time.monotonic()
-    result = package_command(project, "--python", TARGET_PYTHON,
-                             "--platform", TARGET_PLATFORM,
-                             env={"SOURCE_DATE_EPOCH": "1700000000"})
+    result = package_command(project, "--python", python, "--platform",
+                             platform, env={"SOURCE_DATE_EPOCH": "1700000000"})
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     zip_path = result.stdout.strip().splitlines()[-1]
     assert os.path.isfile(zip_path), result.stdout
     return FlaskPackage(project, zip_path, result.stderr, seconds)
+
+
+@pytest.fixture(scope="session")
+def flask_package(tmp_path_factory):
+    """The package for the Windows tests' CPython 3.13, win_amd64."""
+    return build_flask_package(tmp_path_factory.mktemp("flask") / "src",
+                               TARGET_PYTHON, TARGET_PLATFORM)
+
+
+@pytest.fixture(scope="session")
+def flask_package_here(tmp_path_factory):
+    """The package for this Python on Linux x86-64 (manylinux2014), whose
+    wheelhouse installs here: for end-to-end installs on this machine."""
+    return build_flask_package(
+        tmp_path_factory.mktemp("flask-here") / "src",
+        "%d.%d" % sys.version_info[:2], "manylinux2014_x86_64")
