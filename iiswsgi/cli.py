@@ -8,7 +8,7 @@ from typing import Optional, Sequence, TextIO
 
 from . import __version__, settings
 
-__all__ = ["disable_main", "enable_main", "main"]
+__all__ = ["command_names", "disable_main", "enable_main", "main"]
 
 
 def _say(text: str = "", stream: Optional[TextIO] = None) -> None:
@@ -247,6 +247,32 @@ def _emulate(args):
     return 0
 
 
+def _package(args):
+    from .msdeploy.build import package_project
+    from .msdeploy.errors import PackageError
+    from .msdeploy.wheelhouse import Target
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s", stream=sys.stderr)
+    try:
+        target = Target(args.python, args.platform)
+        path = package_project(args.project_dir, args.dist_dir, target)
+    except PackageError as error:
+        _say("iiswsgi package: %s" % error, sys.stderr)
+        return 1
+    _say(path)
+    return 0
+
+
+def command_names() -> "list[str]":
+    """The iiswsgi subcommands (``python -m iiswsgi NAME ...`` runs them)."""
+    parser = _parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return sorted(action.choices)
+    return []
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="iiswsgi",
@@ -354,6 +380,31 @@ def _parser():
     emulate.add_argument("-v", "--verbose", action="store_true",
                          help="log more")
     emulate.set_defaults(run=_emulate)
+    package = commands.add_parser(
+        "package", help="build the Web Deploy package of a project, with a"
+                        " wheelhouse for the target server",
+        description="Build PROJECT_DIR's Web Deploy package,"
+                    " DIST_DIR/<Name>-<version>-py<X.Y>-<platform>"
+                    ".msdeploy.zip, from its pyproject.toml (any build"
+                    " backend) or setup.py, with every wheel the target"
+                    " needs in <Name>/wheelhouse.  Settings come from"
+                    " pyproject.toml [tool.iiswsgi] (wsgi-handler, ...).")
+    package.add_argument("project_dir", nargs="?", default=".",
+                         metavar="PROJECT_DIR",
+                         help="the project (default: the current folder)")
+    package.add_argument("-d", "--dist-dir", metavar="DIST_DIR",
+                         help="where to write the zip (default:"
+                              " PROJECT_DIR/dist)")
+    package.add_argument("--python", metavar="X.Y",
+                         default="%d.%d" % sys.version_info[:2],
+                         help="the target server's Python (default: this"
+                              " one's, %(default)s)")
+    package.add_argument("--platform", metavar="TAG", default="win_amd64",
+                         help="the target's wheel platform tag (default:"
+                              " %(default)s)")
+    package.add_argument("-v", "--verbose", action="store_true",
+                         help="log more (pip's own output)")
+    package.set_defaults(run=_package)
     return parser
 
 

@@ -2,8 +2,10 @@
 when setup() is called.  Strings: ``title``, ``author_url``,
 ``license_url``, ``display_url``, ``help_url``, ``icon_url``,
 ``screenshot_url``, ``discovery_file``, ``published``,
-``msdeploy_url_template``.  Lists of requirement strings:
-``webpi_dependencies`` (products WebPI installs first), ``install_msdeploy``
+``msdeploy_url_template``, ``wsgi_handler`` (the application the
+generated web.config.in names as WSGI_HANDLER) and ``python_home`` (the
+target server's Python folder, for the generated runCommand).  Lists of
+requirement strings: ``webpi_dependencies`` (products WebPI installs first), ``install_msdeploy``
 (the same, under the name iiswsgi 0.3 used) and ``install_webpi`` (related
 products WebPI offers).  ``msdeploy_package`` is a bool: whether ``build``
 builds the Manifest.xml (default: when Manifest.xml.in exists).

@@ -18,7 +18,8 @@ from ..iis.expand import WindowsNames
 from ..safexml import check_xml_text
 from .errors import PackageError
 
-__all__ = ["substitute", "write_xml_template", "xml_escape"]
+__all__ = ["old_placeholders", "substitute", "write_xml_template",
+           "xml_escape"]
 
 log = logging.getLogger("iiswsgi.msdeploy.template")
 
@@ -47,13 +48,50 @@ def xml_escape(value: str) -> str:
     return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value)
 
 
+# iiswsgi 0.3's placeholders, ``{NAME}`` (str.format), which are not
+# substituted any more: ``${NAME}`` is.  Only names a template can mean
+# are taken for one: URL Rewrite's ``{HTTP_HOST}`` or ``{R:1}`` are not.
+_OLD = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_OLD_NAMES = {"APPL_PHYSICAL_PATH", "PYTHON_EXE", "PYTHON_HOME", "SEP",
+              "SYSTEMDRIVE"}
+
+
+def old_placeholders(text: str, source: str = "the template",
+                     variables: Optional[Mapping[str, Any]] = None) -> list:
+    """(line, placeholder) for each iiswsgi 0.3 ``{NAME}`` placeholder in
+    ``text`` (NAME a ``DIST_*`` name, one install_msdeploy gives, or one
+    of ``variables``), each logged as a warning naming ``source`` and the
+    line."""
+    names = WindowsNames(variables or {})
+
+    def meant(name):
+        upper = name.upper()
+        return upper.startswith("DIST_") or upper in _OLD_NAMES or (
+            names.get(name) is not None)
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for match in _OLD.finditer(line):
+            if not meant(match.group(1)):
+                continue
+            found.append((number, match.group(0)))
+            log.warning(
+                "%s, line %d: %s is left as it is: {NAME} was iiswsgi 0.3's"
+                " placeholder; write ${%s} (or %%%s%%) to substitute it",
+                source, number, match.group(0), match.group(1),
+                match.group(1))
+    return found
+
+
 def substitute(text: str, variables: Mapping[str, Any],
                escape_value: Optional[Callable[[str], str]] = None,
-               source: str = "the template") -> str:
+               source: str = "the template", warn_old: bool = True) -> str:
     """``text`` with its variables replaced from ``variables`` (a
     mapping); ``escape_value`` (such as :func:`xml_escape`) is applied to
-    every value put in."""
+    every value put in.  iiswsgi 0.3's ``{NAME}`` placeholders are
+    warned about (unless ``warn_old`` is false) and left as they are."""
     names = WindowsNames(variables)
+    if warn_old:
+        old_placeholders(text, source, variables)
 
     def replace(match):
         if match.group("percent"):
@@ -82,7 +120,7 @@ def substitute(text: str, variables: Mapping[str, Any],
 def write_xml_template(template: str, output: str,
                        variables: Mapping[str, Any], missing: str,
                        convert: Optional[Callable[[safexml.Element], str]]
-                       = None) -> safexml.Element:
+                       = None, warn_old: bool = True) -> safexml.Element:
     """Write ``output`` from the XML template file ``template``: its
     variables substituted from ``variables``, values XML-escaped, and the
     result parsed (then, if given, turned by ``convert`` into the text to
@@ -98,7 +136,7 @@ def write_xml_template(template: str, output: str,
     except (OSError, UnicodeDecodeError) as error:
         raise PackageError("%s cannot be read: %s" % (template, error)) \
             from None
-    text = substitute(text, variables, xml_escape, template)
+    text = substitute(text, variables, xml_escape, template, warn_old)
     try:
         root = safexml.parse(text, template)
     except safexml.XMLError as error:

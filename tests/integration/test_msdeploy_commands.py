@@ -59,7 +59,8 @@ PARAMETER = ('<parameter name="%s" tags="%s"><parameterEntry'
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("Manifest.xml.in", None, "Manifest.xml.in not found"),
+    # Without a Manifest.xml.in the build writes a default one
+    # (tests/unit/test_msdeploy_build.py).
     ("Manifest.xml.in", "<MSDeploy.iisApp><iisApp path='x'>",
      "Manifest.xml.in is not well-formed XML: line 1"),
     ("Manifest.xml.in", "<m><iisApp path='x'/><runCommand"
