@@ -5,6 +5,7 @@ import io
 import logging
 import re
 import sys
+import time
 import traceback
 from http import HTTPStatus
 from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
@@ -40,6 +41,21 @@ LINGER_SECONDS = 5.0
 #: While a response streams, input that arrives is read ahead (to see an
 #: FCGI_ABORT_REQUEST) only while fewer bytes than this wait unread.
 LOOKAHEAD_LIMIT = 1 << 18
+
+#: When the application answered without reading all of its request body,
+#: up to this many bytes of the rest are read and dropped before
+#: FCGI_END_REQUEST, so a web server that cannot take the end of a request
+#: before the end of its body (h2o, HAProxy) sees a whole exchange.  Past
+#: it, or after DRAIN_SECONDS, a connection is closed after the request
+#: ends (the IIS pipe drops the rest as it comes instead).
+DRAIN_LIMIT = 1 << 20
+
+#: How long the rest of an unread body may take to arrive (see DRAIN_LIMIT).
+DRAIN_SECONDS = 5.0
+
+#: Statuses whose responses never have a body (RFC 9110 §6.4.1): no
+#: Content-Length is added to them, and no body is sent.
+_BODILESS = frozenset([204, 304] + list(range(100, 200)))
 
 _ERROR_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -142,13 +158,25 @@ class ResponderSettings:
 class _Response:
     """start_response() and write() for one request."""
 
-    __slots__ = ("_responder", "head", "has_length", "sent")
+    __slots__ = ("_responder", "head", "has_length", "sent", "head_only",
+                 "no_body", "length", "delivered")
 
-    def __init__(self, responder):
+    def __init__(self, responder, head_only=False):
         self._responder = responder
         self.head = None
         self.has_length = False
         self.sent = False
+        #: A HEAD request: the body the application makes is not sent
+        #: (RFC 3875 §4.3.3).
+        self.head_only = head_only
+        #: No body goes out: HEAD, or a 1xx, 204 or 304 status.
+        self.no_body = head_only
+        #: The Content-Length the application set (None: none, or one
+        #: that is not a number).
+        self.length = None
+        #: Body bytes the application made (sent or, for ``no_body``,
+        #: dropped).
+        self.delivered = 0
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None:
@@ -165,6 +193,7 @@ class _Response:
                              " '200 OK'" % (status,))
         lines = ["Status: ", status, "\r\n"]
         has_length = False
+        length = None
         for header in headers:
             if type(header) is not tuple or len(header) != 2:
                 raise TypeError("bad response header %r: it must be a"
@@ -178,6 +207,9 @@ class _Response:
                                  % (name, value))
             if not has_length and name.lower() == "content-length":
                 has_length = True
+                declared = value.strip()
+                length = (int(declared) if declared.isascii()
+                          and declared.isdigit() else None)
             lines += (name, ": ", value, "\r\n")
         lines.append("\r\n")
         try:
@@ -186,6 +218,8 @@ class _Response:
             raise ValueError("response headers must be latin-1 text: %s"
                              % error) from None
         self.has_length = has_length
+        self.length = length
+        self.no_body = self.head_only or int(status[:3]) in _BODILESS
         return self.app_write
 
     def app_write(self, data):
@@ -211,12 +245,23 @@ class _Response:
         responder = self._responder
         if responder.aborted:
             return
+        self.delivered += len(data)
+        if self.no_body:
+            data = b""
         if not self.sent:
             self.sent = True
             data = self.head + data
         elif not data:
             return
         responder.channel.write(responder.conn.send_stdout(data))
+
+    def missing(self):
+        """How many bytes of the Content-Length the application set it did
+        not deliver (0 when it set none, or for a response with no
+        body)."""
+        if self.length is None or self.no_body:
+            return 0
+        return max(0, self.length - self.delivered)
 
 
 class Responder:
@@ -235,14 +280,25 @@ class Responder:
         self.aborted = False
         self._broken = None
         self._looked_at = 0
+        #: Why the response to the request just served is incomplete
+        #: (None: it is whole).  The connection then ends without
+        #: FCGI_END_REQUEST, so the web server sees the response fail
+        #: instead of passing it on as complete.
+        self.cut_short: Optional[str] = None
+        #: Set when the connection must close once the request has ended,
+        #: at once: the rest of a body nobody read is still coming.
+        self._drop = False
         #: True while the responder waits, between requests, for the web
         #: server: the only moment it may be stopped at once.
         self.idle = False
 
     def run(self, until_idle: bool = False) -> str:
         """Serve until the channel ends; returns why: ``"eof"``,
-        ``"close"`` (the web server asked for it), ``"stop"`` (the server
-        is stopping) or ``"error"`` (the protocol was broken).
+        ``"close"`` (the web server asked for it, or the rest of an unread
+        body was too long to wait for), ``"stop"`` (the server is
+        stopping), ``"error"`` (the protocol was broken) or ``"cut"``
+        (a response was cut short: the request was not ended, and the
+        connection must be closed so the web server sees it fail).
 
         With ``until_idle`` (for a channel a poller saw readable), read
         once, serve what came, and return ``"idle"`` instead of waiting
@@ -261,8 +317,15 @@ class Responder:
                     ready = False
                 elif type(event) is fastcgi.Request:
                     environ = self.respond(event)
-                    if server is not None and server.request_done(environ):
+                    stop = (server is not None
+                            and server.request_done(environ))
+                    if self.cut_short is not None:
+                        self._break()
+                        return "cut"
+                    if stop:
                         return "stop"
+                    if self._drop:
+                        return "close"
                     if conn.must_close:
                         self._linger()
                         return "close"
@@ -352,6 +415,48 @@ class Responder:
         self._looked_at = buffered
         return False
 
+    def _break(self):
+        """End the connection without ending the request: a socket is
+        shut down at once (its owner closes it); the IIS pipe is closed by
+        its owner, which then ends the process."""
+        shutdown = getattr(self.channel, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
+    def _drain(self) -> bool:
+        """Read and drop the rest of a body the application did not read,
+        up to DRAIN_LIMIT bytes and for DRAIN_SECONDS; True once it has
+        all come (or the request was aborted, or the web server closed
+        the connection: the write that follows tells)."""
+        conn = self.conn
+        if conn.input_done or self.aborted:
+            return True
+        channel = self.channel
+        dropped = 0
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while True:
+            event = conn.next_event()
+            if event is fastcgi.NEED_DATA:
+                left = deadline - time.monotonic()
+                if left <= 0 or not channel.wait_readable(left):
+                    return False
+                try:
+                    data = channel.read()
+                except ConnectionLost:
+                    data = b""
+                conn.receive_data(data)
+                continue
+            kind = type(event)
+            if kind is fastcgi.Body:
+                dropped += len(event.data)
+                if dropped > DRAIN_LIMIT:
+                    return False
+            elif kind is fastcgi.BodyEnd or event is fastcgi.CLOSED:
+                return True
+            elif kind is fastcgi.Abort:
+                self.aborted = True
+                return True
+
     def _linger(self):
         """Before closing a connection the web server asked to close, let
         it finish sending the body of the request just answered, so the
@@ -420,9 +525,11 @@ class Responder:
         body = Input(self._pull, settings.spool_threshold, settings.max_body,
                      settings.spool_dir)
         environ["wsgi.input"] = body
-        response = _Response(self)
+        response = _Response(self, environ.get("REQUEST_METHOD") == "HEAD")
         pending = b""
         self._broken = None
+        self.cut_short = None
+        self._drop = False
         try:
             status = self._check_length(environ)
             if status:
@@ -449,13 +556,39 @@ class Responder:
             # said on it.
             body.close()
             raise self._broken
-        # The request ends now, even if part of its body has not come: a
-        # web server may hold the rest back until it sees the end (nginx
-        # does), and the connection drops what still comes for it.
         body.close()
         if self.aborted:
             pending = b""
-        self.channel.write(pending + conn.end_request())
+        elif self.cut_short is None and response.missing():
+            self.cut_short = (
+                "the application set Content-Length: %d but made only %d"
+                " bytes" % (response.length, response.delivered))
+        if self.cut_short is not None:
+            log.error("the response to %s %s%s is incomplete (%s): closing"
+                      " the connection without ending the request, so that"
+                      " the web server sees it fail",
+                      environ.get("REQUEST_METHOD"),
+                      environ.get("SCRIPT_NAME", ""),
+                      environ.get("PATH_INFO", ""), self.cut_short)
+            if pending:
+                self.channel.write(pending)
+            return environ
+        if pending:
+            self.channel.write(pending)
+            pending = b""
+        if not self._drain():
+            # More is coming than is worth waiting for.  A socket is
+            # closed once the request has ended; the IIS pipe (which
+            # cannot be opened again) drops the rest as it comes.
+            log.info("the application did not read the body of %s %s%s"
+                     " and more than %d bytes of it are still to come:"
+                     " %s", environ.get("REQUEST_METHOD"),
+                     environ.get("SCRIPT_NAME", ""),
+                     environ.get("PATH_INFO", ""), DRAIN_LIMIT,
+                     "closing the connection" if self.channel.kind
+                     == "socket" else "dropping the rest as it comes")
+            self._drop = self.channel.kind == "socket"
+        self.channel.write(conn.end_request())
         return environ
 
     def _check_length(self, environ):
@@ -464,11 +597,15 @@ class Responder:
             return 0
         try:
             length = int(length)
-            if length < 0:
-                raise ValueError
         except ValueError:
             log.warning("refusing a request with CONTENT_LENGTH %r", length)
             return 400
+        if length < 0:
+            # Caddy 2.6 says -1 for a chunked body (caddyserver/caddy#5236):
+            # its length is unknown, and wsgi.input ends where FCGI_STDIN
+            # does (wsgi.input_terminated).
+            del environ["CONTENT_LENGTH"]
+            return 0
         max_body = self.settings.max_body
         if max_body is not None and length > max_body:
             log.warning("refusing a %d byte request body, over the %d byte"
@@ -479,6 +616,7 @@ class Responder:
     def _call(self, environ, response):
         """Run the application; return the last bytes it left to send."""
         result = self.settings.application(environ, response.start_response)
+        finished = False
         try:
             if type(result) in _SEQUENCES:
                 # The whole body is already here: send it with the end of
@@ -489,18 +627,32 @@ class Responder:
                                          " calling start_response()")
                 if self.aborted:
                     return b""
+                response.delivered += len(data)
                 if not response.sent:
                     response.sent = True
                     head = response.head
-                    if not response.has_length:
+                    # A HEAD answer says the length the GET one would
+                    # have, when the application made that body; a 1xx,
+                    # 204 or 304 never says one.
+                    if not response.has_length and (
+                            data if response.head_only
+                            else not response.no_body):
                         head = b"%sContent-Length: %d\r\n\r\n" % (
                             head[:-2], len(data))
+                    if response.no_body:
+                        data = b""
                     data = head + data
+                elif response.no_body:
+                    return b""
                 return self.conn.send_stdout(data)
             interrupted = self.stream_interrupted
             for data in result:
                 if data:
                     response.write(data)
+                if response.sent and response.no_body:
+                    # The head is out and no body follows (HEAD, 204,
+                    # 304): the rest would only be dropped.
+                    break
                 if interrupted():
                     log.info("the web server %s during the response to"
                              " %s %s%s: the application's iterator is"
@@ -516,11 +668,25 @@ class Responder:
                     raise AssertionError("the application returned without"
                                          " calling start_response()")
                 response.write(b"")
+            finished = True
             return b""
         finally:
             close = getattr(result, "close", None)
             if close is not None:
-                close()
+                if not finished:
+                    close()
+                else:
+                    # The response went out whole: a failing close() is
+                    # the application's to fix, not the web server's to see.
+                    try:
+                        close()
+                    except Exception:
+                        log.error("the application's close() failed after"
+                                  " its response to %s %s%s was sent whole",
+                                  environ.get("REQUEST_METHOD"),
+                                  environ.get("SCRIPT_NAME", ""),
+                                  environ.get("PATH_INFO", ""),
+                                  exc_info=True)
 
     def _error_response(self, response, status, environ, exc_info=None):
         """Log the failure; the bytes of an error page, if still possible."""
@@ -530,9 +696,10 @@ class Responder:
         if exc_info is not None:
             log.error("the application failed on %s", where, exc_info=exc_info)
         if response.sent or self.aborted:
-            if exc_info is not None:
+            if exc_info is not None and not self.aborted:
                 log.error("the response to %s had started; it is cut short",
                           where)
+                self.cut_short = "the application failed after the head"
             return b""
         text = None
         if exc_info is not None and self.settings.debug:

@@ -93,6 +93,16 @@ def _pending(poller):
         return False
 
 
+def _wait_readable(poller, seconds):
+    """A channel's ``wait_readable()``: like :func:`_pending`, waiting up
+    to ``seconds``; True (the read that follows tells) when the
+    descriptor is unusable."""
+    try:
+        return poller().readable(seconds)
+    except (OSError, ValueError):
+        return True
+
+
 def _write_failed(error, what):
     """Raise what a failed write means: ConnectionLost when the web
     server closed ``what`` (the pipe, the connection), else ``error``."""
@@ -159,6 +169,10 @@ class PipeChannel:
 
     def pending(self) -> bool:
         return _pending(self._get_poller)
+
+    def wait_readable(self, seconds: float) -> bool:
+        """True once a read would not block, waiting at most ``seconds``."""
+        return _wait_readable(self._get_poller, seconds)
 
     def _get_poller(self):
         return self._poller
@@ -258,6 +272,10 @@ class SocketChannel:
 
     def pending(self) -> bool:
         return _pending(self._get_poller)
+
+    def wait_readable(self, seconds: float) -> bool:
+        """True once a read would not block, waiting at most ``seconds``."""
+        return _wait_readable(self._get_poller, seconds)
 
     def _get_poller(self):
         # Made on first use: most connections never ask.
