@@ -50,8 +50,16 @@ LOOKAHEAD_LIMIT = 1 << 18
 #: ends (the IIS pipe drops the rest as it comes instead).
 DRAIN_LIMIT = 1 << 20
 
-#: How long the rest of an unread body may take to arrive (see DRAIN_LIMIT).
+#: How long the rest of an unread body may take to arrive (see
+#: DRAIN_LIMIT), and how long it may pause.
 DRAIN_SECONDS = 5.0
+DRAIN_GAP_SECONDS = 0.5
+
+#: When the server stops, input that arrives within this many seconds of
+#: the last answer (a request the web server sent before it could know)
+#: is still served, at most MAX_SERVED_AFTER_STOP requests of it.
+STOP_GRACE_SECONDS = 0.1
+MAX_SERVED_AFTER_STOP = 10
 
 #: Statuses whose responses never have a body (RFC 9110 §6.4.1): no
 #: Content-Length is added to them, and no body is sent.
@@ -75,6 +83,13 @@ _MESSAGES = {
 #: 413, which Python's has only from 3.13 ("Request Entity Too Large"
 #: before).
 _REASONS = {413: "Content Too Large"}
+
+
+def _reason(error: BaseException) -> str:
+    """An error's message without the "[Errno N]" OSError puts first."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
 
 
 def _status_line(status):
@@ -159,7 +174,7 @@ class _Response:
     """start_response() and write() for one request."""
 
     __slots__ = ("_responder", "head", "has_length", "sent", "head_only",
-                 "no_body", "length", "delivered")
+                 "no_body", "length", "delivered", "written")
 
     def __init__(self, responder, head_only=False):
         self._responder = responder
@@ -177,6 +192,8 @@ class _Response:
         #: Body bytes the application made (sent or, for ``no_body``,
         #: dropped).
         self.delivered = 0
+        #: True once part of the response went to the web server.
+        self.written = False
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None:
@@ -230,7 +247,7 @@ class _Response:
         application streaming with write() stops too."""
         responder = self._responder
         if responder.aborted:
-            raise ClientDisconnected(0, "the web server aborted the request")
+            raise ClientDisconnected("the web server aborted the request")
         self.write(data)
         responder.stream_interrupted()
 
@@ -253,6 +270,7 @@ class _Response:
             data = self.head + data
         elif not data:
             return
+        self.written = True
         responder.channel.write(responder.conn.send_stdout(data))
 
     def missing(self):
@@ -288,9 +306,11 @@ class Responder:
         #: Set when the connection must close once the request has ended,
         #: at once: the rest of a body nobody read is still coming.
         self._drop = False
-        #: True while the responder waits, between requests, for the web
-        #: server: the only moment it may be stopped at once.
+        #: True while the responder waits for the web server outside the
+        #: application (between requests, or for the rest of a request
+        #: not yet given to it): the moments it may be stopped at once.
         self.idle = False
+        self._in_app = False
 
     def run(self, until_idle: bool = False) -> str:
         """Serve until the channel ends; returns why: ``"eof"``,
@@ -307,6 +327,7 @@ class Responder:
         channel = self.channel
         server = self.server
         ready = until_idle
+        served_after_stop = 0
         try:
             while True:
                 event = conn.next_event()
@@ -323,7 +344,10 @@ class Responder:
                         self._break()
                         return "cut"
                     if stop:
-                        return "stop"
+                        if (served_after_stop >= MAX_SERVED_AFTER_STOP
+                                or not self._more_received()):
+                            return "stop"
+                        served_after_stop += 1
                     if self._drop:
                         return "close"
                     if conn.must_close:
@@ -343,6 +367,8 @@ class Responder:
                       " FastCGI protocol: %s", error)
             return "error"
         except ReadTimeout as error:
+            if server is not None and server.stopping and not self._in_app:
+                return "stop"   # the wait was ended to stop
             log.warning("closing the connection: %s", error)
             return "timeout"
         except ConnectionLost as error:
@@ -367,8 +393,8 @@ class Responder:
             self._linger()
             return "close"
         between = conn.request_id is None and not conn.buffered
+        server = self.server
         if between:
-            server = self.server
             if not ready:
                 if server is not None and server.stopping:
                     return "stop"
@@ -380,10 +406,22 @@ class Responder:
             if server is not None and server.stopping:
                 self.idle = False
                 return "stop"
+        elif not self._in_app:
+            # In a request the application has not been given yet: a stop
+            # (a signal, IIS's shutdown event) waits for the rest of it
+            # only while it is coming.
+            self.idle = True
+            if (server is not None and server.stopping
+                    and not self.channel.wait_readable(STOP_GRACE_SECONDS)):
+                self.idle = False
+                return "stop"
         try:
             data = self.channel.read(between)
         finally:
             self.idle = False
+        if (not data and not self._in_app and server is not None
+                and server.stopping):
+            return "stop"   # the read was cancelled to stop
         conn.receive_data(data)
         return None
 
@@ -415,6 +453,17 @@ class Responder:
         self._looked_at = buffered
         return False
 
+    def _more_received(self) -> bool:
+        """Whether the web server has already sent more (a request it sent
+        right after the last answer, before it could know the server is
+        stopping): that is served before stopping, not lost."""
+        if self.conn.buffered:
+            return True
+        try:
+            return self.channel.wait_readable(STOP_GRACE_SECONDS)
+        except OSError:
+            return False
+
     def _break(self):
         """End the connection without ending the request: a socket is
         shut down at once (its owner closes it); the IIS pipe is closed by
@@ -423,23 +472,24 @@ class Responder:
         if shutdown is not None:
             shutdown()
 
-    def _drain(self) -> bool:
-        """Read and drop the rest of a body the application did not read,
-        up to DRAIN_LIMIT bytes and for DRAIN_SECONDS; True once it has
-        all come (or the request was aborted, or the web server closed
-        the connection: the write that follows tells)."""
+    def _drain(self) -> str:
+        """Read and drop the rest of a body the application did not read:
+        ``"done"`` once it has all come (or the request was aborted, or
+        the web server closed the connection: the write that follows
+        tells); ``"over"`` past DRAIN_LIMIT bytes; ``"stalled"`` when
+        nothing came for DRAIN_GAP_SECONDS, or after DRAIN_SECONDS."""
         conn = self.conn
         if conn.input_done or self.aborted:
-            return True
+            return "done"
         channel = self.channel
         dropped = 0
         deadline = time.monotonic() + DRAIN_SECONDS
         while True:
             event = conn.next_event()
             if event is fastcgi.NEED_DATA:
-                left = deadline - time.monotonic()
+                left = min(deadline - time.monotonic(), DRAIN_GAP_SECONDS)
                 if left <= 0 or not channel.wait_readable(left):
-                    return False
+                    return "stalled"
                 try:
                     data = channel.read()
                 except ConnectionLost:
@@ -450,12 +500,12 @@ class Responder:
             if kind is fastcgi.Body:
                 dropped += len(event.data)
                 if dropped > DRAIN_LIMIT:
-                    return False
+                    return "over"
             elif kind is fastcgi.BodyEnd or event is fastcgi.CLOSED:
-                return True
+                return "done"
             elif kind is fastcgi.Abort:
                 self.aborted = True
-                return True
+                return "done"
 
     def _linger(self):
         """Before closing a connection the web server asked to close, let
@@ -500,19 +550,28 @@ class Responder:
                 if kind is fastcgi.Abort:
                     self.aborted = True
                     raise ClientDisconnected(
-                        0, "the web server aborted the request before its"
+                        "the web server aborted the request before its"
                         " body ended")
                 if event is fastcgi.CLOSED:
                     raise ConnectionLost(
-                        0, "the web server closed the connection before the"
+                        "the web server closed the connection before the"
                         " request body ended")
         except (fastcgi.ProtocolError, ConnectionLost) as error:
             self._broken = error
-            raise ClientDisconnected(0, str(error)) from error
+            # The message once, without "[Errno 0]" (twice when a
+            # ConnectionLost is wrapped): what failed, in words.
+            raise ClientDisconnected(_reason(error)) from error
 
     def respond(self, request: "fastcgi.Request") -> Dict[str, Any]:
         """Run the application for ``request`` and send its response;
         return the request's environ."""
+        self._in_app = True
+        try:
+            return self._respond(request)
+        finally:
+            self._in_app = False
+
+    def _respond(self, request):
         settings = self.settings
         conn = self.conn
         self.aborted = False
@@ -573,22 +632,34 @@ class Responder:
             if pending:
                 self.channel.write(pending)
             return environ
-        if pending:
+        if response.written:
+            # The head is out: the rest of the response goes now, and the
+            # body is drained after (a web server may stop sending a body
+            # once it has the head: nginx does).
             self.channel.write(pending)
             pending = b""
-        if not self._drain():
-            # More is coming than is worth waiting for.  A socket is
-            # closed once the request has ended; the IIS pipe (which
-            # cannot be opened again) drops the rest as it comes.
-            log.info("the application did not read the body of %s %s%s"
-                     " and more than %d bytes of it are still to come:"
-                     " %s", environ.get("REQUEST_METHOD"),
-                     environ.get("SCRIPT_NAME", ""),
-                     environ.get("PATH_INFO", ""), DRAIN_LIMIT,
-                     "closing the connection" if self.channel.kind
-                     == "socket" else "dropping the rest as it comes")
-            self._drop = self.channel.kind == "socket"
-        self.channel.write(conn.end_request())
+        # Otherwise the body is drained before the response goes, while
+        # every web server still sends it.
+        drained = self._drain()
+        if drained != "done":
+            where = "%s %s%s" % (environ.get("REQUEST_METHOD"),
+                                 environ.get("SCRIPT_NAME", ""),
+                                 environ.get("PATH_INFO", ""))
+            if drained == "over" and self.channel.kind == "socket":
+                # More is coming than is worth reading: the connection
+                # closes once the request has ended.
+                log.info("the application did not read the body of %s and"
+                         " more than %d bytes of it are still coming:"
+                         " closing the connection after the request",
+                         where, DRAIN_LIMIT)
+                self._drop = True
+            else:
+                # The web server holds the rest back, or this is the IIS
+                # pipe (which cannot be opened again): what still comes
+                # for the request is dropped as it comes.
+                log.debug("the application did not read the body of %s:"
+                          " the rest is dropped as it comes", where)
+        self.channel.write(pending + conn.end_request())
         return environ
 
     def _check_length(self, environ):

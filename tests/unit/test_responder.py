@@ -578,14 +578,25 @@ def _ignores_body(environ, start_response):
     return [b"did not read"]
 
 
-def test_an_unread_body_is_read_before_the_request_ends(serve):
+@pytest.mark.parametrize("kind", ["list", "iterator"])
+def test_an_unread_body_is_read_before_the_request_ends(serve, monkeypatch,
+                                                        kind):
     """h2o and HAProxy fail when FCGI_END_REQUEST comes before the end of
-    the body: the gateway reads the rest first (the response itself goes
-    out before)."""
-    served = serve(_ignores_body)
+    the body: the gateway reads the rest first.  A response held whole
+    (a list) waits for it too, while every web server still sends the
+    body; a streamed one has gone out already."""
+    from iiswsgi.gateway import responder
+    monkeypatch.setattr(responder, "DRAIN_GAP_SECONDS", TIMEOUT)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"did not read"] if kind == "list" else iter(
+            [b"did not read"])
+    served = serve(app)
     sender = _unread_post(served, 300000)
-    rtype, _, content = served.client.read_record()
-    assert rtype == fcgi.STDOUT and content.endswith(b"did not read")
+    if kind == "iterator":
+        rtype, _, content = served.client.read_record()
+        assert rtype == fcgi.STDOUT and content.endswith(b"did not read")
     sender.join(TIMEOUT)
     # All of the body but its end was sent: the request does not end yet.
     served.client.sock.settimeout(0.5)
@@ -595,6 +606,30 @@ def test_an_unread_body_is_read_before_the_request_ends(serve):
     served.client.send(fcgi.record(fcgi.STDIN, 1))
     response = served.client.read_response(1)
     assert response.protocol_status == 0
+    if kind == "list":
+        assert response.body == b"did not read"
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_a_body_the_web_server_holds_back_ends_the_request(serve,
+                                                           monkeypatch):
+    """nginx stops sending a body once it has the response head: after
+    DRAIN_GAP_SECONDS without any of it the request ends, and the
+    connection serves on (what still comes for it is dropped)."""
+    from iiswsgi.gateway import responder
+    monkeypatch.setattr(responder, "DRAIN_GAP_SECONDS", 0.2)
+    served = serve(lambda environ, start_response: (
+        start_response("200 OK", []), iter([b"streamed"]))[1])
+    p = iis_params("/ignores", method="POST")
+    p["CONTENT_LENGTH"] = "1000"
+    served.client.send(fcgi.begin(1) + fcgi.stream(fcgi.PARAMS, 1,
+                                                   fcgi.pairs(p))
+                       + fcgi.record(fcgi.STDIN, 1, b"u" * 100))
+    response = served.client.read_response(1)
+    assert response.body == b"streamed" and response.protocol_status == 0
+    served.client.send(fcgi.record(fcgi.STDIN, 1, b"u" * 900)
+                       + fcgi.record(fcgi.STDIN, 1))
     _next_ok(served)
     assert served.finish() == "eof"
 
