@@ -306,10 +306,13 @@ class Responder:
         #: Set when the connection must close once the request has ended,
         #: at once: the rest of a body nobody read is still coming.
         self._drop = False
-        #: True while the responder waits for the web server outside the
-        #: application (between requests, or for the rest of a request
-        #: not yet given to it): the moments it may be stopped at once.
+        #: True while the responder waits, between requests, for the web
+        #: server: the moment it may be stopped at once.
         self.idle = False
+        #: True while it waits for the rest of a request the application
+        #: has not been given yet: it may be stopped at once by a stop
+        #: that will not wait (a signal, IIS's shutdown event).
+        self.receiving = False
         self._in_app = False
 
     def run(self, until_idle: bool = False) -> str:
@@ -348,6 +351,7 @@ class Responder:
                                 or not self._more_received()):
                             return "stop"
                         served_after_stop += 1
+                        ready = True    # it is here: read it
                     if self._drop:
                         return "close"
                     if conn.must_close:
@@ -402,23 +406,24 @@ class Responder:
                     return "idle"
             self.idle = True
             # A stop signal that came just before `idle` was set did not
-            # interrupt anything: look again.
-            if server is not None and server.stopping:
+            # interrupt anything: look again (unless input is known to be
+            # waiting: it is served first).
+            if server is not None and server.stopping and not ready:
                 self.idle = False
                 return "stop"
         elif not self._in_app:
             # In a request the application has not been given yet: a stop
-            # (a signal, IIS's shutdown event) waits for the rest of it
-            # only while it is coming.
-            self.idle = True
+            # waits for the rest of it only while it is coming.
+            self.receiving = True
             if (server is not None and server.stopping
                     and not self.channel.wait_readable(STOP_GRACE_SECONDS)):
-                self.idle = False
+                self.receiving = False
                 return "stop"
         try:
             data = self.channel.read(between)
         finally:
             self.idle = False
+            self.receiving = False
         if (not data and not self._in_app and server is not None
                 and server.stopping):
             return "stop"   # the read was cancelled to stop
@@ -452,6 +457,11 @@ class Responder:
             return True
         self._looked_at = buffered
         return False
+
+    @property
+    def in_app(self) -> bool:
+        """True while a request is being answered."""
+        return self._in_app
 
     def _more_received(self) -> bool:
         """Whether the web server has already sent more (a request it sent
@@ -581,6 +591,8 @@ class Responder:
         if settings.base_environ:
             environ.update(settings.base_environ)
         environ.update(settings.wsgi)
+        if self.server is not None:
+            self.server.request_started(environ)
         body = Input(self._pull, settings.spool_threshold, settings.max_body,
                      settings.spool_dir)
         environ["wsgi.input"] = body
