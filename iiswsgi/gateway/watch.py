@@ -40,6 +40,10 @@ _VENV_MARKER = "pyvenv.cfg"
 _PAUSE_SECONDS = 0.002
 _ENTRIES_PER_PAUSE = 200
 
+#: How long after the watcher thread starts waiting for notifications it
+#: compares once with the baseline.
+_CATCH_UP_SECONDS = 0.2
+
 
 def skipped_folder(path: str, name: str) -> bool:
     """True for a folder whose files cannot matter to the application: a
@@ -88,6 +92,8 @@ class Watcher:
         self._thread = None
         self._snapshot = None
         self._changes = None
+        self._reported = False
+        self._report_lock = threading.Lock()
 
     def scan(self) -> Dict[str, Tuple[int, int]]:
         """``{relative path: (mtime_ns, size)}`` of the files watched."""
@@ -160,11 +166,30 @@ class Watcher:
                                         name="iiswsgi-watcher")
         self._thread.start()
 
+    def _report(self, path):
+        """Call on_change once, whichever thread sees a change first."""
+        with self._report_lock:
+            if self._reported:
+                return
+            self._reported = True
+        self.on_change(path)
+
+    def _catch_up(self):
+        """Notifications are kept only from the first wait for them on:
+        once it has begun, compare with the baseline once, for what
+        changed before (during the first request)."""
+        if not self._stopped.wait(_CATCH_UP_SECONDS):
+            path = self.changed()
+            if path is not None:
+                self._report(path)
+
     def _run(self):
         if self._changes is not None:
+            threading.Thread(target=self._catch_up, daemon=True,
+                             name="iiswsgi-watcher-catch-up").start()
             path = self._wait_for_notification()
             if path is not None:
-                self.on_change(path)
+                self._report(path)
                 return
             if self._stopped.is_set():
                 return
@@ -174,7 +199,7 @@ class Watcher:
         while not self._stopped.wait(self.interval):
             path = self.changed()
             if path is not None:
-                self.on_change(path)
+                self._report(path)
                 return
 
     def _wait_for_notification(self):
@@ -211,6 +236,10 @@ def _open_notifications(root):
     if os.name != "nt":
         return None
     from ..iis import winapi
+    if not winapi.subtree_notifications():
+        log.info("scanning %s for changes: change notifications here (Wine)"
+                 " do not report changes below the top folder", root)
+        return None
     if winapi.is_remote_path(root):
         log.info("%s is on a network share: scanning it for changes, as"
                  " notifications from shares are not reliable", root)

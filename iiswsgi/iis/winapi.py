@@ -17,7 +17,8 @@ import _winapi
 
 __all__ = ["DirectoryChanges", "NamedPipe", "interrupt_thread",
            "is_disconnect_error", "is_remote_path", "prepare_pipe",
-           "socket_handle", "stdin_kind", "watch_shutdown_event"]
+           "socket_handle", "stdin_kind", "subtree_notifications",
+           "watch_shutdown_event"]
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +255,17 @@ _DRIVE_REMOTE = 4
 # File and folder names, sizes and last writes, anywhere below.
 _NOTIFY_FILTER = 0x0001 | 0x0002 | 0x0008 | 0x0010
 _NOTIFY_HEADER = ctypes.sizeof(wintypes.DWORD) * 3
+
+
+def subtree_notifications() -> bool:
+    """Whether ReadDirectoryChangesW reports changes anywhere below a
+    folder: not under Wine (ntdll exports wine_get_version), whose
+    notifications name only the folder's own entries."""
+    try:
+        ntdll = ctypes.WinDLL("ntdll")
+    except OSError:
+        return True
+    return not hasattr(ntdll, "wine_get_version")
 
 
 def is_remote_path(path: str) -> bool:

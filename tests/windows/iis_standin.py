@@ -532,6 +532,36 @@ def scenario_notifications(workdir):
     return with_gateway(workdir, run, MODULE, {}, cwd=folder)
 
 
+def scenario_directory_changes(workdir):
+    from iiswsgi.iis import winapi
+    folder = os.path.join(workdir, "notified folder")
+    os.makedirs(folder, exist_ok=True)
+    changes = winapi.DirectoryChanges(folder)
+    got = []
+    outcome = {}
+
+    def reader():
+        try:
+            got.extend(changes.read())
+            changes.read()      # cancelled below
+            outcome["cancelled"] = False
+        except OSError as error:
+            outcome["cancelled"] = True
+            outcome["error"] = str(error)
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    with open(os.path.join(folder, "top.py"), "w") as f:
+        f.write("x = 1\n")
+    time.sleep(0.5)
+    changes.cancel()
+    thread.join(5)
+    changes.close()
+    return {"paths": got, "cancelled": outcome.get("cancelled"),
+            "error": outcome.get("error"),
+            "subtree": winapi.subtree_notifications()}
+
+
 def main():
     workdir = sys.argv[1]
     for name in sys.argv[2:]:
