@@ -542,9 +542,8 @@ def scenario_directory_changes(workdir):
 
     def reader():
         try:
-            got.extend(changes.read())
-            changes.read()      # cancelled below
-            outcome["cancelled"] = False
+            while True:         # until cancelled, below
+                got.extend(changes.read())
         except OSError as error:
             outcome["cancelled"] = True
             outcome["error"] = str(error)
@@ -553,9 +552,11 @@ def scenario_directory_changes(workdir):
     time.sleep(0.5)
     with open(os.path.join(folder, "top.py"), "w") as f:
         f.write("x = 1\n")
-    time.sleep(0.5)
+    time.sleep(1.0)
     changes.cancel()
     thread.join(5)
+    if thread.is_alive():
+        outcome["cancelled"] = False
     changes.close()
     return {"paths": got, "cancelled": outcome.get("cancelled"),
             "error": outcome.get("error"),
