@@ -347,7 +347,8 @@ class Responder:
                         self._break()
                         return "cut"
                     if stop:
-                        if (served_after_stop >= MAX_SERVED_AFTER_STOP
+                        if (not server.serve_received
+                                or served_after_stop >= MAX_SERVED_AFTER_STOP
                                 or not self._more_received()):
                             return "stop"
                         served_after_stop += 1

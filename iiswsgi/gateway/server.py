@@ -91,6 +91,12 @@ class IISWSGIServer(WSGIServer):
         self.responders = set()
         self.main_waiting = False
         self.pipe_channel = None
+        #: Whether a request the web server sent right after an answer,
+        #: before it could know the server stops, is served first: for a
+        #: restart on change, which the web server cannot foresee (IIS
+        #: would otherwise get "The FastCGI process exited unexpectedly"
+        #: for it).  Not for max_requests, signals or IIS's shutdown.
+        self.serve_received = False
         self._stopping = threading.Event()
         self._watcher = None
         self._watch_prepared = False
@@ -136,12 +142,15 @@ class IISWSGIServer(WSGIServer):
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def stop(self, reason: str) -> None:
-        """Ask the server to exit once the requests in flight are done."""
+    def stop(self, reason: str, serve_received: bool = False) -> None:
+        """Ask the server to exit once the requests in flight are done;
+        with ``serve_received``, also those the web server has already
+        sent (see :attr:`serve_received`)."""
         with self.lock:
             if self._stopping.is_set():
                 return
             self.stop_reason = reason
+            self.serve_received = serve_received
             self._stopping.set()
         log.info("stopping: %s", reason)
 
@@ -297,7 +306,7 @@ class IISWSGIServer(WSGIServer):
             watcher.start()
 
     def _on_file_change(self, path):
-        self.stop("%s changed" % path)
+        self.stop("%s changed" % path, serve_received=True)
         if self.waiting():
             self._signals.wake_main()
 
