@@ -37,7 +37,9 @@ def _serve_spec(args):
         app = load_app_spec(args.config)
     except AppSpecError as error:
         raise SystemExit("iiswsgi serve: %s" % error)
-    keywords.setdefault("app_dir", os.getcwd())
+    # No app_dir: the folder watched for changes is the site's, as the
+    # first request names it (APPL_PHYSICAL_PATH), not wherever the web
+    # server started the process.
     status = serve(app, **keywords)
     if status:
         raise SystemExit(status)

@@ -794,4 +794,5 @@ class Responder:
         return self.conn.send_stdout(
             b"Status: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
             b"Content-Length: %d\r\n\r\n%s"
-            % (_status_line(status).encode("latin-1"), len(page), page))
+            % (_status_line(status).encode("latin-1"), len(page),
+               b"" if response.head_only else page))

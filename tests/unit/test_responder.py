@@ -492,6 +492,16 @@ def test_head_of_a_list_without_a_length_says_the_get_length(serve):
     assert (response.body, response.header("Content-Length")) == (b"", "12")
 
 
+def test_head_of_an_error_page_has_no_body(serve, iiswsgi_log):
+    def app(environ, start_response):
+        raise RuntimeError("fails on HEAD too")
+    served = serve(app)
+    response = served.request("/", method="HEAD")
+    assert response.status == 500 and response.body == b""
+    assert int(response.header("Content-Length")) > 0
+    _next_ok(served)
+
+
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified",
                                     "103 Early Hints"])
 @pytest.mark.parametrize("body", [[], [b"dropped"]], ids=["empty", "body"])
