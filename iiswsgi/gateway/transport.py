@@ -232,14 +232,6 @@ class NamedPipeChannel(PipeChannel):
         :func:`iiswsgi.iis.winapi.interrupt_thread` instead."""
         self._pipe.wake()
 
-    def hang_up(self) -> None:
-        """Disconnect the web server once it has read what was written,
-        so that a request it sends from now on fails at once."""
-        try:
-            self._pipe.hang_up()
-        except OSError:
-            pass
-
     def write(self, data: bytes) -> None:
         try:
             self._pipe.write(data)

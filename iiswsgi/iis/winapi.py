@@ -207,14 +207,6 @@ class NamedPipe:
         """End a :meth:`wait_readable` in another thread."""
         self._woken = True
 
-    def hang_up(self) -> None:
-        """Let the web server read what was written, then disconnect it:
-        a write it makes from now on fails at once, instead of waiting in
-        a pipe nobody reads."""
-        kernel32 = _kernel()
-        kernel32.FlushFileBuffers(self.handle)
-        kernel32.DisconnectNamedPipe(self.handle)
-
     def write(self, data: bytes) -> None:
         """Write all of ``data``; OSError (winerror set) on failure."""
         view = memoryview(data)

@@ -446,8 +446,14 @@ def scenario_restart_during_first_request(workdir):
 
     def run(gw):
         gw.client.send(fcgi.request(1, iis_params(
-            "/slow", query="2", physical_path=folder + "\\")))
-        time.sleep(0.7)
+            "/slow", query="3", physical_path=folder + "\\")))
+        # Under Wine the process may take a while to start: change the
+        # file once the application has the request.
+        deadline = time.monotonic() + 20
+        while ("loaded the WSGI application" not in gw.log_text()
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        time.sleep(0.3)
         with open(os.path.join(folder, "versioned.py"), "a") as f:
             f.write("# changed while the first request ran\n")
         first = gw.client.read_response(1)
