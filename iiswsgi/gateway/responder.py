@@ -354,6 +354,7 @@ class Responder:
                         served_after_stop += 1
                         ready = True    # it is here: read it
                     if self._drop:
+                        self._close_gently()
                         return "close"
                     if conn.must_close:
                         self._linger()
@@ -518,10 +519,22 @@ class Responder:
                 self.aborted = True
                 return "done"
 
-    def _linger(self):
+    def _close_gently(self):
+        """Before closing a connection with the rest of a body still
+        coming: say end of file at once (FIN: the web server will not send
+        another request on it), then read and drop what still comes until
+        the body ends or the web server stops sending, so the close does
+        not reset the connection under the answer just sent."""
+        shutdown_write = getattr(self.channel, "shutdown_write", None)
+        if shutdown_write is not None:
+            shutdown_write()
+        self._linger(DRAIN_GAP_SECONDS)
+
+    def _linger(self, seconds: float = LINGER_SECONDS):
         """Before closing a connection the web server asked to close, let
-        it finish sending the body of the request just answered, so the
-        close does not reset the connection under its feet."""
+        it finish sending the body of the request just answered (while it
+        sends something every ``seconds``), so the close does not reset
+        the connection under its feet."""
         conn = self.conn
         if not conn.discarding:
             return
@@ -534,7 +547,7 @@ class Responder:
                     event = conn.next_event()
                 if not conn.discarding or event is fastcgi.CLOSED:
                     return
-                self.channel.set_read_timeout(LINGER_SECONDS)
+                self.channel.set_read_timeout(seconds)
                 conn.receive_data(self.channel.read())
         except (OSError, fastcgi.ProtocolError):
             return

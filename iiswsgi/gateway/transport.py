@@ -306,6 +306,13 @@ class SocketChannel:
         """Reads give up after ``seconds`` (TimeoutError)."""
         self.sock.settimeout(seconds)
 
+    def shutdown_write(self) -> None:
+        """Send end of file; reading goes on."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
     def shutdown(self) -> None:
         """Wake a thread blocked reading: its read returns end of file."""
         try:
