@@ -46,8 +46,11 @@ LOOKAHEAD_LIMIT = 1 << 18
 #: up to this many bytes of the rest are read and dropped before
 #: FCGI_END_REQUEST, so a web server that cannot take the end of a request
 #: before the end of its body (h2o, HAProxy) sees a whole exchange.  Past
-#: it, or after DRAIN_SECONDS, a connection is closed after the request
-#: ends (the IIS pipe drops the rest as it comes instead).
+#: it, a socket connection is closed after the request ends (the IIS pipe
+#: drops the rest as it comes instead).  A body that stops coming (nginx
+#: stops sending one once it has the response head) is waited for
+#: DRAIN_GAP_SECONDS, at most DRAIN_SECONDS in all; what still comes for
+#: it after the request ended is dropped as it comes.
 DRAIN_LIMIT = 1 << 20
 
 #: How long the rest of an unread body may take to arrive (see
@@ -303,8 +306,8 @@ class Responder:
         #: FCGI_END_REQUEST, so the web server sees the response fail
         #: instead of passing it on as complete.
         self.cut_short: Optional[str] = None
-        #: Set when the connection must close once the request has ended,
-        #: at once: the rest of a body nobody read is still coming.
+        #: Set when the connection must close once the request has ended:
+        #: more of a body nobody read is coming than is worth reading.
         self._drop = False
         #: True while the responder waits, between requests, for the web
         #: server: the moment it may be stopped at once.
