@@ -20,15 +20,48 @@ def _say(text: str = "", stream: Optional[TextIO] = None) -> None:
     stream.flush()
 
 
+def _serve_spec(args):
+    """``iiswsgi serve module:app``: no ini, the options from the command
+    line only."""
+    from .gateway.paste import AppSpecError, load_app_spec, serve
+
+    given = {opt.name: getattr(args, opt.name) for opt in settings.flags()
+             if getattr(args, opt.name) not in (None, False)}
+    try:
+        keywords = settings.server_keywords(
+            settings.parse(given, settings.COMMAND_LINE),
+            settings.COMMAND_LINE)
+    except settings.SettingsError as error:
+        raise SystemExit("iiswsgi serve: %s" % error)
+    try:
+        app = load_app_spec(args.config)
+    except AppSpecError as error:
+        raise SystemExit("iiswsgi serve: %s" % error)
+    # No app_dir: the folder watched for changes is the site's, as the
+    # first request names it (APPL_PHYSICAL_PATH), not wherever the web
+    # server started the process.
+    status = serve(app, **keywords)
+    if status:
+        raise SystemExit(status)
+    return 0
+
+
 def _serve(args):
+    from .gateway.paste import is_app_spec
+
+    path = os.path.abspath(args.config)
+    if not os.path.isfile(path):
+        if is_app_spec(args.config):
+            return _serve_spec(args)
+        raise SystemExit(
+            "iiswsgi serve: no such file: %s (give a Paste Deploy ini, or"
+            " MODULE:APP such as myproject.wsgi:application)" % path)
+
     from paste.deploy import loadapp, loadserver
     from paste.deploy.loadwsgi import SERVER, loadcontext
 
     from .gateway.paste import serve, server_factory, server_runner
 
-    path = os.path.abspath(args.config)
-    if not os.path.isfile(path):
-        raise SystemExit("iiswsgi serve: no such file: %s" % path)
     uri = "config:" + path
     here = os.path.dirname(path)
     _configure_logging(path, here)
@@ -282,13 +315,17 @@ def _parser():
                         version="iiswsgi %s" % __version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
-        "serve", help="serve the application of a Paste Deploy ini file",
+        "serve", help="serve the application of a Paste Deploy ini file,"
+                      " or MODULE:APP",
         description="Serve the [app:main] of a Paste Deploy ini file with the"
                     " iiswsgi FastCGI gateway, as `paster serve` does, without"
-                    " PasteScript.  With no address it serves what the web"
-                    " server gave as standard input (the IIS pipe or a"
-                    " listening socket).")
-    serve.add_argument("config", help="the .ini file")
+                    " PasteScript; or the WSGI application MODULE:APP names"
+                    " (MODULE:FACTORY() calls FACTORY), as gunicorn and"
+                    " waitress-serve take it.  With no address it serves what"
+                    " the web server gave as standard input (the IIS pipe or"
+                    " a listening socket).")
+    serve.add_argument("config", metavar="INI_OR_MODULE:APP",
+                       help="the .ini file, or MODULE:APP (MODULE:FACTORY())")
     for opt in settings.flags():
         if opt.convert is settings.convert_bool:
             serve.add_argument(opt.flag, dest=opt.name, action="store_true",

@@ -314,9 +314,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("read_timeout", _seconds, 60.0, "60",
            "seconds the web server may stay silent in the middle of a record"
            " or a request before the connection is closed; on the IIS pipe"
-           " (POSIX) the process then exits 0. Never applied between"
-           " requests, nor to the Windows named pipe (IIS's `activityTimeout`"
-           " covers that); 0: no limit", minimum=0.0, maximum=float(_YEAR),
+           " the process then exits 0. Never applied between requests (IIS's"
+           " `activityTimeout` covers those); 0: no limit", minimum=0.0, maximum=float(_YEAR),
            unit="seconds", env="WSGI_READ_TIMEOUT"),
     Option("spool_threshold", _size, 1 << 20, "`1M`",
            "request body bytes held in memory before the body spools to a"

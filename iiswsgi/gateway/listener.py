@@ -9,7 +9,6 @@ up the workers.
 import logging
 import os
 import queue
-import select
 import selectors
 import socket
 import threading
@@ -193,14 +192,12 @@ class _Pool:
                 return False
             self.lingering += 1
         try:
-            readable, _, _ = select.select([responder.channel.sock], [], [],
-                                           LINGER_SECONDS)
-        except (OSError, ValueError):
-            return False
+            # The channel's poll(), not select(): any descriptor number
+            # (select() fails past 1024 open files).
+            return responder.channel.wait_readable(LINGER_SECONDS)
         finally:
             with lock:
                 self.lingering -= 1
-        return bool(readable)
 
     def _take_back(self, selector):
         """Watch again the connections workers finished with."""

@@ -20,6 +20,12 @@ _STOP_REASONS = {
     "eof": "the web server closed the pipe",
     "close": "the web server asked to close the connection",
     "error": "the FastCGI stream broke",
+    # IIS then answers that request "500 The FastCGI process exited
+    # unexpectedly" (or, before the head, "An unknown FastCGI error
+    # occurred") and starts a fresh process for the next: a response cut
+    # short is never passed on as a complete one.
+    "cut": "a response was cut short: the pipe is closed without ending the"
+           " request, so that IIS sees the request fail",
 }
 
 

@@ -5,6 +5,7 @@ import io
 import logging
 import re
 import sys
+import time
 import traceback
 from http import HTTPStatus
 from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
@@ -41,6 +42,32 @@ LINGER_SECONDS = 5.0
 #: FCGI_ABORT_REQUEST) only while fewer bytes than this wait unread.
 LOOKAHEAD_LIMIT = 1 << 18
 
+#: When the application answered without reading all of its request body,
+#: up to this many bytes of the rest are read and dropped before
+#: FCGI_END_REQUEST, so a web server that cannot take the end of a request
+#: before the end of its body (h2o, HAProxy) sees a whole exchange.  Past
+#: it, a socket connection is closed after the request ends (the IIS pipe
+#: drops the rest as it comes instead).  A body that stops coming (nginx
+#: stops sending one once it has the response head) is waited for
+#: DRAIN_GAP_SECONDS, at most DRAIN_SECONDS in all; what still comes for
+#: it after the request ended is dropped as it comes.
+DRAIN_LIMIT = 1 << 20
+
+#: How long the rest of an unread body may take to arrive (see
+#: DRAIN_LIMIT), and how long it may pause.
+DRAIN_SECONDS = 5.0
+DRAIN_GAP_SECONDS = 0.5
+
+#: When the server stops, input that arrives within this many seconds of
+#: the last answer (a request the web server sent before it could know)
+#: is still served, at most MAX_SERVED_AFTER_STOP requests of it.
+STOP_GRACE_SECONDS = 0.1
+MAX_SERVED_AFTER_STOP = 10
+
+#: Statuses whose responses never have a body (RFC 9110 §6.4.1): no
+#: Content-Length is added to them, and no body is sent.
+_BODILESS = frozenset([204, 304] + list(range(100, 200)))
+
 _ERROR_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1>
@@ -59,6 +86,13 @@ _MESSAGES = {
 #: 413, which Python's has only from 3.13 ("Request Entity Too Large"
 #: before).
 _REASONS = {413: "Content Too Large"}
+
+
+def _reason(error: BaseException) -> str:
+    """An error's message without the "[Errno N]" OSError puts first."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
 
 
 def _status_line(status):
@@ -142,13 +176,27 @@ class ResponderSettings:
 class _Response:
     """start_response() and write() for one request."""
 
-    __slots__ = ("_responder", "head", "has_length", "sent")
+    __slots__ = ("_responder", "head", "has_length", "sent", "head_only",
+                 "no_body", "length", "delivered", "written")
 
-    def __init__(self, responder):
+    def __init__(self, responder, head_only=False):
         self._responder = responder
         self.head = None
         self.has_length = False
         self.sent = False
+        #: A HEAD request: the body the application makes is not sent
+        #: (RFC 3875 §4.3.3).
+        self.head_only = head_only
+        #: No body goes out: HEAD, or a 1xx, 204 or 304 status.
+        self.no_body = head_only
+        #: The Content-Length the application set (None: none, or one
+        #: that is not a number).
+        self.length = None
+        #: Body bytes the application made (sent or, for ``no_body``,
+        #: dropped).
+        self.delivered = 0
+        #: True once part of the response went to the web server.
+        self.written = False
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None:
@@ -165,6 +213,7 @@ class _Response:
                              " '200 OK'" % (status,))
         lines = ["Status: ", status, "\r\n"]
         has_length = False
+        length = None
         for header in headers:
             if type(header) is not tuple or len(header) != 2:
                 raise TypeError("bad response header %r: it must be a"
@@ -184,6 +233,9 @@ class _Response:
                                  " argument, not as a header)" % (value,))
             if not has_length and name.lower() == "content-length":
                 has_length = True
+                declared = value.strip()
+                length = (int(declared) if declared.isascii()
+                          and declared.isdigit() else None)
             lines += (name, ": ", value, "\r\n")
         lines.append("\r\n")
         try:
@@ -192,6 +244,8 @@ class _Response:
             raise ValueError("response headers must be latin-1 text: %s"
                              % error) from None
         self.has_length = has_length
+        self.length = length
+        self.no_body = self.head_only or int(status[:3]) in _BODILESS
         return self.app_write
 
     def app_write(self, data):
@@ -202,7 +256,7 @@ class _Response:
         application streaming with write() stops too."""
         responder = self._responder
         if responder.aborted:
-            raise ClientDisconnected(0, "the web server aborted the request")
+            raise ClientDisconnected("the web server aborted the request")
         self.write(data)
         responder.stream_interrupted()
 
@@ -217,12 +271,24 @@ class _Response:
         responder = self._responder
         if responder.aborted:
             return
+        self.delivered += len(data)
+        if self.no_body:
+            data = b""
         if not self.sent:
             self.sent = True
             data = self.head + data
         elif not data:
             return
+        self.written = True
         responder.channel.write(responder.conn.send_stdout(data))
+
+    def missing(self):
+        """How many bytes of the Content-Length the application set it did
+        not deliver (0 when it set none, or for a response with no
+        body)."""
+        if self.length is None or self.no_body:
+            return 0
+        return max(0, self.length - self.delivered)
 
 
 class Responder:
@@ -241,14 +307,30 @@ class Responder:
         self.aborted = False
         self._broken = None
         self._looked_at = 0
+        #: Why the response to the request just served is incomplete
+        #: (None: it is whole).  The connection then ends without
+        #: FCGI_END_REQUEST, so the web server sees the response fail
+        #: instead of passing it on as complete.
+        self.cut_short: Optional[str] = None
+        #: Set when the connection must close once the request has ended:
+        #: more of a body nobody read is coming than is worth reading.
+        self._drop = False
         #: True while the responder waits, between requests, for the web
-        #: server: the only moment it may be stopped at once.
+        #: server: the moment it may be stopped at once.
         self.idle = False
+        #: True while it waits for the rest of a request the application
+        #: has not been given yet: it may be stopped at once by a stop
+        #: that will not wait (a signal, IIS's shutdown event).
+        self.receiving = False
+        self._in_app = False
 
     def run(self, until_idle: bool = False) -> str:
         """Serve until the channel ends; returns why: ``"eof"``,
-        ``"close"`` (the web server asked for it), ``"stop"`` (the server
-        is stopping) or ``"error"`` (the protocol was broken).
+        ``"close"`` (the web server asked for it, or the rest of an unread
+        body was too long to wait for), ``"stop"`` (the server is
+        stopping), ``"error"`` (the protocol was broken) or ``"cut"``
+        (a response was cut short: the request was not ended, and the
+        connection must be closed so the web server sees it fail).
 
         With ``until_idle`` (for a channel a poller saw readable), read
         once, serve what came, and return ``"idle"`` instead of waiting
@@ -257,6 +339,7 @@ class Responder:
         channel = self.channel
         server = self.server
         ready = until_idle
+        served_after_stop = 0
         try:
             while True:
                 event = conn.next_event()
@@ -267,8 +350,21 @@ class Responder:
                     ready = False
                 elif type(event) is fastcgi.Request:
                     environ = self.respond(event)
-                    if server is not None and server.request_done(environ):
-                        return "stop"
+                    stop = (server is not None
+                            and server.request_done(environ))
+                    if self.cut_short is not None:
+                        self._break()
+                        return "cut"
+                    if stop:
+                        if (not server.serve_received
+                                or served_after_stop >= MAX_SERVED_AFTER_STOP
+                                or not self._more_received()):
+                            return "stop"
+                        served_after_stop += 1
+                        ready = True    # it is here: read it
+                    if self._drop:
+                        self._close_gently()
+                        return "close"
                     if conn.must_close:
                         self._linger()
                         return "close"
@@ -286,6 +382,8 @@ class Responder:
                       " FastCGI protocol: %s", error)
             return "error"
         except ReadTimeout as error:
+            if server is not None and server.stopping and not self._in_app:
+                return "stop"   # the wait was ended to stop
             log.warning("closing the connection: %s", error)
             return "timeout"
         except ConnectionLost as error:
@@ -310,8 +408,8 @@ class Responder:
             self._linger()
             return "close"
         between = conn.request_id is None and not conn.buffered
+        server = self.server
         if between:
-            server = self.server
             if not ready:
                 if server is not None and server.stopping:
                     return "stop"
@@ -319,14 +417,27 @@ class Responder:
                     return "idle"
             self.idle = True
             # A stop signal that came just before `idle` was set did not
-            # interrupt anything: look again.
-            if server is not None and server.stopping:
+            # interrupt anything: look again (unless input is known to be
+            # waiting: it is served first).
+            if server is not None and server.stopping and not ready:
                 self.idle = False
+                return "stop"
+        elif not self._in_app:
+            # In a request the application has not been given yet: a stop
+            # waits for the rest of it only while it is coming.
+            self.receiving = True
+            if (server is not None and server.stopping
+                    and not self.channel.wait_readable(STOP_GRACE_SECONDS)):
+                self.receiving = False
                 return "stop"
         try:
             data = self.channel.read(between)
         finally:
             self.idle = False
+            self.receiving = False
+        if (not data and not self._in_app and server is not None
+                and server.stopping):
+            return "stop"   # the read was cancelled to stop
         conn.receive_data(data)
         return None
 
@@ -358,10 +469,81 @@ class Responder:
         self._looked_at = buffered
         return False
 
-    def _linger(self):
+    @property
+    def in_app(self) -> bool:
+        """True while a request is being answered."""
+        return self._in_app
+
+    def _more_received(self) -> bool:
+        """Whether the web server has already sent more (a request it sent
+        right after the last answer, before it could know the server is
+        stopping): that is served before stopping, not lost."""
+        if self.conn.buffered:
+            return True
+        try:
+            return self.channel.wait_readable(STOP_GRACE_SECONDS)
+        except OSError:
+            return False
+
+    def _break(self):
+        """End the connection without ending the request: a socket is
+        shut down at once (its owner closes it); the IIS pipe is closed by
+        its owner, which then ends the process."""
+        shutdown = getattr(self.channel, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
+    def _drain(self) -> str:
+        """Read and drop the rest of a body the application did not read:
+        ``"done"`` once it has all come (or the request was aborted, or
+        the web server closed the connection: the write that follows
+        tells); ``"over"`` past DRAIN_LIMIT bytes; ``"stalled"`` when
+        nothing came for DRAIN_GAP_SECONDS, or after DRAIN_SECONDS."""
+        conn = self.conn
+        if conn.input_done or self.aborted:
+            return "done"
+        channel = self.channel
+        dropped = 0
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while True:
+            event = conn.next_event()
+            if event is fastcgi.NEED_DATA:
+                left = min(deadline - time.monotonic(), DRAIN_GAP_SECONDS)
+                if left <= 0 or not channel.wait_readable(left):
+                    return "stalled"
+                try:
+                    data = channel.read()
+                except ConnectionLost:
+                    data = b""
+                conn.receive_data(data)
+                continue
+            kind = type(event)
+            if kind is fastcgi.Body:
+                dropped += len(event.data)
+                if dropped > DRAIN_LIMIT:
+                    return "over"
+            elif kind is fastcgi.BodyEnd or event is fastcgi.CLOSED:
+                return "done"
+            elif kind is fastcgi.Abort:
+                self.aborted = True
+                return "done"
+
+    def _close_gently(self):
+        """Before closing a connection with the rest of a body still
+        coming: say end of file at once (FIN: the web server will not send
+        another request on it), then read and drop what still comes until
+        the body ends or the web server stops sending, so the close does
+        not reset the connection under the answer just sent."""
+        shutdown_write = getattr(self.channel, "shutdown_write", None)
+        if shutdown_write is not None:
+            shutdown_write()
+        self._linger(DRAIN_GAP_SECONDS)
+
+    def _linger(self, seconds: float = LINGER_SECONDS):
         """Before closing a connection the web server asked to close, let
-        it finish sending the body of the request just answered, so the
-        close does not reset the connection under its feet."""
+        it finish sending the body of the request just answered (while it
+        sends something every ``seconds``), so the close does not reset
+        the connection under its feet."""
         conn = self.conn
         if not conn.discarding:
             return
@@ -374,7 +556,7 @@ class Responder:
                     event = conn.next_event()
                 if not conn.discarding or event is fastcgi.CLOSED:
                     return
-                self.channel.set_read_timeout(LINGER_SECONDS)
+                self.channel.set_read_timeout(seconds)
                 conn.receive_data(self.channel.read())
         except (OSError, fastcgi.ProtocolError):
             return
@@ -401,19 +583,28 @@ class Responder:
                 if kind is fastcgi.Abort:
                     self.aborted = True
                     raise ClientDisconnected(
-                        0, "the web server aborted the request before its"
+                        "the web server aborted the request before its"
                         " body ended")
                 if event is fastcgi.CLOSED:
                     raise ConnectionLost(
-                        0, "the web server closed the connection before the"
+                        "the web server closed the connection before the"
                         " request body ended")
         except (fastcgi.ProtocolError, ConnectionLost) as error:
             self._broken = error
-            raise ClientDisconnected(0, str(error)) from error
+            # The message once, without "[Errno 0]" (twice when a
+            # ConnectionLost is wrapped): what failed, in words.
+            raise ClientDisconnected(_reason(error)) from error
 
     def respond(self, request: "fastcgi.Request") -> Dict[str, Any]:
         """Run the application for ``request`` and send its response;
         return the request's environ."""
+        self._in_app = True
+        try:
+            return self._respond(request)
+        finally:
+            self._in_app = False
+
+    def _respond(self, request):
         settings = self.settings
         conn = self.conn
         self.aborted = False
@@ -423,12 +614,16 @@ class Responder:
         if settings.base_environ:
             environ.update(settings.base_environ)
         environ.update(settings.wsgi)
+        if self.server is not None:
+            self.server.request_started(environ)
         body = Input(self._pull, settings.spool_threshold, settings.max_body,
                      settings.spool_dir)
         environ["wsgi.input"] = body
-        response = _Response(self)
+        response = _Response(self, environ.get("REQUEST_METHOD") == "HEAD")
         pending = b""
         self._broken = None
+        self.cut_short = None
+        self._drop = False
         try:
             status = self._check_length(environ)
             if status:
@@ -455,12 +650,50 @@ class Responder:
             # said on it.
             body.close()
             raise self._broken
-        # The request ends now, even if part of its body has not come: a
-        # web server may hold the rest back until it sees the end (nginx
-        # does), and the connection drops what still comes for it.
         body.close()
         if self.aborted:
             pending = b""
+        elif self.cut_short is None and response.missing():
+            self.cut_short = (
+                "the application set Content-Length: %d but made only %d"
+                " bytes" % (response.length, response.delivered))
+        if self.cut_short is not None:
+            log.error("the response to %s %s%s is incomplete (%s): closing"
+                      " the connection without ending the request, so that"
+                      " the web server sees it fail",
+                      environ.get("REQUEST_METHOD"),
+                      environ.get("SCRIPT_NAME", ""),
+                      environ.get("PATH_INFO", ""), self.cut_short)
+            if pending:
+                self.channel.write(pending)
+            return environ
+        if response.written:
+            # The head is out: the rest of the response goes now, and the
+            # body is drained after (a web server may stop sending a body
+            # once it has the head: nginx does).
+            self.channel.write(pending)
+            pending = b""
+        # Otherwise the body is drained before the response goes, while
+        # every web server still sends it.
+        drained = self._drain()
+        if drained != "done":
+            where = "%s %s%s" % (environ.get("REQUEST_METHOD"),
+                                 environ.get("SCRIPT_NAME", ""),
+                                 environ.get("PATH_INFO", ""))
+            if drained == "over" and self.channel.kind == "socket":
+                # More is coming than is worth reading: the connection
+                # closes once the request has ended.
+                log.info("the application did not read the body of %s and"
+                         " more than %d bytes of it are still coming:"
+                         " closing the connection after the request",
+                         where, DRAIN_LIMIT)
+                self._drop = True
+            else:
+                # The web server holds the rest back, or this is the IIS
+                # pipe (which cannot be opened again): what still comes
+                # for the request is dropped as it comes.
+                log.debug("the application did not read the body of %s:"
+                          " the rest is dropped as it comes", where)
         self.channel.write(pending + conn.end_request())
         return environ
 
@@ -470,11 +703,15 @@ class Responder:
             return 0
         try:
             length = int(length)
-            if length < 0:
-                raise ValueError
         except ValueError:
             log.warning("refusing a request with CONTENT_LENGTH %r", length)
             return 400
+        if length < 0:
+            # Caddy 2.6 says -1 for a chunked body (caddyserver/caddy#5236):
+            # its length is unknown, and wsgi.input ends where FCGI_STDIN
+            # does (wsgi.input_terminated).
+            del environ["CONTENT_LENGTH"]
+            return 0
         max_body = self.settings.max_body
         if max_body is not None and length > max_body:
             log.warning("refusing a %d byte request body, over the %d byte"
@@ -485,6 +722,7 @@ class Responder:
     def _call(self, environ, response):
         """Run the application; return the last bytes it left to send."""
         result = self.settings.application(environ, response.start_response)
+        finished = False
         try:
             if type(result) in _SEQUENCES:
                 # The whole body is already here: send it with the end of
@@ -495,18 +733,32 @@ class Responder:
                                          " calling start_response()")
                 if self.aborted:
                     return b""
+                response.delivered += len(data)
                 if not response.sent:
                     response.sent = True
                     head = response.head
-                    if not response.has_length:
+                    # A HEAD answer says the length the GET one would
+                    # have, when the application made that body; a 1xx,
+                    # 204 or 304 never says one.
+                    if not response.has_length and (
+                            data if response.head_only
+                            else not response.no_body):
                         head = b"%sContent-Length: %d\r\n\r\n" % (
                             head[:-2], len(data))
+                    if response.no_body:
+                        data = b""
                     data = head + data
+                elif response.no_body:
+                    return b""
                 return self.conn.send_stdout(data)
             interrupted = self.stream_interrupted
             for data in result:
                 if data:
                     response.write(data)
+                if response.sent and response.no_body:
+                    # The head is out and no body follows (HEAD, 204,
+                    # 304): the rest would only be dropped.
+                    break
                 if interrupted():
                     log.info("the web server %s during the response to"
                              " %s %s%s: the application's iterator is"
@@ -522,11 +774,25 @@ class Responder:
                     raise AssertionError("the application returned without"
                                          " calling start_response()")
                 response.write(b"")
+            finished = True
             return b""
         finally:
             close = getattr(result, "close", None)
             if close is not None:
-                close()
+                if not finished:
+                    close()
+                else:
+                    # The response went out whole: a failing close() is
+                    # the application's to fix, not the web server's to see.
+                    try:
+                        close()
+                    except Exception:
+                        log.error("the application's close() failed after"
+                                  " its response to %s %s%s was sent whole",
+                                  environ.get("REQUEST_METHOD"),
+                                  environ.get("SCRIPT_NAME", ""),
+                                  environ.get("PATH_INFO", ""),
+                                  exc_info=True)
 
     def _error_response(self, response, status, environ, exc_info=None):
         """Log the failure; the bytes of an error page, if still possible."""
@@ -536,9 +802,10 @@ class Responder:
         if exc_info is not None:
             log.error("the application failed on %s", where, exc_info=exc_info)
         if response.sent or self.aborted:
-            if exc_info is not None:
+            if exc_info is not None and not self.aborted:
                 log.error("the response to %s had started; it is cut short",
                           where)
+                self.cut_short = "the application failed after the head"
             return b""
         text = None
         if exc_info is not None and self.settings.debug:
@@ -549,4 +816,5 @@ class Responder:
         return self.conn.send_stdout(
             b"Status: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
             b"Content-Length: %d\r\n\r\n%s"
-            % (_status_line(status).encode("latin-1"), len(page), page))
+            % (_status_line(status).encode("latin-1"), len(page),
+               b"" if response.head_only else page))

@@ -91,8 +91,15 @@ class IISWSGIServer(WSGIServer):
         self.responders = set()
         self.main_waiting = False
         self.pipe_channel = None
+        #: Whether a request the web server sent right after an answer,
+        #: before it could know the server stops, is served first: for a
+        #: restart on change, which the web server cannot foresee (IIS
+        #: would otherwise get "The FastCGI process exited unexpectedly"
+        #: for it).  Not for max_requests, signals or IIS's shutdown.
+        self.serve_received = False
         self._stopping = threading.Event()
         self._watcher = None
+        self._watch_prepared = False
         self._responder_settings = []
         self._signals = Signals(self)
 
@@ -135,14 +142,30 @@ class IISWSGIServer(WSGIServer):
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def stop(self, reason: str) -> None:
-        """Ask the server to exit once the requests in flight are done."""
+    def stop(self, reason: str, serve_received: bool = False) -> None:
+        """Ask the server to exit once the requests in flight are done;
+        with ``serve_received``, also those the web server has already
+        sent (see :attr:`serve_received`)."""
         with self.lock:
             if self._stopping.is_set():
                 return
             self.stop_reason = reason
+            self.serve_received = serve_received
             self._stopping.set()
         log.info("stopping: %s", reason)
+
+    def request_started(self, environ: Mapping[str, Any]) -> None:
+        """Called before the application gets each request.  At the first,
+        the files to watch are known (the site's folder is the request's):
+        their state is taken then, before the application runs, so a
+        change made while the first request runs is seen."""
+        if self._watch_prepared:
+            return
+        with self.lock:
+            if self._watch_prepared:
+                return
+            self._watch_prepared = True
+            self._watcher = self._make_watcher(environ)
 
     def request_done(self, environ: Mapping[str, Any]) -> bool:
         """Called after each request; True when the server should stop."""
@@ -163,13 +186,17 @@ class IISWSGIServer(WSGIServer):
         with self.lock:
             self.responders.discard(responder)
 
-    def waiting(self) -> bool:
+    def waiting(self, receiving: bool = False) -> bool:
         """True when the main thread, or a connection between requests,
-        waits and may be interrupted.  Safe in a signal handler."""
+        waits and may be interrupted; with ``receiving``, also one waiting
+        for the rest of a request the application has not been given
+        (for a stop that will not wait for it).  Safe in a signal
+        handler."""
         # tuple() copies the set without letting another thread in, which
         # matters in a signal handler, where taking the lock could deadlock.
         return self.main_waiting or any(
-            r.idle for r in tuple(self.responders))
+            r.idle or (receiving and r.receiving)
+            for r in tuple(self.responders))
 
     # -- running ---------------------------------------------------------------
 
@@ -196,6 +223,9 @@ class IISWSGIServer(WSGIServer):
             self._signals.restore()
             raise
         self._signals.watch_shutdown_event()
+        if self.app_dir is not None:
+            # The folder is known before any request: watch from now.
+            self.request_started({})
         try:
             if kind == "pipe":
                 serve_pipe(self)
@@ -228,24 +258,55 @@ class IISWSGIServer(WSGIServer):
 
     # -- restarts ----------------------------------------------------------------
 
-    def _start_watching(self, environ):
+    def _watch_target(self, environ):
+        """(folder, regex) to watch for ``environ``'s site, or None."""
         regex = self.restart_regex
         if regex is _DEFAULT:
             regex = None if self._bindAddress is not None else (
                 DEFAULT_RESTART_REGEX)
         if not regex:
-            return
-        root = self.app_dir or site_folder(environ)
+            return None
+        return os.path.abspath(self.app_dir or site_folder(environ)), regex
+
+    def _make_watcher(self, environ):
+        """A Watcher with its baseline taken, or None."""
+        target = self._watch_target(environ)
+        if target is None:
+            return None
+        root, regex = target
         if not os.path.isdir(root):
             log.warning("not watching for changes: the application folder"
                         " %r does not exist", root)
-            return
-        self._watcher = Watcher(root, regex, self._on_file_change,
-                                self.watch_interval)
-        self._watcher.start()
+            return None
+        watcher = Watcher(root, regex, self._on_file_change,
+                          self.watch_interval, busy=self._busy)
+        watcher.baseline()
+        return watcher
+
+    def _busy(self):
+        """Whether a request is in the application now."""
+        return any(r.in_app for r in tuple(self.responders))
+
+    def _start_watching(self, environ):
+        """After the first request: watch from the baseline taken before
+        it, unless the site's settings (read in it) changed what to watch;
+        then from now."""
+        with self.lock:
+            watcher = self._watcher
+            target = self._watch_target(environ)
+            if watcher is not None and (
+                    target is None or (watcher.root, watcher.regex.pattern)
+                    != (target[0], getattr(target[1], "pattern", target[1]))):
+                watcher.stop()
+                watcher = None
+            if watcher is None and target is not None:
+                watcher = self._make_watcher(environ)
+            self._watcher = watcher
+        if watcher is not None:
+            watcher.start()
 
     def _on_file_change(self, path):
-        self.stop("%s changed" % path)
+        self.stop("%s changed" % path, serve_received=True)
         if self.waiting():
             self._signals.wake_main()
 

@@ -60,19 +60,26 @@ class Signals:
             raise Interrupted()
         if not server.stopping:
             server.stop("signal %s" % signal.Signals(number).name)
-        if server.waiting():
+        if server.waiting(receiving=True):
             raise Interrupted()
 
-    def wake_main(self) -> None:
-        """Make the main thread notice ``stopping`` while it waits."""
+    def wake_main(self, receiving: bool = False) -> None:
+        """Make the main thread notice ``stopping`` while it waits (with
+        ``receiving``, also for the rest of a request: see
+        :meth:`~iiswsgi.gateway.server.IISWSGIServer.waiting`)."""
         if os.name == "nt":
-            # Cancel its blocking read; retry for a while in case it had
-            # not yet entered it.
+            # End its wait for input (a read with a timeout waits with
+            # PeekNamedPipe), or cancel its blocking read; retry for a
+            # while in case it had not yet entered it.
             from ..iis import winapi
+            channel = self.server.pipe_channel
             for _ in range(20):
+                wake = getattr(channel, "wake", None)
+                if wake is not None:
+                    wake()
                 if winapi.interrupt_thread(self.main_thread):
                     return
-                if not self.server.waiting():
+                if not self.server.waiting(receiving):
                     return
                 time.sleep(0.1)
         elif self._old:
@@ -91,6 +98,9 @@ class Signals:
                      " this process", value)
 
     def _on_shutdown_event(self):
+        # IIS ends the process once signalBeforeTerminateSeconds have
+        # passed: a request the application has not been given yet is
+        # not waited for (IIS stopped sending it).
         self.server.stop("IIS signalled the shutdown event")
-        if self.server.waiting():
-            self.wake_main()
+        if self.server.waiting(receiving=True):
+            self.wake_main(receiving=True)

@@ -55,7 +55,7 @@ class ReadTimeout(ConnectionLost):
 
 
 def _silent(seconds):
-    return ReadTimeout(0, "the web server sent nothing for %s s in the"
+    return ReadTimeout("the web server sent nothing for %s s in the"
                        " middle of a request" % seconds)
 
 
@@ -91,6 +91,16 @@ def _pending(poller):
         return poller().readable(0)
     except (OSError, ValueError):
         return False
+
+
+def _wait_readable(poller, seconds):
+    """A channel's ``wait_readable()``: like :func:`_pending`, waiting up
+    to ``seconds``; True (the read that follows tells) when the
+    descriptor is unusable."""
+    try:
+        return poller().readable(seconds)
+    except (OSError, ValueError):
+        return True
 
 
 def _write_failed(error, what):
@@ -160,6 +170,10 @@ class PipeChannel:
     def pending(self) -> bool:
         return _pending(self._get_poller)
 
+    def wait_readable(self, seconds: float) -> bool:
+        """True once a read would not block, waiting at most ``seconds``."""
+        return _wait_readable(self._get_poller, seconds)
+
     def _get_poller(self):
         return self._poller
 
@@ -193,18 +207,30 @@ class NamedPipeChannel(PipeChannel):
         self.fd = fd
         self._pipe = _winapi().NamedPipe(fd)
         self.read_size = READ_SIZE
-        # Kept but not applied: a synchronous ReadFile can only be timed
-        # by polling PeekNamedPipe (latency on every request that arrives
-        # in several writes) or by cancelling it from another thread
-        # (which races with the write that follows).  IIS's
-        # activityTimeout ends a process that waits too long.
+        #: As for :class:`PipeChannel`: reads in the middle of a request
+        #: wait at most this long for the web server.
         self.read_timeout = read_timeout or None
 
     def read(self, idle: bool = False) -> bytes:
+        timeout = self.read_timeout
+        if (timeout is not None and not idle
+                and not self._pipe.wait_readable(timeout)):
+            raise _silent(timeout)
         return self._pipe.read(self.read_size)
 
     def pending(self) -> bool:
         return self._pipe.pending()
+
+    def wait_readable(self, seconds: float) -> bool:
+        """True once a read would not block, waiting at most ``seconds``
+        (False at once after :meth:`wake`)."""
+        return self._pipe.wait_readable(seconds)
+
+    def wake(self) -> None:
+        """End a wait for input in another thread (see
+        :meth:`wait_readable`); a blocking read is ended by
+        :func:`iiswsgi.iis.winapi.interrupt_thread` instead."""
+        self._pipe.wake()
 
     def write(self, data: bytes) -> None:
         try:
@@ -218,7 +244,8 @@ class NamedPipeChannel(PipeChannel):
         self._pipe.reconnect()
 
     def set_read_timeout(self, seconds: Optional[float]) -> None:
-        """Recorded only: see ``__init__``."""
+        """Reads in the middle of a request give up after ``seconds``
+        (None or 0: never)."""
         self.read_timeout = seconds or None
 
     def close(self) -> None:
@@ -259,6 +286,10 @@ class SocketChannel:
     def pending(self) -> bool:
         return _pending(self._get_poller)
 
+    def wait_readable(self, seconds: float) -> bool:
+        """True once a read would not block, waiting at most ``seconds``."""
+        return _wait_readable(self._get_poller, seconds)
+
     def _get_poller(self):
         # Made on first use: most connections never ask.
         if self._poller is None:
@@ -274,6 +305,13 @@ class SocketChannel:
     def set_read_timeout(self, seconds: Optional[float]) -> None:
         """Reads give up after ``seconds`` (TimeoutError)."""
         self.sock.settimeout(seconds)
+
+    def shutdown_write(self) -> None:
+        """Send end of file; reading goes on."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
     def shutdown(self) -> None:
         """Wake a thread blocked reading: its read returns end of file."""

@@ -9,13 +9,15 @@ import logging
 import msvcrt
 import os
 import threading
+import time
 from ctypes import wintypes
 from typing import Callable, Optional, Union
 
 import _winapi
 
-__all__ = ["NamedPipe", "interrupt_thread", "is_disconnect_error",
-           "prepare_pipe", "socket_handle", "stdin_kind",
+__all__ = ["DirectoryChanges", "NamedPipe", "interrupt_thread",
+           "is_disconnect_error", "is_remote_path", "prepare_pipe",
+           "socket_handle", "stdin_kind", "subtree_notifications",
            "watch_shutdown_event"]
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,15 @@ def _kernel():
                 ("FlushFileBuffers", [handle], boolean),
                 ("OpenThread", [dword, boolean, dword], handle),
                 ("CancelSynchronousIo", [handle], boolean),
+                ("CancelIoEx", [handle, ctypes.c_void_p], boolean),
+                ("CreateFileW", [wintypes.LPCWSTR, dword, dword,
+                                 ctypes.c_void_p, dword, dword, handle],
+                 handle),
+                ("ReadDirectoryChangesW", [
+                    handle, ctypes.c_void_p, dword, boolean, dword,
+                    ctypes.POINTER(dword), ctypes.c_void_p, ctypes.c_void_p],
+                 boolean),
+                ("GetDriveTypeW", [wintypes.LPCWSTR], wintypes.UINT),
                 ("CloseHandle", [handle], boolean)):
             function = getattr(kernel32, name)
             function.argtypes = argtypes
@@ -127,6 +138,7 @@ class NamedPipe:
             process, self.handle, process, 0, False, _DUPLICATE_SAME_ACCESS)
         self._writer = _winapi.DuplicateHandle(
             process, self.handle, process, 0, False, _DUPLICATE_SAME_ACCESS)
+        self._woken = False
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes; ``b""`` once the web server has gone."""
@@ -155,6 +167,45 @@ class NamedPipe:
             # Gone: the read that follows returns end of file at once.
             return failure.winerror in _DISCONNECTED
         return available > 0
+
+    def wait_readable(self, seconds: float) -> bool:
+        """True once a read would not block (see :meth:`pending`), waiting
+        at most ``seconds``; False after that, or at once after
+        :meth:`wake`.
+
+        The pipe IIS gives is opened by IIS, for synchronous I/O (a
+        ReadFile on it cannot be given a timeout, and cancelling one from
+        another thread races with what comes next), so this looks with
+        PeekNamedPipe: at once, then at intervals growing from 0.5 ms to
+        20 ms."""
+        self._woken = False
+        if self._peek_readable():
+            return True
+        deadline = time.monotonic() + seconds
+        pause = 0.0005
+        while not self._woken:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(pause, left))
+            if self._peek_readable():
+                return True
+            pause = min(pause * 2, 0.02)
+        return False
+
+    def _peek_readable(self):
+        try:
+            available, _ = _winapi.PeekNamedPipe(self._reader)
+        except OSError as failure:
+            # Gone, or no client yet: the read tells, at once or once one
+            # connects.
+            return failure.winerror in _DISCONNECTED + (
+                _ERROR_PIPE_LISTENING,)
+        return available > 0
+
+    def wake(self) -> None:
+        """End a :meth:`wait_readable` in another thread."""
+        self._woken = True
 
     def write(self, data: bytes) -> None:
         """Write all of ``data``; OSError (winerror set) on failure."""
@@ -185,6 +236,95 @@ class NamedPipe:
                 _winapi.CloseHandle(handle)
             except OSError:
                 pass
+
+
+_FILE_LIST_DIRECTORY = 0x0001
+_FILE_SHARE_ALL = 0x0001 | 0x0002 | 0x0004
+_OPEN_EXISTING = 3
+_FILE_FLAG_BACKUP_SEMANTICS = 0x02000000
+_INVALID_HANDLE = ctypes.c_void_p(-1).value
+_DRIVE_REMOTE = 4
+# File and folder names, sizes and last writes, anywhere below.
+_NOTIFY_FILTER = 0x0001 | 0x0002 | 0x0008 | 0x0010
+_NOTIFY_HEADER = ctypes.sizeof(wintypes.DWORD) * 3
+
+
+def subtree_notifications() -> bool:
+    """Whether ReadDirectoryChangesW reports changes anywhere below a
+    folder: not under Wine (ntdll exports wine_get_version), whose
+    notifications name only the folder's own entries."""
+    try:
+        ntdll = ctypes.WinDLL("ntdll")
+    except OSError:
+        return True
+    return not hasattr(ntdll, "wine_get_version")
+
+
+def is_remote_path(path: str) -> bool:
+    """True for a folder on a network share: a UNC path, or a drive
+    GetDriveTypeW calls remote (a mapped drive)."""
+    path = os.path.abspath(path)
+    if path.startswith("\\\\"):
+        return not path.startswith("\\\\?\\") or path[4:8].upper() == "UNC\\"
+    drive = os.path.splitdrive(path)[0]
+    if not drive:
+        return False
+    return _kernel().GetDriveTypeW(drive + "\\") == _DRIVE_REMOTE
+
+
+class DirectoryChanges:
+    """Change notifications for every file below a folder
+    (ReadDirectoryChangesW on the folder, watching its subtree)."""
+
+    def __init__(self, folder: str, buffer_size: int = 1 << 16) -> None:
+        kernel32 = _kernel()
+        handle = kernel32.CreateFileW(
+            folder, _FILE_LIST_DIRECTORY, _FILE_SHARE_ALL, None,
+            _OPEN_EXISTING, _FILE_FLAG_BACKUP_SEMANTICS, None)
+        if not handle or handle == _INVALID_HANDLE:
+            error = ctypes.get_last_error()
+            raise OSError(None, ctypes.FormatError(error), folder, error)
+        self.folder = folder
+        self._handle = handle
+        self._buffer = ctypes.create_string_buffer(buffer_size)
+        self._closed = False
+
+    def read(self) -> list:
+        """Wait for the next changes; the paths they name, relative to the
+        folder.  OSError when notifications fail, were cancelled, or came
+        too fast to be kept (the caller then compares with a scan)."""
+        got = wintypes.DWORD(0)
+        buffer = self._buffer
+        if not _kernel().ReadDirectoryChangesW(
+                self._handle, buffer, len(buffer), True, _NOTIFY_FILTER,
+                ctypes.byref(got), None, None):
+            error = ctypes.get_last_error()
+            raise OSError(None, ctypes.FormatError(error), self.folder, error)
+        if not got.value:
+            raise OSError(None, "more changes than the notification buffer"
+                          " holds", self.folder)
+        raw = buffer.raw[:got.value]
+        paths = []
+        offset = 0
+        while True:
+            following, _, length = (
+                int.from_bytes(raw[offset + i:offset + i + 4], "little")
+                for i in (0, 4, 8))
+            start = offset + _NOTIFY_HEADER
+            paths.append(raw[start:start + length].decode("utf-16-le"))
+            if not following:
+                return paths
+            offset += following
+
+    def cancel(self) -> None:
+        """End a :meth:`read` waiting in another thread (it raises)."""
+        if not self._closed:
+            _kernel().CancelIoEx(self._handle, None)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _kernel().CloseHandle(self._handle)
 
 
 def interrupt_thread(thread_id: int) -> bool:

@@ -335,6 +335,49 @@ def test_restart_on_change_between_requests(start, tmp_path):
     assert "module.py changed" in gw.log_text()
 
 
+def test_restart_on_change_during_the_first_request(start, tmp_path):
+    """The watcher's baseline is taken before the first request reaches
+    the application, not after it: a file changed while it runs counts."""
+    app_dir = tmp_path / "site"
+    app_dir.mkdir()
+    write_web_config(app_dir, WSGI_HANDLER="sample_apps.router")
+    module = app_dir / "module.py"
+    module.write_text("x = 1\n")
+    gw = start(handler=None)
+    gw.client.send(fcgi.request(1, iis_params(
+        "/slow", query="1.5", physical_path=str(app_dir) + os.sep)))
+    time.sleep(0.5)
+    module.write_text("x = 2, changed while the first request runs\n")
+    assert as_json(gw.client.read_response(1))["slow"] is True
+    assert gw.wait(10) == 0
+    assert "module.py changed" in gw.log_text()
+
+
+def test_a_request_sent_right_after_the_restart_answer_is_served(start,
+                                                                 tmp_path):
+    """The web server sends the next request as soon as it has the answer
+    (IIS reuses the pipe): a restart decided during the answer must not
+    exit with that request unread."""
+    app_dir = tmp_path / "site"
+    app_dir.mkdir()
+    write_web_config(app_dir, WSGI_HANDLER="sample_apps.router")
+    module = app_dir / "module.py"
+    module.write_text("x = 1\n")
+    gw = start(handler=None)
+    params = iis_params("/", physical_path=str(app_dir) + os.sep)
+    assert gw.client.request(params).status == 200
+    gw.client.send(fcgi.request(2, iis_params(
+        "/slow", query="1.5", physical_path=str(app_dir) + os.sep)))
+    time.sleep(0.3)
+    module.write_text("x = 2\n")
+    assert as_json(gw.client.read_response(2))["slow"] is True
+    # At once, as IIS does: the next request on the same pipe.
+    response = gw.client.request(params, rid=3)
+    assert response.status == 200
+    assert gw.wait(10) == 0
+    assert "module.py changed" in gw.log_text()
+
+
 def test_restart_when_idle(start, tmp_path):
     app_dir = tmp_path / "site"
     app_dir.mkdir()

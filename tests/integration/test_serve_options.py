@@ -280,3 +280,44 @@ def test_bad_environment_setting_is_logged_at_start(tmp_path):
         _json(gateway.client.request(gateway.params("/")))
     finally:
         gateway.stop()
+
+
+def run_spec(tmp_path, spec, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "iiswsgi.cli", "serve", spec] + list(args),
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=ROOT))
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("nosuchmodule_x:app", ["there is no module 'nosuchmodule_x'",
+                            "PYTHONPATH"]),
+    ("pkg_x.nothere:app", ["there is no module 'pkg_x.nothere'"]),
+    ("siteapp:missing", ["the module siteapp", "has no attribute 'missing'"]),
+    ("siteapp:CONSTANT", ["siteapp.CONSTANT is a int, not a WSGI",
+                          "siteapp:CONSTANT()"]),
+    ("siteapp:make()", ["siteapp.make() returned a NoneType"]),
+])
+def test_bad_app_spec_names_what_is_missing(tmp_path, spec, words):
+    (tmp_path / "siteapp.py").write_text(
+        "CONSTANT = 3\ndef make():\n    return None\n")
+    (tmp_path / "pkg_x").mkdir()
+    (tmp_path / "pkg_x" / "__init__.py").write_text("")
+    result = run_spec(tmp_path, spec, "--port", "0")
+    assert result.returncode != 0
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_an_import_error_inside_the_module_is_not_a_missing_module(tmp_path):
+    (tmp_path / "broken.py").write_text("import nosuchdependency_x\n")
+    result = run_spec(tmp_path, "broken:app", "--port", "0")
+    assert result.returncode != 0
+    assert "No module named 'nosuchdependency_x'" in result.stderr
+    assert "there is no module 'broken'" not in result.stderr
+
+
+def test_neither_ini_nor_spec(tmp_path):
+    result = run_spec(tmp_path, "app.ini.txt")
+    assert result.returncode != 0
+    assert "no such file" in result.stderr and "MODULE:APP" in result.stderr

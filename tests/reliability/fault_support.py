@@ -59,6 +59,24 @@ def ok(gw, rid=1, path="/next"):
     return response
 
 
+def read_until_closed(gw, request_params, rid=1):
+    """Send a request and read what comes until the gateway closes the
+    pipe: a tests.support.fcgi.Response, parsed, its records all kept
+    (an FCGI_END_REQUEST among them would end the read early)."""
+    gw.send(fcgi.request(rid, request_params))
+    response = fcgi.Response()
+    while True:
+        try:
+            rtype, _, content = gw.client.read_record()
+        except EOFError:
+            return response.parse()
+        response.records.append((rtype, rid, content))
+        if rtype == fcgi.STDOUT:
+            response.stdout += content
+        elif rtype == fcgi.END_REQUEST:
+            return response.parse()
+
+
 def rss_peak_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -15,7 +15,8 @@ import pytest
 from iiswsgi.gateway.environ import build_environ
 from tests.reliability.fault_support import (
     CAN_SEE_UNREAD, EXIT_TIMEOUT, closed_marker, echo_head, ok, params,
-    problems, rss_peak_kib, stage_marker, wait_until_read)
+    problems, read_until_closed, rss_peak_kib, stage_marker,
+    wait_until_read)
 from tests.support import fcgi
 
 STREAMS = "tests.reliability.stream_apps.application"
@@ -183,16 +184,19 @@ def test_raise_in_iterator_before_the_first_chunk(
 
 def test_raise_in_iterator_after_the_first_chunk(fault_gateway, fault_markers):
     gw = fault_gateway()
-    response = gw.client.request(params("/raise-after-first-chunk"))
-    # The head went out: the response is cut short, not turned into a 500.
+    response = read_until_closed(gw, params("/raise-after-first-chunk"))
+    # The head went out: the response is cut short, not turned into a 500,
+    # and the request is not ended: the pipe closes (the process exits),
+    # so the web server sees the response fail, not a complete one.
     assert response.status == 200
     assert response.body == b"first chunk;"
     assert int(response.header("Content-Length")) > len(response.body)
-    assert response.stdout_ends == 1 and response.protocol_status == 0
+    assert fcgi.END_REQUEST not in [t for t, _, _ in response.records]
     assert closed_marker(fault_markers, "after") == 1
-    ok(gw)
+    assert gw.wait(EXIT_TIMEOUT) == 0
     log = gw.log_text()
     assert "after a chunk" in log and "cut short" in log
+    assert "so that IIS sees the request fail" in log
 
 
 def test_exc_info_before_the_headers_went_out(fault_gateway):
@@ -206,16 +210,16 @@ def test_exc_info_before_the_headers_went_out(fault_gateway):
 
 def test_exc_info_after_the_headers_went_out(fault_gateway):
     gw = fault_gateway(handler=STREAMS)
-    response = gw.client.request(params("/exc-info-after"))
-    # Not replaced by a 500: the head had gone, the body is cut short.
+    response = read_until_closed(gw, params("/exc-info-after"))
+    # Not replaced by a 500: the head had gone, the body is cut short, and
+    # the pipe closes without FCGI_END_REQUEST.
     assert response.status == 200
     assert response.body == b"part one;"
-    assert response.stdout_ends == 1 and response.protocol_status == 0
+    assert fcgi.END_REQUEST not in [t for t, _, _ in response.records]
+    assert gw.wait(EXIT_TIMEOUT) == 0
     log = gw.log_text()
     assert "KeyError: 'the original error'" in log, log
     assert "had started; it is cut short" in log, log
-    response = gw.client.request(params("/exc-info-before"), rid=2)
-    assert response.status == 503
 
 
 @pytest.mark.parametrize("path, name, body", [

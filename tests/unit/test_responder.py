@@ -242,7 +242,7 @@ def test_with_debug_the_500_page_shows_the_traceback_escaped_and_redacted(
 
 
 @pytest.mark.parametrize("settings, params, line", [
-    ({}, {"CONTENT_LENGTH": "-1"}, "400 Bad Request"),
+    ({}, {"CONTENT_LENGTH": "12x"}, "400 Bad Request"),
     ({"max_body": 10}, {"CONTENT_LENGTH": "11"}, "413 Content Too Large"),
 ])
 def test_refused_requests_get_their_page(serve, iiswsgi_log, settings,
@@ -282,15 +282,17 @@ def test_exception_after_the_headers_cuts_the_response_short(serve,
                                   ("Content-Length", "100")])
         return result
     served = serve(app)
-    response = served.request("/cut")
+    served.client.send(fcgi.request(1, iis_params("/cut")))
+    response, cut = _sent_records(served)
+    # The connection ends without FCGI_END_REQUEST: the web server sees
+    # the response fail, not a short one that looks complete.
+    assert cut
     assert response.status == 200
     assert response.body == b"first chunk;"
-    assert response.stdout_ends == 1 and response.protocol_status == 0
     assert result.closed.is_set()
     assert "the response to GET /cut had started; it is cut short" in (
         iiswsgi_log.text)
-    _next_ok(served)
-    assert served.finish() == "eof"
+    assert served.finish() == "cut"
 
 
 # -- start_response with exc_info (PEP 3333) ----------------------------------
@@ -339,7 +341,9 @@ def test_exc_info_after_the_headers_were_sent_reraises(serve, iiswsgi_log):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return body(start_response)
     served = serve(app)
-    response = served.request("/late")
+    served.client.send(fcgi.request(1, iis_params("/late")))
+    response, cut = _sent_records(served)
+    assert cut
     assert response.status == 200
     assert response.body == b"part one;"
     assert len(raised) == 1 and raised[0].args == ("the original error",)
@@ -347,7 +351,7 @@ def test_exc_info_after_the_headers_were_sent_reraises(serve, iiswsgi_log):
               and r.exc_info]
     assert errors[0].exc_info[1] is raised[0]
     assert "it is cut short" in iiswsgi_log.text
-    assert served.finish() == "eof"
+    assert served.finish() == "cut"
 
 
 def test_start_response_twice_without_exc_info_is_an_error(serve,
@@ -432,3 +436,240 @@ def test_abort_before_the_params_end(serve):
     assert served.request("/after", rid=1).status == 200
     assert len(called) == 1
     assert served.finish() == "eof"
+
+
+# -- responses without a body (HEAD, 1xx, 204, 304) ------------------------------
+
+def _sent_records(served, rid=1):
+    """The response to ``rid`` as records, and whether the connection then
+    ended (EOF) before FCGI_END_REQUEST."""
+    response = fcgi.Response()
+    try:
+        while True:
+            event = served.client.next_event()
+            response.records.append(fcgi._as_record(event))
+            if isinstance(event, fcgi.fastcgi.Stdout) and event.data:
+                response.stdout += event.data
+            elif isinstance(event, fcgi.fastcgi.EndRequest):
+                return response.parse(), False
+    except EOFError:
+        return response.parse(), True
+
+
+@pytest.mark.parametrize("kind", ["list", "iterator", "write"])
+def test_head_gets_no_body_and_keeps_the_applications_length(serve, kind):
+    """RFC 3875 §4.3.3: no body for HEAD, even from an application that
+    makes one (Django's does); the length it set is kept, its iterable
+    closed, and the connection serves on."""
+    result = Closing([b"the body of GET"])
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain"),
+                                          ("Content-Length", "15")])
+        if kind == "write":
+            write(b"the body of GET")
+            return []
+        return [b"the body of GET"] if kind == "list" else result
+    served = serve(app)
+    response = served.request("/page", method="HEAD")
+    assert response.status == 200
+    assert response.body == b""
+    assert response.stdout.endswith(b"\r\n\r\n")
+    assert response.header("Content-Length") == "15"
+    assert response.protocol_status == 0
+    if kind == "iterator":
+        assert result.closed.is_set()
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_head_of_a_list_without_a_length_says_the_get_length(serve):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"twelve bytes"]
+    served = serve(app)
+    response = served.request("/", method="HEAD")
+    assert (response.body, response.header("Content-Length")) == (b"", "12")
+
+
+def test_head_of_an_error_page_has_no_body(serve, iiswsgi_log):
+    def app(environ, start_response):
+        raise RuntimeError("fails on HEAD too")
+    served = serve(app)
+    response = served.request("/", method="HEAD")
+    assert response.status == 500 and response.body == b""
+    assert int(response.header("Content-Length")) > 0
+    _next_ok(served)
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified",
+                                    "103 Early Hints"])
+@pytest.mark.parametrize("body", [[], [b"dropped"]], ids=["empty", "body"])
+def test_bodiless_statuses_get_no_length_and_no_body(serve, status, body):
+    def app(environ, start_response):
+        start_response(status, [("ETag", '"x"')])
+        return body
+    served = serve(app)
+    response = served.request("/")
+    assert response.stdout.startswith(b"Status: " + status.encode())
+    assert response.header("Content-Length") is None
+    assert response.body == b""
+    _next_ok(served)
+
+
+# -- a response cut short ends the connection, not the request --------------------
+
+@pytest.mark.parametrize("keep_conn", [True, False])
+def test_failure_after_the_head_ends_the_connection_without_end_request(
+        serve, iiswsgi_log, keep_conn):
+    result = Closing([b"first chunk;", _fail("after a chunk"), b"never"])
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return result
+    served = serve(app)
+    served.client.send(fcgi.request(1, iis_params("/cut"),
+                                    keep_conn=keep_conn))
+    response, cut = _sent_records(served)
+    assert cut, "FCGI_END_REQUEST was sent for a response cut short"
+    assert response.status == 200 and response.body == b"first chunk;"
+    assert fcgi.END_REQUEST not in [t for t, _, _ in response.records]
+    assert result.closed.is_set()
+    served.thread.join(TIMEOUT)
+    assert served.reason == "cut"
+    assert "is incomplete" in iiswsgi_log.text
+
+
+@pytest.mark.parametrize("kind", ["list", "iterator"])
+def test_content_length_not_delivered_ends_the_connection(serve, iiswsgi_log,
+                                                          kind):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", "100")])
+        return [b"only ", b"ten"] if kind == "list" else Closing(
+            [b"only ", b"ten"])
+    served = serve(app)
+    served.client.send(fcgi.request(1, iis_params("/short")))
+    response, cut = _sent_records(served)
+    assert cut and response.body == b"only ten"
+    served.thread.join(TIMEOUT)
+    assert served.reason == "cut"
+    assert "Content-Length: 100 but made only 8 bytes" in iiswsgi_log.text
+
+
+def test_content_length_delivered_whole_ends_normally(serve):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "8")])
+        return Closing([b"only ", b"ten"[:3]])
+    served = serve(app)
+    assert served.request("/").body == b"only ten"
+    _next_ok(served)
+
+
+# -- the rest of a body the application did not read ------------------------------
+
+def _unread_post(served, size, rid=1):
+    """Send a POST of ``size`` bytes, from another thread, without the
+    empty FCGI_STDIN record that ends its body; returns the thread."""
+    p = iis_params("/ignores", method="POST")
+    p["CONTENT_LENGTH"] = str(size)
+    served.client.send(fcgi.begin(rid) + fcgi.stream(fcgi.PARAMS, rid,
+                                                     fcgi.pairs(p)))
+    body = fcgi.stream(fcgi.STDIN, rid, b"u" * size)
+    sender = threading.Thread(target=served.client.send,
+                              args=(body[:-fcgi.fastcgi.HEADER_LEN],),
+                              daemon=True)
+    sender.start()
+    return sender
+
+
+def _ignores_body(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"did not read"]
+
+
+@pytest.mark.parametrize("kind", ["list", "iterator"])
+def test_an_unread_body_is_read_before_the_request_ends(serve, monkeypatch,
+                                                        kind):
+    """h2o and HAProxy fail when FCGI_END_REQUEST comes before the end of
+    the body: the gateway reads the rest first.  A response held whole
+    (a list) waits for it too, while every web server still sends the
+    body; a streamed one has gone out already."""
+    from iiswsgi.gateway import responder
+    monkeypatch.setattr(responder, "DRAIN_GAP_SECONDS", TIMEOUT)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"did not read"] if kind == "list" else iter(
+            [b"did not read"])
+    served = serve(app)
+    sender = _unread_post(served, 300000)
+    if kind == "iterator":
+        rtype, _, content = served.client.read_record()
+        assert rtype == fcgi.STDOUT and content.endswith(b"did not read")
+    sender.join(TIMEOUT)
+    # All of the body but its end was sent: the request does not end yet.
+    served.client.sock.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        served.client.read_record()
+    served.client.sock.settimeout(TIMEOUT)
+    served.client.send(fcgi.record(fcgi.STDIN, 1))
+    response = served.client.read_response(1)
+    assert response.protocol_status == 0
+    if kind == "list":
+        assert response.body == b"did not read"
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_a_body_the_web_server_holds_back_ends_the_request(serve,
+                                                           monkeypatch):
+    """nginx stops sending a body once it has the response head: after
+    DRAIN_GAP_SECONDS without any of it the request ends, and the
+    connection serves on (what still comes for it is dropped)."""
+    from iiswsgi.gateway import responder
+    monkeypatch.setattr(responder, "DRAIN_GAP_SECONDS", 0.2)
+    served = serve(lambda environ, start_response: (
+        start_response("200 OK", []), iter([b"streamed"]))[1])
+    p = iis_params("/ignores", method="POST")
+    p["CONTENT_LENGTH"] = "1000"
+    served.client.send(fcgi.begin(1) + fcgi.stream(fcgi.PARAMS, 1,
+                                                   fcgi.pairs(p))
+                       + fcgi.record(fcgi.STDIN, 1, b"u" * 100))
+    response = served.client.read_response(1)
+    assert response.body == b"streamed" and response.protocol_status == 0
+    served.client.send(fcgi.record(fcgi.STDIN, 1, b"u" * 900)
+                       + fcgi.record(fcgi.STDIN, 1))
+    _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_an_unread_body_over_the_limit_closes_the_connection(serve,
+                                                             monkeypatch):
+    from iiswsgi.gateway import responder
+    monkeypatch.setattr(responder, "DRAIN_LIMIT", 100000)
+    served = serve(_ignores_body)
+    sender = _unread_post(served, 400000)
+    response = served.client.read_response(1)
+    assert response.body == b"did not read" and response.protocol_status == 0
+    served.thread.join(TIMEOUT)
+    assert served.reason == "close"
+    served.client.sock.settimeout(TIMEOUT)
+    sender.join(TIMEOUT)
+
+
+# -- CONTENT_LENGTH=-1 (Caddy 2.6, chunked) ---------------------------------------
+
+def test_negative_content_length_is_an_unknown_length(serve):
+    seen = {}
+
+    def app(environ, start_response):
+        seen["length"] = environ.get("CONTENT_LENGTH")
+        seen["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [b"%d" % len(seen["body"])]
+    served = serve(app)
+    response = served.request("/chunked", body=b"c" * 70000, method="POST",
+                              CONTENT_LENGTH="-1")
+    assert response.status == 200 and response.body == b"70000"
+    assert seen == {"length": None, "body": b"c" * 70000}

@@ -416,6 +416,159 @@ def scenario_log_location(workdir):
     return with_gateway(workdir, run, MODULE, env)
 
 
+def _half_request(path, folder):
+    """A request cut inside its parameters record: IIS went quiet."""
+    whole = fcgi.request(1, iis_params(path, physical_path=folder + "\\"))
+    return whole[:60]
+
+
+def scenario_shutdown_event_half_record(workdir):
+    def run(gw):
+        first = gw.request("/", physical_path=workdir + "\\")
+        gw.client.send(_half_request("/never", workdir))
+        time.sleep(0.5)
+        signalled = time.monotonic()
+        gw.set_shutdown_event()
+        code = gw.exit_code(10)
+        return {"first": first.status, "exit_code": code,
+                "exited_after": time.monotonic() - signalled}
+    return with_gateway(workdir, run, MODULE, HANDLER, shutdown_event=True)
+
+
+def _restart_site(workdir, name, extra=None):
+    files = {"versioned.py": "x = 1\n"}
+    files.update(extra or {})
+    return site_dir(workdir, name, HANDLER, files)
+
+
+def scenario_restart_during_first_request(workdir):
+    folder = _restart_site(workdir, "first request site")
+
+    def run(gw):
+        gw.client.send(fcgi.request(1, iis_params(
+            "/slow", query="3", physical_path=folder + "\\")))
+        # Under Wine the process may take a while to start: change the
+        # file once the application has the request.
+        deadline = time.monotonic() + 20
+        while ("loaded the WSGI application" not in gw.log_text()
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        with open(os.path.join(folder, "versioned.py"), "a") as f:
+            f.write("# changed while the first request ran\n")
+        first = gw.client.read_response(1)
+        return {"first": summary(first), "exit_code": gw.exit_code(15)}
+    return with_gateway(workdir, run, MODULE, {}, cwd=folder)
+
+
+def scenario_request_right_after_restart(workdir):
+    folder = _restart_site(workdir, "right after site")
+
+    def run(gw):
+        first = gw.request("/", physical_path=folder + "\\")
+        gw.client.send(fcgi.request(2, iis_params(
+            "/slow", query="2", physical_path=folder + "\\")))
+        time.sleep(0.5)
+        with open(os.path.join(folder, "versioned.py"), "a") as f:
+            f.write("# changed\n")
+        slow = gw.client.read_response(2)
+        try:
+            after = summary(gw.request("/after", rid=3,
+                                       physical_path=folder + "\\"))
+        except (EOFError, OSError) as error:
+            after = {"error": repr(error)}
+        return {"first": first.status, "slow": summary(slow),
+                "after": after, "exit_code": gw.exit_code(15)}
+    return with_gateway(workdir, run, MODULE, {}, cwd=folder)
+
+
+def scenario_read_timeout(workdir):
+    env = dict(HANDLER, WSGI_READ_TIMEOUT="2")
+
+    def run(gw):
+        first = gw.request("/", physical_path=workdir + "\\")
+        started = time.monotonic()
+        gw.client.send(_half_request("/never", workdir))
+        code = gw.exit_code(15)
+        return {"first": first.status, "exit_code": code,
+                "exited_after": time.monotonic() - started}
+    return with_gateway(workdir, run, MODULE, env)
+
+
+def scenario_pipe_closes_mid_body(workdir):
+    def run(gw):
+        first = gw.request("/", physical_path=workdir + "\\")
+        params = iis_params("/echo", method="POST",
+                            physical_path=workdir + "\\")
+        params["CONTENT_LENGTH"] = "100000"
+        gw.client.send(fcgi.begin(1) + fcgi.stream(
+            fcgi.PARAMS, 1, fcgi.pairs(params))
+            + fcgi.record(fcgi.STDIN, 1, b"b" * 1000))
+        time.sleep(0.5)
+        gw.pipe.close()
+        return {"first": first.status, "exit_code": gw.exit_code(10)}
+    return with_gateway(workdir, run, MODULE, HANDLER)
+
+
+def scenario_notifications(workdir):
+    folder = _restart_site(workdir, "notified site")
+    os.makedirs(os.path.join(folder, "sub", "deeper"))
+    os.makedirs(os.path.join(folder, "venv", "Lib"))
+    for name, text in (("venv\\pyvenv.cfg", "home = C:\\Python\n"),
+                       ("venv\\Lib\\dep.py", "y = 1\n"),
+                       ("sub\\deeper\\deep.py", "z = 1\n")):
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
+
+    def run(gw):
+        first = gw.request("/", physical_path=folder + "\\")
+        time.sleep(1.0)
+        with open(os.path.join(folder, "venv", "Lib", "dep.py"), "a") as f:
+            f.write("# pip changed the venv\n")
+        time.sleep(2.5)
+        alive_after_venv = gw.alive()
+        changed = time.monotonic()
+        with open(os.path.join(folder, "sub", "deeper", "deep.py"),
+                  "a") as f:
+            f.write("# changed\n")
+        code = gw.exit_code(15)
+        return {"first": first.status, "alive_after_venv": alive_after_venv,
+                "exit_code": code,
+                "exited_after": time.monotonic() - changed}
+    return with_gateway(workdir, run, MODULE, {}, cwd=folder)
+
+
+def scenario_directory_changes(workdir):
+    from iiswsgi.iis import winapi
+    folder = os.path.join(workdir, "notified folder")
+    os.makedirs(folder, exist_ok=True)
+    changes = winapi.DirectoryChanges(folder)
+    got = []
+    outcome = {}
+
+    def reader():
+        try:
+            while True:         # until cancelled, below
+                got.extend(changes.read())
+        except OSError as error:
+            outcome["cancelled"] = True
+            outcome["error"] = str(error)
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    with open(os.path.join(folder, "top.py"), "w") as f:
+        f.write("x = 1\n")
+    time.sleep(1.0)
+    changes.cancel()
+    thread.join(5)
+    if thread.is_alive():
+        outcome["cancelled"] = False
+    changes.close()
+    return {"paths": got, "cancelled": outcome.get("cancelled"),
+            "error": outcome.get("error"),
+            "subtree": winapi.subtree_notifications()}
+
+
 def main():
     workdir = sys.argv[1]
     for name in sys.argv[2:]:

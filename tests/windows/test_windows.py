@@ -17,7 +17,10 @@ SCENARIOS = [
     "environ", "upload", "keep_conn", "exception", "print",
     "shutdown_event_in_flight", "shutdown_event_idle", "client_closes_pipe",
     "no_keep_conn_reconnect", "connect_late", "restart_on_change",
-    "paste_style", "tcp", "log_location",
+    "paste_style", "tcp", "log_location", "shutdown_event_half_record",
+    "restart_during_first_request", "request_right_after_restart",
+    "read_timeout", "pipe_closes_mid_body", "notifications",
+    "directory_changes",
 ]
 
 
@@ -177,3 +180,60 @@ def test_default_log_in_temp_with_spaces_and_non_ascii(results):
     seen = observed(results, "log_location")
     assert seen["status"] == 200
     assert seen["log_exists"] and seen["log_has_start"]
+
+
+def test_shutdown_event_with_half_a_record_received(results):
+    seen = observed(results, "shutdown_event_half_record")
+    assert seen["first"] == 200
+    assert seen["exit_code"] == 0, seen["log"]
+    assert seen["exited_after"] < 5, seen
+    assert "IIS signalled the shutdown event" in seen["log"]
+
+
+def test_a_change_during_the_first_request_restarts(results):
+    seen = observed(results, "restart_during_first_request")
+    assert seen["first"]["json"]["slow"] is True
+    assert seen["exit_code"] == 0, seen["log"]
+    assert "versioned.py changed" in seen["log"]
+
+
+def test_the_request_right_after_a_restart_answer_is_served(results):
+    seen = observed(results, "request_right_after_restart")
+    assert seen["slow"]["json"]["slow"] is True
+    assert seen["after"].get("json", {}).get("PATH_INFO") == "/after", seen
+    assert seen["exit_code"] == 0, seen["log"]
+
+
+def test_read_timeout_on_the_named_pipe(results):
+    seen = observed(results, "read_timeout")
+    assert seen["first"] == 200
+    assert seen["exit_code"] == 0, seen["log"]
+    assert 1.5 < seen["exited_after"] < 10, seen
+    assert "the web server sent nothing for 2" in seen["log"]
+
+
+def test_pipe_closing_mid_body_is_logged_cleanly(results):
+    seen = observed(results, "pipe_closes_mid_body")
+    assert seen["exit_code"] == 0
+    assert "[Errno 0]" not in seen["log"], seen["log"]
+    assert "Traceback" not in seen["log"], seen["log"]
+
+
+def test_a_deep_change_restarts_and_a_venv_is_skipped(results):
+    seen = observed(results, "notifications")
+    # Wine's ReadDirectoryChangesW names only the folder's own entries:
+    # there the watcher scans (and says why); Windows gets notifications.
+    assert ("by change notifications" in seen["log"]
+            or "do not report changes below the top folder" in seen["log"]
+            ), seen["log"]
+    assert seen["alive_after_venv"] is True, seen["log"]
+    assert seen["exit_code"] == 0
+    assert "deep.py changed" in seen["log"], seen["log"]
+
+
+def test_directory_changes_name_the_changed_files(results):
+    """winapi.DirectoryChanges on a real folder: a change is reported by
+    name, and cancel() ends a waiting read."""
+    seen = observed(results, "directory_changes")
+    assert "top.py" in seen["paths"], seen
+    assert seen["cancelled"] is True, seen
