@@ -126,8 +126,11 @@ def _template_value(text):
 def default_web_config(handler: str) -> str:
     """A wfastcgi-style web.config.in: ``python.exe|-m iiswsgi`` as the
     FastCGI handler, ``WSGI_HANDLER`` naming ``handler``, the log in the
-    application folder.  install_msdeploy writes web.config from it on the
-    server, where ``%PYTHON_EXE%`` is known."""
+    application folder.  iiswsgi_install (or install_msdeploy) writes
+    web.config from it on the server, where ``%PYTHON_EXE%`` is known, and
+    registers the FastCGI application the handler names in
+    applicationHost.config: no ``<fastCgi>`` section here, because IIS
+    allows that section only in applicationHost.config (500.19)."""
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         "<!-- Written by iiswsgi (the project has no web.config.in):"
@@ -139,10 +142,6 @@ def default_web_config(handler: str) -> str:
         ' value="%%APPL_PHYSICAL_PATH%%%%SEP%%iiswsgi.log" />\n'
         "  </appSettings>\n"
         "  <system.webServer>\n"
-        "    <fastCgi>\n"
-        '      <application fullPath="%%PYTHON_EXE%%" arguments="-m iiswsgi"'
-        ' signalBeforeTerminateSeconds="30" />\n'
-        "    </fastCgi>\n"
         "    <handlers>\n"
         '      <add name="iiswsgi" path="*" verb="*"'
         ' modules="FastCgiModule"'
@@ -173,7 +172,7 @@ def _install_command(spec):
     program = "%s\\Scripts\\iiswsgi_install.exe" % str(home).rstrip("\\")
     if " " in program:
         program = '"%s"' % program
-    return "%s -v -a %s" % (program, spec.name)
+    return "%s -v -e -a %s" % (program, spec.name)
 
 
 def _iiswsgi_wheel(folder):

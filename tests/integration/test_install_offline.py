@@ -113,7 +113,8 @@ def sources(tmp_path_factory):
     pip("wheel", "--no-deps", "-w", str(wheelhouse), ROOT)
     pip("download", "-d", str(wheelhouse), "--only-binary", ":all:",
         "flup>=1.0.3", "PasteDeploy>=3.0", "waitress>=2.1",
-        "defusedxml>=0.7")
+        "defusedxml>=0.7", "packaging>=22",
+        "tomli>=1.1; python_version < '3.11'")
     return flask_project, flat, wheelhouse
 
 

@@ -91,7 +91,7 @@ def test_flask_package_for_windows(flask_package):
     (token,) = TOKEN.findall(stamp)
     assert token == recomputed_token(path, NAME)
     (command,) = run_commands(files)
-    assert re.search(r"iiswsgi_install\.exe --build-token %s -v -a %s$"
+    assert re.search(r"iiswsgi_install\.exe --build-token %s -v -e -a %s$"
                      % (token, NAME), command[0]), command
     assert command[1][1] == command[0]
     settings = dict(command[1][2])

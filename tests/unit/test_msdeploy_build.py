@@ -205,7 +205,7 @@ def test_build_with_defaults_is_reproducible_and_writes_only_dist(project):
         "App/app.ini", "App/iis_install.stamp", "App/web.config.in",
         "Manifest.xml", "Parameters.xml"]
     assert stamp.endswith("iiswsgi-build-token: %s\n" % result.token)
-    assert "--build-token %s -v -a App" % result.token in manifest
+    assert "--build-token %s -v -e -a App" % result.token in manifest
 
 
 def test_the_project_templates_are_used(project):

@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import require
 from tests.windows import winpython
+from tests.support.flask_project import flask_package  # noqa: F401
 
 TOKEN = "9e" * 32
 PYPROJECT = """\
@@ -133,7 +134,8 @@ def server(tmp_path_factory):
     pip("download", "-d", str(wheelhouse), *PLATFORM, "Flask", "colorama",
         "setuptools",
         "flup>=1.0.3", "PasteDeploy>=3.0", "waitress>=2.1",
-        "defusedxml>=0.7")
+        "defusedxml>=0.7", "packaging>=22",
+        "tomli>=1.1; python_version < '3.11'")
     pip("wheel", "--no-deps", "-w", str(wheelhouse), str(project),
         str(winpython.ROOT))
     assert list(wheelhouse.glob("markupsafe-*-cp313-cp313-win_amd64.whl"))
@@ -212,3 +214,64 @@ def test_offline_install_and_a_request_over_a_named_pipe(server):
     assert answer["body"] == (
         "hello from flask on win32, markupsafe from %s" % win(
             site_packages / "markupsafe" / "__init__.py")), answer
+
+
+def test_package_built_on_linux_installs_offline_under_wine(server,
+                                                            flask_package):
+    """The whole journey for Windows: ``iiswsgi package`` on Linux for
+    win_amd64 and CPython 3.13; the package's folder extracted into a site;
+    its manifest's runCommand run under Wine with no index reachable; then
+    a request over a real named pipe."""
+    from iiswsgi.iis.cmdline import split_command_line
+    from iiswsgi.msdeploy.package import extract_package
+    from tests.integration.test_package_command import members, run_commands
+    from tests.support.apphost import FAKE_APPCMD, write_apphost_config
+    from tests.support.flask_project import NAME
+    work, python_dir, _, _, wine = server
+    win = winpython.windows_path
+    (command,) = run_commands(members(flask_package.zip_path))
+    argv = split_command_line(command[0])
+    assert argv[0].endswith("iiswsgi_install.exe"), argv
+    folder = work / "package-sites" / NAME
+    extract_package(flask_package.zip_path, str(folder), NAME + "/")
+    assert list((folder / "wheelhouse").glob(
+        "markupsafe-*-cp313-cp313-win_amd64.whl"))
+    config = write_apphost_config(
+        work / "package-applicationHost.config", sites=(
+            ("Default Web Site", 1, [("/" + NAME, "DefaultAppPool",
+                                      win(folder))]),))
+    appcmd = work / "package-appcmd.cmd"
+    appcmd.write_text('@"%s" "%s" %%*\r\n' % (
+        win(python_dir / "python.exe"), win(FAKE_APPCMD)))
+    env = {key: value for key, value in wine.env.items()
+           if not key.startswith("PIP_")}
+    env.update(PIP_NO_INDEX="1", PIP_INDEX_URL="http://127.0.0.1:9/simple/",
+               PIP_CONFIG_FILE="NUL", IISWSGI_FAKE_APPHOST=win(config),
+               http_proxy="http://127.0.0.1:9",
+               https_proxy="http://127.0.0.1:9")
+    started = time.monotonic()
+    result = subprocess.run(
+        [wine.wine, str(python_dir / "python.exe"), "-m",
+         "iiswsgi.msdeploy.install"] + argv[1:] + ["--appcmd", win(appcmd)],
+        env=env, input=b"", capture_output=True, timeout=1200, cwd=str(work))
+    print("offline install of the packaged project (Wine): %.1f s"
+          % (time.monotonic() - started))
+    output = (result.stdout + result.stderr).decode("utf-8", "replace")
+    assert result.returncode == 0, output[-6000:]
+    assert not (folder / "iis_install.stamp").exists(), output[-4000:]
+    venv = folder / ".venv"
+    site_packages = venv / "Lib" / "site-packages"
+    assert list(site_packages.glob("markupsafe/*.pyd"))
+    web_config = (folder / "web.config").read_text()
+    assert win(venv / "python.exe") + "|-m iiswsgi" in web_config
+    assert "<fastCgi>" not in web_config
+    apphost = open(config, encoding="utf-8").read()
+    assert 'fullPath="%s"' % win(venv / "python.exe") in apphost, apphost
+    served = wine.python_run(["-c", DRIVER, win(venv / "python.exe"),
+                              win(folder), win(work)], timeout=300)
+    lines = [line for line in served.stdout.decode(
+        "utf-8", "replace").splitlines() if line.startswith("{")]
+    assert lines, served.stderr.decode("utf-8", "replace")[-4000:]
+    answer = json.loads(lines[-1])
+    assert answer["status"] == 200, answer
+    assert answer["body"] == "Hello from Flask &lt;under&gt; IIS", answer
