@@ -161,6 +161,11 @@ def slow(environ, start_response):
     return _text(start_response, "200 OK", "slept\n")
 
 
+def host(environ, start_response):
+    """The Host header as the application sees it."""
+    return _json(start_response, {"host": environ.get("HTTP_HOST")})
+
+
 def fds(environ, start_response):
     """The number of file descriptors this process has open."""
     return _json(start_response, {"pid": os.getpid(),
@@ -170,7 +175,7 @@ def fds(environ, start_response):
 ROUTES = {"echo": echo, "status": status, "boom": boom, "form": form,
           "upload": upload, "unread": unread, "headers": request_headers,
           "many-headers": many_headers, "stream": stream, "big": big,
-          "slow": slow, "fds": fds}
+          "slow": slow, "host": host, "fds": fds}
 
 
 def application(environ, start_response):
