@@ -11,12 +11,7 @@ import contextlib
 import http.client
 import json
 import os
-import pwd
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 
@@ -28,6 +23,7 @@ from tests.support.servers import (  # noqa: F401
     STOP_TIMEOUT, TESTS, Proc, free_port, require_binary, require_script,
     socket_path, start_gateway, subprocess_env, tcp_ready, unix_socket_ready,
     wait_until, write_ini)
+from tests.support import servers
 from tests.support.servers import nginx_temp_paths as _nginx_temp_paths
 
 # -- nginx -------------------------------------------------------------------
@@ -102,68 +98,27 @@ http {{
 }}
 """
 
-class Nginx:
-    """An nginx master process in the foreground, its prefix, config, pid
-    file, temp folders and logs all in ``directory``."""
+class Nginx(servers.Nginx):
+    """nginx in front of one gateway socket, as these tests configure it
+    (NGINX_CONF, their own FastCGI parameters), its prefix, pid file,
+    temp folders and logs all in ``directory``; started and stopped by the
+    harness of tests/support/servers.py."""
 
     def __init__(self, binary, directory, upstream_socket, read_timeout=30):
-        self.binary = binary
+        super().__init__(servers.RunDir("nginx", path=directory), None)
+        self.known_paths = (binary,)
         self.read_timeout = read_timeout
-        self.directory = str(directory)
+        self.directory = self.run.path
         self.upstream_socket = upstream_socket
-        self.port = None
-        self.proc = None
-        os.makedirs(self.directory, exist_ok=True)
 
     def config(self, port):
-        user = ""
-        if os.geteuid() == 0:
-            # Run as root, nginx would switch its workers to "nobody", who
-            # cannot reach the test's private temporary folder.  Keep them
-            # as the user running the tests.
-            user = "user %s;\n" % pwd.getpwuid(os.geteuid()).pw_name
+        self.run.write("fastcgi_params", NGINX_FASTCGI_PARAMS)
         return NGINX_CONF.format(
-            user=user, dir=self.directory, sock=self.upstream_socket,
-            port=port, read_timeout=self.read_timeout,
-            temp_paths=_nginx_temp_paths(self.binary, self.directory))
-
-    def start(self, attempts=3):
-        with open(os.path.join(self.directory, "fastcgi_params"), "w") as f:
-            f.write(NGINX_FASTCGI_PARAMS)
-        for attempt in range(attempts):
-            port = free_port()
-            conf = os.path.join(self.directory, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(self.config(port))
-            proc = Proc("nginx", [self.binary, "-p", self.directory + "/",
-                                  "-c", conf, "-e", "stderr"],
-                        self.directory)
-            try:
-                wait_until(lambda: tcp_ready(port), "nginx on port %d" % port,
-                           proc)
-            except AssertionError:
-                proc.stop()
-                if ("Address already in use" in proc.output()
-                        and attempt + 1 < attempts):
-                    continue  # another program took the port meanwhile
-                raise
-            self.port, self.proc = port, proc
-            return self
-        raise AssertionError("nginx did not start")
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.stop()
-
-    def describe(self):
-        text = self.proc.describe() if self.proc else "nginx not started"
-        try:
-            with open(os.path.join(self.directory, "error.log"),
-                      encoding="utf-8", errors="replace") as f:
-                text += "\n--- error.log ---\n" + f.read()[-4000:]
-        except OSError:
-            pass
-        return text
+            user=servers.nginx_user_line(), dir=self.directory,
+            sock=self.upstream_socket, port=port,
+            read_timeout=self.read_timeout,
+            temp_paths=_nginx_temp_paths(self.known_paths[0],
+                                         self.directory))
 
 
 class Site:

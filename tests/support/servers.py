@@ -322,7 +322,13 @@ class RunDir:
     workers running as another user (Apache's www-data) can reach: mode
     755, with ``logs`` writable by anyone."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, path=None):
+        if path is not None:
+            # A folder of the caller's, for a server whose workers run as
+            # the user running the tests: the logs go in it too.
+            os.makedirs(path, exist_ok=True)
+            self.path = self.logs = str(path)
+            return
         self.path = tempfile.mkdtemp(prefix="iw-%s-" % prefix)
         os.chmod(self.path, 0o755)
         self.logs = self.join("logs")
@@ -394,6 +400,15 @@ class WebServer:
                 (RECIPE_SOCKET, self.sock), (RECIPE_INI, self.ini),
                 (RECIPE_IISWSGI, IISWSGI), (RECIPE_FOLDER, self.run.path)]
 
+    def recipe_text(self, name):
+        """The README recipe ``name``, through ``edit_recipe`` (a test
+        that runs a variant of it)."""
+        return self.edit_recipe(readme_recipe(name))
+
+    @staticmethod
+    def edit_recipe(text):
+        return text
+
     def start(self, attempts=3):
         program = require_binary(self.binary, *self.known_paths)
         for attempt in range(attempts):
@@ -430,13 +445,13 @@ class WebServer:
         return text + "\n" + self.logs()
 
 
-def _user_line(nginx_style):
-    """Workers as the user running the tests: as root, nginx would switch
-    them to "nobody"."""
+def nginx_user_line():
+    """nginx's ``user`` line: as root, nginx would switch its workers to
+    "nobody", who cannot reach a test's private temporary folder; keep
+    them as the user running the tests."""
     if os.geteuid() != 0:
         return ""
-    name = pwd.getpwuid(os.geteuid()).pw_name
-    return "user %s;\n" % name if nginx_style else name
+    return "user %s;\n" % pwd.getpwuid(os.geteuid()).pw_name
 
 
 class Nginx(WebServer):
@@ -475,11 +490,11 @@ http {{
 
     def config(self, port):
         self.run.write("fastcgi_params", self.fastcgi_params())
-        recipe = fill_recipe(readme_recipe("nginx"), [
+        recipe = fill_recipe(self.recipe_text("nginx"), [
             ("listen 80;", "listen 127.0.0.1:%d;" % port)],
             self.recipe_replacements())
         return self.HARNESS.format(
-            user=_user_line(True), dir=self.run.path, logs=self.run.logs,
+            user=nginx_user_line(), dir=self.run.path, logs=self.run.logs,
             temp_paths=nginx_temp_paths(
                 require_binary("nginx", *self.known_paths), self.run.path),
             recipe=recipe)
@@ -555,7 +570,7 @@ MaxKeepAliveRequests 1000
         user = ""
         if os.geteuid() == 0:
             user = "User www-data\nGroup www-data\n"
-        recipe = fill_recipe(readme_recipe(self.recipe), [
+        recipe = fill_recipe(self.recipe_text(self.recipe), [
             ("Listen 80\n", "Listen 127.0.0.1:%d\n" % port),
             ("<VirtualHost *:80>", "<VirtualHost 127.0.0.1:%d>" % port)],
             self.recipe_replacements())
@@ -588,7 +603,7 @@ class ApacheFcgid(Apache):
                     dir=self.run.path, path=apps_pythonpath())
 
     def config(self, port):
-        wrapper = fill_recipe(readme_recipe("apache-fcgid-wrapper"), [
+        wrapper = fill_recipe(self.recipe_text("apache-fcgid-wrapper"), [
             (RECIPE_IISWSGI, iiswsgi_for_others(self.run))],
             self.recipe_replacements())
         self.run.write("app.fcgi", wrapper, mode=0o755)
@@ -614,7 +629,7 @@ server.max-keep-alive-requests = 1000
 
     def config(self, port):
         replacements = [("server.port = 80\n", "server.port = %d\n" % port)]
-        recipe = fill_recipe(readme_recipe(self.recipe), replacements,
+        recipe = fill_recipe(self.recipe_text(self.recipe), replacements,
                              self.recipe_replacements())
         if self.spawns:
             recipe = recipe.replace(
@@ -641,7 +656,7 @@ class HAProxy(WebServer):
     conf_name = "haproxy.cfg"
 
     def config(self, port):
-        return fill_recipe(readme_recipe("haproxy"), [
+        return fill_recipe(self.recipe_text("haproxy"), [
             ("bind :80\n", "bind 127.0.0.1:%d\n" % port)],
             self.recipe_replacements())
 
@@ -664,7 +679,7 @@ class Caddy(WebServer):
 {recipe}"""
 
     def config(self, port):
-        recipe = fill_recipe(readme_recipe("caddy"), [
+        recipe = fill_recipe(self.recipe_text("caddy"), [
             (":80 {", "http://127.0.0.1:%d {" % port)],
             self.recipe_replacements())
         return self.HARNESS.format(dir=self.run.path, recipe=recipe)
@@ -689,10 +704,12 @@ error-log: {logs}/h2o-error.log
 {user}{recipe}"""
 
     def config(self, port):
-        recipe = fill_recipe(readme_recipe("h2o"), [
+        recipe = fill_recipe(self.recipe_text("h2o"), [
             ("listen: 80\n", "listen:\n  host: 127.0.0.1\n  port: %d\n"
              % port)], self.recipe_replacements())
-        user = "user: %s\n" % _user_line(False) if os.geteuid() == 0 else ""
+        user = ""
+        if os.geteuid() == 0:  # h2o would switch to "nobody"
+            user = "user: %s\n" % pwd.getpwuid(os.geteuid()).pw_name
         return self.HARNESS.format(dir=self.run.path, logs=self.run.logs,
                                    user=user, recipe=recipe)
 
@@ -780,11 +797,12 @@ class Site:
 
 
 @contextlib.contextmanager
-def server_site(name, app, server_options=None):
+def server_site(name, app, server_options=None, edit_recipe=None):
     """The web server ``name`` (a key of SERVERS) in front of the gateway
     serving ``app`` (a Paste Deploy ``use`` value); the gateway is started
     here on a Unix socket, or by the server.  Everything is stopped and
-    removed at the end."""
+    removed at the end.  ``edit_recipe(text)`` changes the README's recipe
+    first (to show what a line of it is for)."""
     cls = SERVERS[name]
     require_binary(cls.binary, *cls.known_paths)
     require_script(IISWSGI)
@@ -801,6 +819,8 @@ def server_site(name, app, server_options=None):
         ini = write_ini(run.join("app.ini"), app, options)
         os.chmod(ini, 0o644)
         server = cls(run, ini)
+        if edit_recipe is not None:
+            server.edit_recipe = edit_recipe
         gateway = None
         with contextlib.ExitStack() as stack:
             if not cls.spawns:
