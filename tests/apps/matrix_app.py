@@ -126,9 +126,11 @@ def many_headers(environ, start_response):
 
 
 def stream(environ, start_response):
-    """``/stream?N``: N lines, 0.3 s apart, with no Content-Length."""
+    """``/stream?N``: N lines, 0.3 s apart, with no Content-Length, and
+    telling nginx not to buffer them (the README's nginx recipe)."""
     count = _int(environ.get("QUERY_STRING", ""), 5)
     start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("X-Accel-Buffering", "no"),
                               ("X-Pid", str(os.getpid()))])
 
     def lines():
