@@ -1,5 +1,6 @@
 """Shared helpers for the end-to-end tests against real peers: nginx,
-libfcgi's cgi-fcgi, spawn-fcgi and PasteScript's paster.
+libfcgi's cgi-fcgi, spawn-fcgi and PasteScript's paster (the process
+helpers come from tests/support/servers.py, with the other web servers).
 
 Everything started here runs in its own session (process group), writes
 its output to files in the test's temporary directory, and is stopped by
@@ -10,233 +11,20 @@ import contextlib
 import http.client
 import json
 import os
-import pwd
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 
 from iiswsgi.protocol import cgi
-from tests.conftest import require
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-ROOT = os.path.dirname(TESTS)
-APPS = os.path.join(TESTS, "apps")
-
-PYTHON = sys.executable
-BIN_DIR = os.path.dirname(sys.executable)
-IISWSGI = os.path.join(BIN_DIR, "iiswsgi")
-PASTER = os.path.join(BIN_DIR, "paster")
-
-#: Longest Unix socket path we trust on every platform (sun_path is 104
-#: bytes on the BSDs and macOS, 108 on Linux).
-_MAX_SOCKET_PATH = 100
-
-START_TIMEOUT = 20
-STOP_TIMEOUT = 5
-
-
-# -- required programs -----------------------------------------------------
-
-def require_binary(name, *known_paths):
-    """The path of the program ``name``: one of ``known_paths`` or found on
-    PATH (plus the sbin folders).  When it is missing the test is skipped,
-    or fails when CI is set (tests/conftest.py's ``require``)."""
-    search = os.pathsep.join(
-        [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
-    for path in list(known_paths) + [shutil.which(name, path=search)]:
-        if path and os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    require(False, "%s is not installed: the end-to-end tests with it need"
-            " it" % name)
-
-
-def require_script(path):
-    """A console script installed next to the running Python."""
-    require(os.path.isfile(path), "%s is not installed next to %s" % (
-        os.path.basename(path), sys.executable))
-    return path
-
-
-# -- places ----------------------------------------------------------------
-
-@contextlib.contextmanager
-def socket_path(directory, name="gateway.sock"):
-    """A path for a Unix socket in ``directory`` or, when that would be
-    too long for sun_path, in a short temporary folder removed after."""
-    path = os.path.join(str(directory), name)
-    if len(path) <= _MAX_SOCKET_PATH:
-        yield path
-        return
-    import tempfile
-    short = tempfile.mkdtemp(prefix="iw-")
-    try:
-        yield os.path.join(short, name)
-    finally:
-        shutil.rmtree(short, ignore_errors=True)
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def subprocess_env(**extra):
-    """The environment for a Python subprocess: ``sample_apps`` and the
-    other test applications importable, plus ``extra``."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [ROOT, APPS] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
-                        if p])
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("WSGI_HANDLER", None)
-    env.pop("WSGI_LOG", None)
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
-# -- processes ---------------------------------------------------------------
-
-class Proc:
-    """One started program, its output in ``NAME.out`` and ``NAME.err``."""
-
-    def __init__(self, name, args, directory, env=None, cwd=None,
-                 stdin=subprocess.DEVNULL, preexec_fn=None, pass_fds=()):
-        self.name = name
-        self.args = [str(a) for a in args]
-        self.out_path = os.path.join(str(directory), name + ".out")
-        self.err_path = os.path.join(str(directory), name + ".err")
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.popen = subprocess.Popen(
-                self.args, stdin=stdin, stdout=out, stderr=err, env=env,
-                cwd=str(cwd or directory), close_fds=True,
-                start_new_session=True, preexec_fn=preexec_fn,
-                pass_fds=pass_fds)
-        self.pid = self.popen.pid
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def output(self, limit=4000):
-        """The end of what the program wrote, for failure messages."""
-        parts = []
-        for path in (self.out_path, self.err_path):
-            try:
-                with open(path, "rb") as f:
-                    text = f.read().decode("utf-8", "replace")
-            except OSError:
-                continue
-            if text:
-                parts.append("--- %s ---\n%s" % (os.path.basename(path),
-                                                 text[-limit:]))
-        return "\n".join(parts) or "(no output)"
-
-    def describe(self):
-        state = ("running" if self.alive()
-                 else "exited with %s" % self.popen.returncode)
-        return "%s (%s, pid %d) %s\n%s" % (
-            self.name, " ".join(self.args), self.pid, state, self.output())
-
-    def stop(self, timeout=STOP_TIMEOUT):
-        """SIGTERM, then SIGKILL for the whole process group after
-        ``timeout`` seconds; also kills what the program left behind in
-        its group (nginx workers)."""
-        if self.popen.poll() is None:
-            try:
-                self.popen.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        return self.popen.returncode
-
-
-def wait_until(predicate, what, proc=None, timeout=START_TIMEOUT,
-               interval=0.05):
-    """Poll ``predicate`` until it is true; fail (showing the output of
-    ``proc``) when ``proc`` exits first or after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if proc is not None and not proc.alive():
-            raise AssertionError("%s exited while waiting for %s:\n%s"
-                                 % (proc.name, what, proc.describe()))
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s%s" % (
-                timeout, what, ":\n" + proc.describe() if proc else ""))
-        time.sleep(interval)
-
-
-def unix_socket_ready(path):
-    if not os.path.exists(path):
-        return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(2)
-        try:
-            s.connect(path)
-        except OSError:
-            return False
-    return True
-
-
-def tcp_ready(port, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-# -- Paste Deploy ini files and the gateway -----------------------------------
-
-def write_ini(path, app, server=None, app_options=None):
-    """An ini with ``[app:main] use = APP`` (and its options) and, when
-    ``server`` is a dict, ``[server:main] use = egg:iiswsgi#iis`` with
-    those options."""
-    lines = ["[app:main]", "use = %s" % app]
-    for name, value in (app_options or {}).items():
-        lines.append("%s = %s" % (name, value))
-    if server is not None:
-        lines += ["", "[server:main]", "use = egg:iiswsgi#iis"]
-        for name, value in server.items():
-            lines.append("%s = %s" % (name, value))
-    with open(str(path), "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    return str(path)
-
-
-def start_gateway(directory, ini, sock, name="gateway", args=None):
-    """``iiswsgi serve INI --socket SOCK`` (or ``args``), waited for until
-    the socket accepts connections."""
-    if args is None:
-        args = [require_script(IISWSGI), "serve", ini, "--socket", sock]
-    proc = Proc(name, args, directory, env=subprocess_env())
-    try:
-        wait_until(lambda: unix_socket_ready(sock), "the gateway socket " + sock,
-                   proc)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc
-
+# The process helpers are shared with the web-server matrix; these tests
+# import them from here.
+from tests.support.servers import (  # noqa: F401
+    APPS, BIN_DIR, HERE, IISWSGI, PASTER, PYTHON, ROOT, START_TIMEOUT,
+    STOP_TIMEOUT, TESTS, Proc, free_port, require_binary, require_script,
+    socket_path, start_gateway, subprocess_env, tcp_ready, unix_socket_ready,
+    wait_until, write_ini)
+from tests.support import servers
+from tests.support.servers import nginx_temp_paths as _nginx_temp_paths
 
 # -- nginx -------------------------------------------------------------------
 
@@ -310,92 +98,27 @@ http {{
 }}
 """
 
-_TEMP_PATHS = (("client_body_temp_path", None),
-               ("fastcgi_temp_path", "http_fastcgi_module"),
-               ("proxy_temp_path", "http_proxy_module"),
-               ("uwsgi_temp_path", "http_uwsgi_module"),
-               ("scgi_temp_path", "http_scgi_module"))
-
-
-def _nginx_temp_paths(nginx, directory):
-    # The compiled-in temp folders are under /var/lib/nginx, which an
-    # unprivileged nginx cannot create: point every module it has here.
-    try:
-        built = subprocess.run([nginx, "-V"], capture_output=True,
-                               timeout=10).stderr.decode("latin-1")
-    except (OSError, subprocess.SubprocessError):
-        built = ""
-    lines = []
-    for directive, module in _TEMP_PATHS:
-        if module and "--without-%s" % module in built:
-            continue
-        lines.append("    %s %s/%s;" % (directive, directory,
-                                        directive.split("_temp")[0]))
-    return "\n".join(lines)
-
-
-class Nginx:
-    """An nginx master process in the foreground, its prefix, config, pid
-    file, temp folders and logs all in ``directory``."""
+class Nginx(servers.Nginx):
+    """nginx in front of one gateway socket, as these tests configure it
+    (NGINX_CONF, their own FastCGI parameters), its prefix, pid file,
+    temp folders and logs all in ``directory``; started and stopped by the
+    harness of tests/support/servers.py."""
 
     def __init__(self, binary, directory, upstream_socket, read_timeout=30):
-        self.binary = binary
+        super().__init__(servers.RunDir("nginx", path=directory), None)
+        self.known_paths = (binary,)
         self.read_timeout = read_timeout
-        self.directory = str(directory)
+        self.directory = self.run.path
         self.upstream_socket = upstream_socket
-        self.port = None
-        self.proc = None
-        os.makedirs(self.directory, exist_ok=True)
 
     def config(self, port):
-        user = ""
-        if os.geteuid() == 0:
-            # Run as root, nginx would switch its workers to "nobody", who
-            # cannot reach the test's private temporary folder.  Keep them
-            # as the user running the tests.
-            user = "user %s;\n" % pwd.getpwuid(os.geteuid()).pw_name
+        self.run.write("fastcgi_params", NGINX_FASTCGI_PARAMS)
         return NGINX_CONF.format(
-            user=user, dir=self.directory, sock=self.upstream_socket,
-            port=port, read_timeout=self.read_timeout,
-            temp_paths=_nginx_temp_paths(self.binary, self.directory))
-
-    def start(self, attempts=3):
-        with open(os.path.join(self.directory, "fastcgi_params"), "w") as f:
-            f.write(NGINX_FASTCGI_PARAMS)
-        for attempt in range(attempts):
-            port = free_port()
-            conf = os.path.join(self.directory, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(self.config(port))
-            proc = Proc("nginx", [self.binary, "-p", self.directory + "/",
-                                  "-c", conf, "-e", "stderr"],
-                        self.directory)
-            try:
-                wait_until(lambda: tcp_ready(port), "nginx on port %d" % port,
-                           proc)
-            except AssertionError:
-                proc.stop()
-                if ("Address already in use" in proc.output()
-                        and attempt + 1 < attempts):
-                    continue  # another program took the port meanwhile
-                raise
-            self.port, self.proc = port, proc
-            return self
-        raise AssertionError("nginx did not start")
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.stop()
-
-    def describe(self):
-        text = self.proc.describe() if self.proc else "nginx not started"
-        try:
-            with open(os.path.join(self.directory, "error.log"),
-                      encoding="utf-8", errors="replace") as f:
-                text += "\n--- error.log ---\n" + f.read()[-4000:]
-        except OSError:
-            pass
-        return text
+            user=servers.nginx_user_line(), dir=self.directory,
+            sock=self.upstream_socket, port=port,
+            read_timeout=self.read_timeout,
+            temp_paths=_nginx_temp_paths(self.known_paths[0],
+                                         self.directory))
 
 
 class Site:
