@@ -3,6 +3,7 @@ not be loaded, so the process stays up instead of failing on each start."""
 
 from typing import Any, Callable, Iterable, List
 
+from .. import logs
 from ..gateway.responder import error_page
 
 __all__ = ["load_error_application", "load_error_page"]
@@ -12,7 +13,7 @@ def load_error_page(message: str) -> bytes:
     """The page's HTML: ``message`` (the load error) escaped, with every
     registered secret redacted."""
     return error_page(500, "The WSGI application could not be loaded:",
-                      message, "The traceback is in the iiswsgi log.")
+                      message, logs.where_logged())
 
 
 def load_error_application(message: str) -> Callable[..., Iterable[bytes]]:

@@ -23,12 +23,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     logs.protect_secrets(os.environ)
     path = logs.configure()
     log.info("iiswsgi starting (pid %d, %s, log %s)", os.getpid(),
-             sys.executable, path)
+             sys.executable, path or logs.log_problem() or (
+                 "not open yet: no WSGI_LOG in the environment, so lines are"
+                 " kept in memory until the site's appSettings name one"))
     if args:
         log.warning("ignoring arguments %s: settings come from web.config"
                     " <appSettings> and the environment", args)
-    application = HostedApplication()
-    # Checked before standard input is touched.
-    server = IISWSGIServer(application, **server_settings())
-    application.server = server
-    return server.run()
+    try:
+        application = HostedApplication()
+        # Checked before standard input is touched.
+        server = IISWSGIServer(application, **server_settings())
+        application.server = server
+        return server.run()
+    except Exception as error:
+        # IIS says only "The FastCGI process exited unexpectedly": the
+        # reason goes to the log and to the Application event log.
+        log.critical("iiswsgi could not start: %s: %s",
+                     type(error).__name__, error, exc_info=True)
+        logs.report_to_event_log(
+            "iiswsgi (%s, pid %d) could not start: %s: %s. %s" % (
+                sys.executable, os.getpid(), type(error).__name__, error,
+                logs.where_logged().replace("The traceback is",
+                                            "The details are")))
+        raise

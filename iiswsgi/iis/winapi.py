@@ -231,3 +231,73 @@ def watch_shutdown_event(
                               daemon=True)
     thread.start()
     return thread
+
+
+# -- the log file: opened so that other processes may rename it ---------------
+
+_GENERIC_WRITE_APPEND = 0x0004 | 0x00100000  # FILE_APPEND_DATA | SYNCHRONIZE
+_FILE_SHARE_ALL = 0x1 | 0x2 | 0x4             # READ | WRITE | DELETE
+_OPEN_ALWAYS = 4
+_FILE_ATTRIBUTE_NORMAL = 0x80
+_FILE_FLAG_OPEN_REPARSE_POINT = 0x00200000
+_INVALID_HANDLE = ctypes.c_void_p(-1).value
+
+
+def open_shared_append(path: str) -> int:
+    """A C file descriptor appending to ``path`` (created if missing),
+    opened with FILE_SHARE_DELETE so that another process may rename it
+    while this one writes (log rotation with several FastCGI processes).
+    A link is opened as itself, not followed."""
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    create = kernel32.CreateFileW
+    create.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD,
+                       ctypes.c_void_p, wintypes.DWORD, wintypes.DWORD,
+                       wintypes.HANDLE]
+    create.restype = wintypes.HANDLE
+    handle = create(path, _GENERIC_WRITE_APPEND, _FILE_SHARE_ALL, None,
+                    _OPEN_ALWAYS,
+                    _FILE_ATTRIBUTE_NORMAL | _FILE_FLAG_OPEN_REPARSE_POINT,
+                    None)
+    if handle is None or handle == _INVALID_HANDLE:
+        error = ctypes.get_last_error()
+        raise OSError(None, ctypes.FormatError(error), path, error)
+    try:
+        return msvcrt.open_osfhandle(handle, os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        _winapi.CloseHandle(handle)
+        raise
+
+
+# -- the Application event log --------------------------------------------------
+
+_EVENTLOG_ERROR_TYPE = 0x0001
+_EVENTLOG_WARNING_TYPE = 0x0002
+_EVENT_ID = 1
+
+
+def report_event(source: str, message: str, error: bool = True) -> bool:
+    """Write ``message`` to the Application event log under ``source``
+    (RegisterEventSourceW, ReportEventW); True if it was written."""
+    advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
+    register = advapi32.RegisterEventSourceW
+    register.argtypes = [wintypes.LPCWSTR, wintypes.LPCWSTR]
+    register.restype = wintypes.HANDLE
+    report = advapi32.ReportEventW
+    report.argtypes = [wintypes.HANDLE, wintypes.WORD, wintypes.WORD,
+                       wintypes.DWORD, ctypes.c_void_p, wintypes.WORD,
+                       wintypes.DWORD, ctypes.POINTER(wintypes.LPCWSTR),
+                       ctypes.c_void_p]
+    report.restype = wintypes.BOOL
+    deregister = advapi32.DeregisterEventSource
+    deregister.argtypes = [wintypes.HANDLE]
+    deregister.restype = wintypes.BOOL
+    handle = register(None, source)
+    if not handle:
+        return False
+    try:
+        strings = (wintypes.LPCWSTR * 1)(message)
+        kind = _EVENTLOG_ERROR_TYPE if error else _EVENTLOG_WARNING_TYPE
+        return bool(report(handle, kind, 0, _EVENT_ID, None, 1, 0, strings,
+                           None))
+    finally:
+        deregister(handle)
