@@ -45,6 +45,7 @@ import stat
 import sys
 import threading
 import time
+import traceback
 from typing import Any, Iterable, List, Mapping, Optional, TextIO
 from urllib.parse import quote
 
@@ -185,6 +186,7 @@ class _Formatter(logging.Formatter):
 _CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
+_TRACEBACK_HEADERS = ("Traceback (most recent call last):\n",)
 
 
 def _escape(match):
@@ -218,8 +220,19 @@ class _LineFormatter(_Formatter):
             record.message = message
 
     def formatException(self, ei: Any) -> str:
-        return escape_controls(_Formatter.formatException(self, ei),
-                               keep_newlines=True)
+        # The traceback's own pieces (its header, the chaining lines, the
+        # indented frames) keep their lines; a piece that is an exception's
+        # message (or note), which may hold a URL, is one line.
+        pieces = []
+        for piece in traceback.format_exception(*ei):
+            body, newline = (piece[:-1], "\n") if piece.endswith(
+                "\n") else (piece, "")
+            if piece.startswith((" ", "\n")) or piece in _TRACEBACK_HEADERS:
+                pieces.append(escape_controls(piece, keep_newlines=True))
+            else:
+                pieces.append(escape_controls(body) + newline)
+        text = "".join(pieces)
+        return text[:-1] if text.endswith("\n") else text
 
     def formatStack(self, stack_info: str) -> str:
         return escape_controls(_Formatter.formatStack(self, stack_info),
@@ -308,6 +321,7 @@ class LogFile(logging.Handler):
     :func:`configure` closes its file."""
 
     LOCK_STALE = 30.0           # seconds after which a rotation lock is dead
+    LOCK_WAIT = 2.0             # seconds to wait for another's rotation
 
     def __init__(self, path: str, max_bytes: int = DEFAULT_MAX_BYTES,
                  backup_count: int = DEFAULT_BACKUP_COUNT) -> None:
@@ -338,7 +352,7 @@ class LogFile(logging.Handler):
         with self.lock if self.lock is not None else threading.Lock():
             self._follow()
             if self._due(len(text) + 1):
-                self._rotate()
+                self._rotate(len(text) + 1)
             self.stream.write(text + "\n")
             self.stream.flush()
 
@@ -360,23 +374,34 @@ class LogFile(logging.Handler):
         size = os.fstat(self.stream.fileno()).st_size
         return size > 0 and size + adding > self.max_bytes
 
-    def _rotate(self):
+    def _rotate(self, adding):
+        # One process renames, holding the lock folder; the others wait
+        # for it (briefly), then follow the new file.
         lock = self.path + ".rotating"
-        try:
-            os.mkdir(lock)
-        except FileExistsError:
+        deadline = time.monotonic() + self.LOCK_WAIT
+        while True:
             try:
-                stale = time.time() - os.stat(lock).st_mtime > self.LOCK_STALE
-            except OSError:
-                stale = False
-            if stale:
+                os.mkdir(lock)
+                break
+            except FileExistsError:
                 try:
-                    os.rmdir(lock)
+                    age = time.time() - os.stat(lock).st_mtime
                 except OSError:
-                    pass
-            return              # another process is rotating
-        except OSError:
-            return
+                    age = 0.0
+                if age > self.LOCK_STALE:
+                    try:
+                        os.rmdir(lock)      # left by a process that died
+                    except OSError:
+                        pass
+                    continue
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.002)
+                self._follow()
+                if not self._due(adding):
+                    return
+            except OSError:
+                return
         try:
             try:
                 named = os.stat(self.path)
@@ -451,11 +476,28 @@ class _SteadyLogger(logging.Logger):
         pass
 
 
+def _ours(name):
+    return name == _PACKAGE or name.startswith(_PACKAGE + ".")
+
+
+class _LoggerFactory:
+    """The logging manager's logger class once :func:`configure` ran:
+    iiswsgi's loggers are :class:`_SteadyLogger`, every other one is of
+    the class ``logging.setLoggerClass`` names, as before."""
+
+    def __call__(self, name: str) -> logging.Logger:
+        if _ours(name):
+            return _SteadyLogger(name)
+        return logging.getLoggerClass()(name)
+
+
 def _steady_loggers():
-    for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if ((name == _PACKAGE or name.startswith(_PACKAGE + "."))
-                and type(logger) is logging.Logger):
+    manager = logging.Logger.manager
+    for name, logger in list(manager.loggerDict.items()):
+        if _ours(name) and type(logger) is logging.Logger:
             logger.__class__ = _SteadyLogger
+    if manager.loggerClass is None:
+        manager.loggerClass = _LoggerFactory()
 
 
 class _State:
