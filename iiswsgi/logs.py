@@ -349,7 +349,7 @@ class LogFile(logging.Handler):
     def write_line(self, text: str) -> None:
         """Write one formatted line (a record, or one kept from before the
         file was open)."""
-        with self.lock if self.lock is not None else threading.Lock():
+        with self.lock:
             self._follow()
             if self._due(len(text) + 1):
                 self._rotate(len(text) + 1)
@@ -618,8 +618,11 @@ def configure(log_file: Optional[str] = None, debug: bool = False,
     if configured and opened is None:
         _state.problem = "cannot write %s" % "; ".join(failures)
     # Lines wait in memory, and go to stderr, until a file is open.
+    # (At the first request sys.stderr is the application's LogWriter: the
+    # handler made at start keeps the real one.)
     usable = sys.stderr is not None and not isinstance(sys.stderr, LogWriter)
-    want_stderr = usable and (to_stderr or _state.file is None)
+    want_stderr = (usable or _state.stderr is not None) and (
+        to_stderr or _state.file is None)
     if want_stderr and _state.stderr is None:
         _state.stderr = logging.StreamHandler(sys.stderr)
     elif not want_stderr and _state.stderr is not None:

@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 def main(argv: Optional[List[str]] = None) -> int:
     """Serve the site's WSGI application on standard input, as IIS asks;
     the exit status."""
-    from ..gateway.server import IISWSGIServer
     args = sys.argv[1:] if argv is None else argv
     logs.protect_secrets(os.environ)
     path = logs.configure()
@@ -30,6 +29,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         log.warning("ignoring arguments %s: settings come from web.config"
                     " <appSettings> and the environment", args)
     try:
+        # Imported here: an interpreter without the gateway's dependencies
+        # (flup) is reported like any failure to start.
+        from ..gateway.server import IISWSGIServer
         application = HostedApplication()
         # Checked before standard input is touched.
         server = IISWSGIServer(application, **server_settings())
@@ -37,12 +39,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return server.run()
     except Exception as error:
         # IIS says only "The FastCGI process exited unexpectedly": the
-        # reason goes to the log and to the Application event log.
-        log.critical("iiswsgi could not start: %s: %s",
-                     type(error).__name__, error, exc_info=True)
-        logs.report_to_event_log(
-            "iiswsgi (%s, pid %d) could not start: %s: %s. %s" % (
-                sys.executable, os.getpid(), type(error).__name__, error,
-                logs.where_logged().replace("The traceback is",
-                                            "The details are")))
+        # reason goes to the log, and (on Windows) to the Application event
+        # log, as every error of iiswsgi.hosting does.
+        log.critical("iiswsgi (%s) could not start: %s: %s",
+                     sys.executable, type(error).__name__, error,
+                     exc_info=True)
         raise

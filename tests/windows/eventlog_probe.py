@@ -8,7 +8,15 @@ WSGI application cannot be loaded) and report the results as one JSON line.
 import json
 import logging
 import os
+import subprocess
 import sys
+
+# `python -m iiswsgi` on an interpreter without flup (a bad interpreter
+# for the gateway): it must say why in the event log, then exit non-zero.
+WITHOUT_FLUP = (
+    "import runpy, sys; sys.path.insert(0, sys.argv[1]);"
+    " sys.modules.update(dict.fromkeys(['flup', 'flup.server']));"
+    " runpy.run_module('iiswsgi', run_name='__main__', alter_sys=True)")
 
 
 def main():
@@ -38,6 +46,10 @@ def main():
                 lambda status, headers: statuses.append(status))
     found["status"] = statuses
     logging.shutdown()
+    child = subprocess.run([sys.executable, "-c", WITHOUT_FLUP, root],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=120)
+    found["without_flup_exit"] = child.returncode
     sys.stdout.write(json.dumps(found) + "\n")
 
 

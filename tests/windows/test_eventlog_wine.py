@@ -56,3 +56,10 @@ def test_an_application_that_cannot_load_is_reported(probe):
     assert found["status"] == ["500 Internal Server Error"]
     assert "could not load the WSGI application" in stderr
     assert "no_such_module_q7" in stderr
+
+
+def test_a_gateway_that_cannot_start_is_reported(probe):
+    found, stderr = probe
+    assert found["without_flup_exit"] != 0
+    assert 'L"iiswsgi (' in stderr and "could not start: ModuleNotFoundError: No module named" in (
+        stderr)
