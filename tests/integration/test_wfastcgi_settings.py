@@ -210,6 +210,7 @@ def test_a_wsgi_log_that_cannot_be_opened_keeps_the_log(site, tmp_path):
     assert "The traceback is in the iiswsgi log, %s" % good in page
     assert str(bad) in page
     log = gw.log_text()
+    assert "%s, log %s)" % (sys.executable, good) in log   # the start line
     assert "cannot write the log file %s" % bad in log
     assert "still logging to %s" % good in log
     assert "could not load the WSGI application" in log
