@@ -1,11 +1,18 @@
-"""iiswsgi.logs: the one redactor (the log's and publish's)."""
+"""iiswsgi.logs: the one redactor (the log's and publish's), the log file
+(rotation with several writers, safety), configure() against an
+application's logging configuration, escaped control characters."""
 
+import json
 import logging
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from iiswsgi import logs
+from tests.support.iis import ROOT
 
 
 def test_redactor_hides_longest_first_and_percent_encoded():
@@ -46,13 +53,6 @@ def test_open_log_file_refuses_a_symbolic_link(tmp_path):
 
 
 # -- configure(), run in a fresh interpreter: it sets up the process's logging --
-
-import json
-import subprocess
-import sys
-import textwrap
-
-from tests.support.iis import ROOT
 
 
 def run_python(code, env=None, cwd=None):
