@@ -23,7 +23,9 @@ opened with FILE_SHARE_DELETE so it can be renamed while others hold it.
 The gateway's own records, the application's ``print()`` and its stderr
 reach the log whatever logging configuration the application runs (Django's
 ``LOGGING``, ``disable_existing_loggers`` included): they are handled on the
-``iiswsgi`` logger itself, which such configurations cannot disable.
+``iiswsgi`` logger itself, which such configurations cannot disable, and
+still propagate to the application's own handlers (a console handler's copy
+on stderr is not logged twice).
 Control characters in messages (a ``%0d%0a`` decoded from a URL) are
 escaped, so a request cannot forge log lines.
 
@@ -455,12 +457,19 @@ class _Pending(logging.Handler):
     def __init__(self) -> None:
         logging.Handler.__init__(self)
         self.lines = collections.deque(maxlen=BUFFERED_LINES)
+        self.addFilter(_Once())
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.lines.append(self.format(record))
         except Exception:
             self.handleError(record)
+
+
+# Set while a thread handles a record of iiswsgi's: the log file has it
+# already, so another handler (an application's console handler on the root
+# logger) writing it to sys.stderr, the LogWriter, must not log it again.
+_handling = threading.local()
 
 
 class _SteadyLogger(logging.Logger):
@@ -474,6 +483,27 @@ class _SteadyLogger(logging.Logger):
     @disabled.setter
     def disabled(self, value):
         pass
+
+    def handle(self, record: logging.LogRecord) -> None:
+        outer = getattr(_handling, "on", False)
+        _handling.on = True
+        try:
+            logging.Logger.handle(self, record)
+        finally:
+            _handling.on = outer
+
+
+class _Once(logging.Filter):
+    """One handler attached to both the ``iiswsgi`` logger and the root
+    logger writes a record once, not once per logger it propagates
+    through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        seen = record.__dict__.setdefault("_iiswsgi_handlers", set())
+        if id(self) in seen:
+            return False
+        seen.add(id(self))
+        return True
 
 
 def _ours(name):
@@ -604,6 +634,7 @@ def configure(log_file: Optional[str] = None, debug: bool = False,
     targets = (gateway, root)
     if opened is not None and opened is not _state.file:
         opened.setFormatter(formatter)
+        opened.addFilter(_Once())
         old, _state.file = _state.file, opened
         for line in _state.pending.lines:
             opened.write_line(line)
@@ -625,6 +656,7 @@ def configure(log_file: Optional[str] = None, debug: bool = False,
         to_stderr or _state.file is None)
     if want_stderr and _state.stderr is None:
         _state.stderr = logging.StreamHandler(sys.stderr)
+        _state.stderr.addFilter(_Once())
     elif not want_stderr and _state.stderr is not None:
         for logger in targets:
             logger.removeHandler(_state.stderr)
@@ -643,7 +675,6 @@ def configure(log_file: Optional[str] = None, debug: bool = False,
         logging.getLogger(_HOSTING).addHandler(_state.event_log)
     level = logging.DEBUG if debug else logging.INFO
     gateway.setLevel(level)
-    gateway.propagate = False
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     _steady_loggers()
@@ -723,7 +754,8 @@ class LogWriter(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s"
                             % type(text).__name__)
-        if getattr(self._busy, "on", False):
+        if getattr(self._busy, "on", False) or getattr(_handling, "on",
+                                                       False):
             return len(text)
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()

@@ -283,3 +283,28 @@ def test_an_exception_message_cannot_forge_a_line_in_its_traceback():
     assert ("The above exception was the direct cause of the following"
             " exception:") in lines
     assert lines.count("Traceback (most recent call last):") == 2
+
+
+def test_gateway_records_still_reach_the_apps_own_root_handlers(tmp_path):
+    # A Paste ini's [logger_root] (or any dictConfig) with a file of its
+    # own still gets the gateway's lines; the log gets each line once.
+    path, own = tmp_path / "site.log", tmp_path / "app.log"
+    run_python("""
+        import logging, logging.config, sys
+        from iiswsgi import logs
+        logs.configure(%r)
+        sys.stderr = logs.LogWriter(logging.getLogger("iiswsgi.stderr"),
+                                    logging.WARNING)
+        logging.config.dictConfig({
+            "version": 1, "disable_existing_loggers": True,
+            "handlers": {"own": {"class": "logging.FileHandler",
+                                 "filename": %r},
+                         "console": {"class": "logging.StreamHandler"}},
+            "root": {"handlers": ["own", "console"], "level": "INFO"}})
+        logging.getLogger("iiswsgi.gateway.server").warning("gateway line")
+        logging.getLogger("myapp").warning("app line")
+        """ % (str(path), str(own)))
+    text, mine = path.read_text(), own.read_text()
+    assert text.count("gateway line") == 1 and "gateway line" in mine
+    # the app's own record reaches the log through its console handler
+    assert text.count("app line") == 1 and "app line" in mine
