@@ -48,6 +48,7 @@ _MARKER = "iiswsgi-doctor-result: "
 
 _LOAD = """\
 import importlib.util, inspect, json, os, sys, traceback
+MARKER = "iiswsgi-doctor-result: "  # doctor._MARKER
 import iiswsgi
 import iiswsgi.hosting as hosting
 try:
@@ -117,7 +118,7 @@ except Exception as error:
     if type(error).__name__ == "HandlerError":
         result["handler"] = diagnose(os.environ.get("WSGI_HANDLER", ""))
 sys.stdout.flush()
-sys.stdout.write("\\n%s%s\\n" % (sys.argv[2], json.dumps(result)))
+sys.stdout.write("\\n%s%s\\n" % (MARKER, json.dumps(result)))
 """
 
 
@@ -598,7 +599,7 @@ class _Doctor:
         env = dict(self.environ, PYTHONDONTWRITEBYTECODE="1")
         try:
             result = subprocess.run(
-                [python, "-c", _LOAD, self.app_dir, _MARKER],
+                [python, "-c", _LOAD, self.app_dir],
                 cwd=self.app_dir, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 timeout=IMPORT_TIMEOUT)

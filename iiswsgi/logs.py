@@ -355,8 +355,19 @@ class LogFile(logging.Handler):
             self._follow()
             if self._due(len(text) + 1):
                 self._rotate(len(text) + 1)
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            if os.name == "nt":
+                from .iis import winapi
+                with winapi.append_lock(self.stream.fileno()):
+                    self.stream.write(text + "\n")
+                    self.stream.flush()
+            else:
+                # One write(2) per record with O_APPEND: it lands whole at
+                # the end, even a traceback longer than a buffer, however
+                # many processes append.
+                data = (text + "\n").encode("utf-8", "backslashreplace")
+                fd = self.stream.fileno()
+                while data:
+                    data = data[os.write(fd, data):]
 
     def _follow(self):
         # Another process rotated (or someone removed) the file: reopen.

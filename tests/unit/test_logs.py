@@ -308,3 +308,25 @@ def test_gateway_records_still_reach_the_apps_own_root_handlers(tmp_path):
     assert text.count("gateway line") == 1 and "gateway line" in mine
     # the app's own record reaches the log through its console handler
     assert text.count("app line") == 1 and "app line" in mine
+
+
+def test_long_records_from_several_processes_are_not_interleaved(tmp_path):
+    # Longer than any buffer: each record is still one write(2).
+    path = tmp_path / "site.log"
+    script = tmp_path / "long.py"
+    script.write_text(
+        "import logging, os, sys\nfrom iiswsgi import logs\n"
+        "logs.configure(sys.argv[1], max_bytes=0)\n"
+        "for number in range(40):\n"
+        "    logging.getLogger('iiswsgi.long').info(\n"
+        "        'begin %d %s end', os.getpid(), str(os.getpid()) * 20000)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("WSGI_LOG", None)
+    processes = [subprocess.Popen([sys.executable, str(script), str(path)],
+                                  env=env) for _ in range(3)]
+    assert [p.wait(120) for p in processes] == [0, 0, 0]
+    lines = path.read_text().splitlines()
+    assert len(lines) == 120
+    for line in lines:
+        pid = line.split("begin ")[1].split()[0]
+        assert line.endswith("begin %s %s end" % (pid, pid * 20000))
