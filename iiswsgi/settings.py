@@ -347,6 +347,16 @@ OPTIONS: Tuple[Option, ...] = (
            " rewritten"),
     Option("log_file", _nonempty, None, "see *Logging*", "the log file",
            flag="--log-file", env="WSGI_LOG"),
+    # The log's rotation: read by iiswsgi.logs.configure, from the
+    # environment and the site's appSettings.
+    Option("log_max_bytes", _size, 10 << 20, "`10M`",
+           "the log file is rotated when it would grow past this size"
+           " (`10M`, `512K`, bytes); 0: never rotated", minimum=0,
+           unit="bytes", env="WSGI_LOG_MAX_BYTES", ini=False),
+    Option("log_backup_count", _int, 5, "5",
+           "rotated log files kept (`iiswsgi.log.1` is the newest); 0: never"
+           " rotated", minimum=0, maximum=1000, unit="files",
+           env="WSGI_LOG_BACKUP_COUNT", ini=False),
     Option("debug", convert_bool, False, "false",
            "tracebacks in 500 pages, debug logging", flag="--debug"),
     # Site settings that are not server options: python -m iiswsgi reads

@@ -89,8 +89,11 @@ def apply_site_settings(environ: MutableMapping[str, str],
     # Every appSetting becomes an environment variable before the
     # application is imported.
     os.environ.update(settings)
-    if "WSGI_LOG" in settings:
-        logs.configure(settings["WSGI_LOG"])
+    if any(key.upper().startswith("WSGI_LOG") for key in settings):
+        # WSGI_LOG, WSGI_LOG_MAX_BYTES, WSGI_LOG_BACKUP_COUNT: a log file
+        # that cannot be opened keeps the one already open (if any), and
+        # says why.
+        logs.configure(_setting(settings, "WSGI_LOG"), source=web_config)
     _extend_sys_path(app_dir, _setting(settings, "PYTHONPATH"))
     if server is not None:
         # The environment's settings reached the server at start (main);

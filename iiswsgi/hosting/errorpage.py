@@ -12,6 +12,7 @@ import traceback
 from typing import Any, Callable, Iterable, List, Optional
 
 from .. import settings as options_table
+from .. import logs
 from ..gateway.responder import error_page
 
 __all__ = ["load_error_application", "load_error_page", "show_tracebacks"]
@@ -44,7 +45,7 @@ def load_error_page(message: str, error: Optional[BaseException] = None,
     if show_traceback is None:
         show_traceback = show_tracebacks()
     text = message
-    after = "The traceback is in the iiswsgi log."
+    after = logs.where_logged()
     if show_traceback and error is not None:
         text += "\n\n" + "".join(traceback.format_exception(
             type(error), error, error.__traceback__))

@@ -371,3 +371,119 @@ def watch_shutdown_event(
                               daemon=True)
     thread.start()
     return thread
+
+
+# -- the log file: opened so that other processes may rename it ---------------
+
+# GENERIC_READ (byte-range locks need it) | FILE_APPEND_DATA | SYNCHRONIZE
+_GENERIC_WRITE_APPEND = 0x80000000 | 0x0004 | 0x00100000
+_FILE_SHARE_ALL = 0x1 | 0x2 | 0x4             # READ | WRITE | DELETE
+_OPEN_ALWAYS = 4
+_FILE_ATTRIBUTE_NORMAL = 0x80
+_FILE_FLAG_OPEN_REPARSE_POINT = 0x00200000
+_INVALID_HANDLE = ctypes.c_void_p(-1).value
+
+
+def open_shared_append(path: str) -> int:
+    """A C file descriptor appending to ``path`` (created if missing),
+    opened with FILE_SHARE_DELETE so that another process may rename it
+    while this one writes (log rotation with several FastCGI processes).
+    A link is opened as itself, not followed.  Write it under
+    :func:`append_lock`: several processes appending at once may otherwise
+    write at the same offset (Wine does)."""
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    create = kernel32.CreateFileW
+    create.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD,
+                       ctypes.c_void_p, wintypes.DWORD, wintypes.DWORD,
+                       wintypes.HANDLE]
+    create.restype = wintypes.HANDLE
+    handle = create(path, _GENERIC_WRITE_APPEND, _FILE_SHARE_ALL, None,
+                    _OPEN_ALWAYS,
+                    _FILE_ATTRIBUTE_NORMAL | _FILE_FLAG_OPEN_REPARSE_POINT,
+                    None)
+    if handle is None or handle == _INVALID_HANDLE:
+        error = ctypes.get_last_error()
+        raise OSError(None, ctypes.FormatError(error), path, error)
+    try:
+        return msvcrt.open_osfhandle(handle, os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        _winapi.CloseHandle(handle)
+        raise
+
+
+class _Overlapped(ctypes.Structure):
+    _fields_ = [("Internal", ctypes.c_void_p),
+                ("InternalHigh", ctypes.c_void_p),
+                ("Offset", wintypes.DWORD), ("OffsetHigh", wintypes.DWORD),
+                ("hEvent", wintypes.HANDLE)]
+
+
+_LOCKFILE_EXCLUSIVE_LOCK = 0x0002
+
+
+class append_lock:
+    """``with append_lock(fd):`` holds an exclusive byte-range lock, far
+    past any log's end, on the file ``fd`` writes: the site's processes
+    then append one at a time.  If the file system cannot lock, the block
+    runs unlocked."""
+
+    def __init__(self, fd: int) -> None:
+        self.handle = msvcrt.get_osfhandle(fd)
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        self._lock = kernel32.LockFileEx
+        self._lock.argtypes = [wintypes.HANDLE, wintypes.DWORD,
+                               wintypes.DWORD, wintypes.DWORD,
+                               wintypes.DWORD, ctypes.POINTER(_Overlapped)]
+        self._lock.restype = wintypes.BOOL
+        self._unlock = kernel32.UnlockFileEx
+        self._unlock.argtypes = [wintypes.HANDLE, wintypes.DWORD,
+                                 wintypes.DWORD, wintypes.DWORD,
+                                 ctypes.POINTER(_Overlapped)]
+        self._unlock.restype = wintypes.BOOL
+        self._where = _Overlapped(OffsetHigh=0x7FFFFFFF)
+        self.locked = False
+
+    def __enter__(self) -> "append_lock":
+        self.locked = bool(self._lock(self.handle, _LOCKFILE_EXCLUSIVE_LOCK,
+                                      0, 1, 0, ctypes.byref(self._where)))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.locked:
+            self._unlock(self.handle, 0, 1, 0, ctypes.byref(self._where))
+            self.locked = False
+
+
+# -- the Application event log --------------------------------------------------
+
+_EVENTLOG_ERROR_TYPE = 0x0001
+_EVENTLOG_WARNING_TYPE = 0x0002
+_EVENT_ID = 1
+
+
+def report_event(source: str, message: str, error: bool = True) -> bool:
+    """Write ``message`` to the Application event log under ``source``
+    (RegisterEventSourceW, ReportEventW); True if it was written."""
+    advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
+    register = advapi32.RegisterEventSourceW
+    register.argtypes = [wintypes.LPCWSTR, wintypes.LPCWSTR]
+    register.restype = wintypes.HANDLE
+    report = advapi32.ReportEventW
+    report.argtypes = [wintypes.HANDLE, wintypes.WORD, wintypes.WORD,
+                       wintypes.DWORD, ctypes.c_void_p, wintypes.WORD,
+                       wintypes.DWORD, ctypes.POINTER(wintypes.LPCWSTR),
+                       ctypes.c_void_p]
+    report.restype = wintypes.BOOL
+    deregister = advapi32.DeregisterEventSource
+    deregister.argtypes = [wintypes.HANDLE]
+    deregister.restype = wintypes.BOOL
+    handle = register(None, source)
+    if not handle:
+        return False
+    try:
+        strings = (wintypes.LPCWSTR * 1)(message)
+        kind = _EVENTLOG_ERROR_TYPE if error else _EVENTLOG_WARNING_TYPE
+        return bool(report(handle, kind, 0, _EVENT_ID, None, 1, 0, strings,
+                           None))
+    finally:
+        deregister(handle)

@@ -429,8 +429,11 @@ def test_doctor_quotes_must_match(tmp_path):
     assert result.returncode == 1
     assert "does not match any registered FastCGI application" in (
         result.stdout)
-    assert ("quotes included: use scriptProcessor=\"\"%s\"|-m iiswsgi\""
-            % python) in result.stdout
+    # The suggestion is a valid XML attribute, quotes as &quot;.
+    suggested = ('scriptProcessor="&quot;%s&quot;|-m iiswsgi"' % python)
+    assert "quotes included: use %s" % suggested in result.stdout
+    element = safexml.parse("<add %s />" % suggested)
+    assert element.get("scriptProcessor") == '"%s"|-m iiswsgi' % python
 
 
 def test_doctor_missing_interpreter(iis):
@@ -460,7 +463,14 @@ def test_doctor_bad_wsgi_handler_shows_the_traceback(iis):
     assert '         |   File "%s", line 4, in helper' % (
         site / "broken.py") in out
     assert "         | RuntimeError: broken on purpose" in out
-    assert "fix: fix the error above" in out
+    # Only the application's frames, and a fix that names the place.
+    traceback_lines = [line for line in out.splitlines()
+                       if line.startswith("         | ")]
+    assert not [line for line in traceback_lines
+                if os.path.join(ROOT, "iiswsgi") in line or "<frozen" in line]
+    assert ("fix: the application raised it at %s, line 4 (the last line of"
+            " the traceback above): correct it there" % (site / "broken.py")
+            in out)
 
 
 def test_doctor_wsgi_handler_not_set(iis):
@@ -521,13 +531,20 @@ def test_doctor_default_log(iis):
     path = site / "web.config"
     path.write_text("\n".join(line for line in path.read_text().splitlines()
                               if "WSGI_LOG" not in line))
-    temp = iis.tmp / "temp"
-    temp.mkdir()
-    result = iis.run("doctor", site, env={"TEMP": str(temp),
-                                          "IIS_USER_HOME": ""})
+    home = iis.tmp / "IISExpress"
+    result = iis.run("doctor", site, env={"IIS_USER_HOME": str(home),
+                                          "IISEXPRESS_SITENAME": ""})
     assert result.returncode == 0, result.stdout
     assert "OK       the log goes to %s (no WSGI_LOG" % (
-        temp / "iiswsgi.log") in result.stdout
+        home / "Logs" / "iiswsgi.log") in result.stdout
+    assert not home.exists()
+    # No IIS Express folder: no log at all (never a shared temp folder).
+    result = iis.run("doctor", site, env={"TEMP": str(iis.tmp),
+                                          "IIS_USER_HOME": ""})
+    assert result.returncode == 0, result.stdout
+    assert "WARNING  WSGI_LOG is not set: under IIS the gateway's lines" in (
+        result.stdout)
+    assert 'fix: set WSGI_LOG in appSettings' in result.stdout
 
 
 def test_doctor_response_buffer_limit_missing(iis):
@@ -677,16 +694,189 @@ def test_doctor_bad_web_config(iis):
     assert "is not well-formed XML: line 3" in result.stdout
 
 
-def test_doctor_paste_style_skips_wsgi_handler(iis):
+@pytest.mark.parametrize("arguments", [
+    "-m iiswsgi.cli serve %s",
+    # the README's Paste style, run by paster
+    "serve -s egg:iiswsgi#iis %s"])
+def test_doctor_paste_style_skips_wsgi_handler(iis, arguments):
+    ini = iis.tmp / "production.ini"
     site = make_site(iis.tmp, script_processor=processor().replace(
-        "-m iiswsgi", "-m iiswsgi.cli serve C:\\site\\production.ini"),
-        settings={"WSGI_HANDLER": ""})
+        "-m iiswsgi", arguments % ini), settings={"WSGI_HANDLER": ""})
     result = iis.run("doctor", site)
-    assert "SKIPPED  WSGI_HANDLER: the handler runs `iiswsgi serve`" in (
+    assert "SKIPPED  WSGI_HANDLER: the handler serves an ini file" in (
         result.stdout)
     assert "WSGI_HANDLER is not set" not in result.stdout
+    assert "PROBLEM  the ini file %s that the handler serves does not" \
+        " exist" % ini in result.stdout
+    ini.write_text("[server:main]\nuse = egg:iiswsgi#iis\n")
+    result = iis.run("doctor", site)
+    assert "OK       the ini file %s exists" % ini in result.stdout
 
 
 def test_snippet_matches_enable(iis):
     # What doctor suggests for a missing handler is what enable prints.
     assert handler_snippet(processor()) in iis.run("enable").stdout
+
+
+# -- doctor's mistakes, each checked --------------------------------------------
+
+def test_doctor_wfastcgi_script_must_exist(iis):
+    script = iis.tmp / "Lib" / "site-packages" / "wfastcgi.py"
+    site = make_site(iis.tmp, script_processor="%s|%s" % (
+        quote_path(sys.executable), script))
+    result = iis.run("doctor", site)
+    assert result.returncode == 1
+    assert ('PROBLEM  handler "Python FastCGI": scriptProcessor="%s|%s" runs'
+            " the script %s, which does not exist" % (
+                quote_path(sys.executable), script, script)) in result.stdout
+    assert 'OK       handler "Python FastCGI": scriptProcessor' not in (
+        result.stdout)
+    script.parent.mkdir(parents=True)
+    script.write_text("# wfastcgi stand-in\n")
+    result = iis.run("doctor", site)
+    assert 'OK       handler "Python FastCGI": scriptProcessor="%s|%s"' % (
+        quote_path(sys.executable), script) in result.stdout
+
+
+def test_doctor_python_path_entries_must_exist(iis):
+    there = iis.tmp / "lib"
+    there.mkdir()
+    missing = iis.tmp / "no-such-folder"
+    site = make_site(iis.tmp, settings={
+        "PYTHONPATH": "%s;%s;relative-missing" % (there, missing)})
+    result = iis.run("doctor", site)
+    out = result.stdout
+    assert "OK       PYTHONPATH entry %s exists" % there in out
+    assert ("WARNING  PYTHONPATH entry %s (appSettings) does not exist"
+            % missing) in out
+    assert ("WARNING  PYTHONPATH entry relative-missing (appSettings) does"
+            " not exist (relative to %s)" % site) in out
+
+
+def _snapshot(folder):
+    found = {}
+    for top, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            info = os.lstat(path)
+            content = None
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as stream:
+                    content = stream.read()
+            found[path] = (info.st_mode, info.st_mtime_ns, content)
+    found[str(folder)] = os.stat(folder).st_mtime_ns
+    return found
+
+
+def test_doctor_changes_nothing_in_the_site(iis):
+    assert iis.run("enable").returncode == 0
+    site = make_site(iis.tmp, settings={
+        "WSGI_LOG": str(iis.tmp / "site" / "logs" / "new" / "site.log")})
+    (site / "helper.py").write_text("VALUE = 1\n")
+    (site / "app.py").write_text("import helper\nprint('imported')\n" + APP)
+    before = _snapshot(site)
+    outside = iis.tmp / "logs"
+    result = iis.run("doctor", site)
+    assert result.returncode == 0, result.stdout
+    assert "OK       the log file %s (WSGI_LOG) is writable" % (
+        site / "logs" / "new" / "site.log") in result.stdout
+    assert _snapshot(site) == before
+    assert not outside.exists()
+
+
+def test_doctor_typo_in_the_module_part_is_an_import_error(iis):
+    site = make_site(iis.tmp, settings={
+        "WSGI_HANDLER": "mypkg.wsgii.application"})
+    (site / "mypkg").mkdir()
+    (site / "mypkg" / "__init__.py").write_text("")
+    (site / "mypkg" / "wsgi.py").write_text(APP)
+    result = iis.run("doctor", site)
+    assert result.returncode == 1
+    assert ("WSGI_HANDLER mypkg.wsgii.application does not load with %s: the"
+            " module mypkg.wsgii cannot be imported (the package mypkg has no"
+            " module wsgii)" % sys.executable) in result.stdout
+    assert "fix: check the module part of WSGI_HANDLER for a typo" in (
+        result.stdout)
+    assert "has no attribute" not in result.stdout
+
+
+def test_doctor_missing_attribute_lists_the_names(iis):
+    site = make_site(iis.tmp, settings={"WSGI_HANDLER": "app.aplication"})
+    result = iis.run("doctor", site)
+    assert result.returncode == 1
+    assert "the module app has no aplication" in result.stdout
+    assert ("fix: name the application after the module in WSGI_HANDLER:"
+            " app.application") in result.stdout
+
+
+def test_doctor_missing_dependency_fix_and_only_the_apps_frames(iis):
+    site = make_site(iis.tmp, settings={
+        "WSGI_HANDLER": "needs.application",
+        "DB_PASSWORD": "hunter2-Zq9-secret"})
+    (site / "needs.py").write_text(
+        "import os\nprint('connecting with', os.environ['DB_PASSWORD'])\n"
+        "import no_such_dependency_xyz\n")
+    result = iis.run("doctor", site)
+    out = result.stdout
+    assert result.returncode == 1
+    assert ("ModuleNotFoundError: No module named 'no_such_dependency_xyz'"
+            in out)
+    assert ("fix: install no_such_dependency_xyz for the site's interpreter"
+            " (python -m pip install no_such_dependency_xyz" in out)
+    assert '         |   File "%s", line 3, in <module>' % (
+        site / "needs.py") in out
+    assert "iiswsgi%shosting" % os.sep not in out
+    assert "hunter2-Zq9-secret" not in out
+    assert "connecting with [redacted]" in out
+
+
+def _windows_venv(tmp_path, copies=False, embeddable=False):
+    home = tmp_path / "Python313"
+    home.mkdir()
+    base = home / "python.exe"
+    base.symlink_to(sys.executable)
+    if embeddable:
+        (home / "python313._pth").write_text("python313.zip\n.\n")
+    venv = tmp_path / "venv"
+    (venv / "Scripts").mkdir(parents=True)
+    site_packages = venv / "Lib" / "site-packages"
+    site_packages.mkdir(parents=True)
+    (site_packages / "iiswsgi").symlink_to(os.path.join(ROOT, "iiswsgi"))
+    (site_packages / "defusedxml").symlink_to(
+        os.path.dirname(defusedxml.__file__))
+    python = venv / "Scripts" / "python.exe"
+    python.write_text('#!/bin/sh\nexec %s "$@"\n' % base)
+    python.chmod(0o755)
+    if copies:
+        (venv / "Scripts" / "python313.dll").write_bytes(b"MZ")
+    (venv / "pyvenv.cfg").write_text(
+        "home = %s\ninclude-system-site-packages = false\n"
+        "version = 3.13.1\n%s" % (home, "virtualenv = 20.26.0\n"
+                                  if copies else ""))
+    return python, base, site_packages
+
+
+def test_doctor_virtualenv_copies_is_one_process(tmp_path):
+    python, base, _ = _windows_venv(tmp_path, copies=True)
+    iis = IIS(tmp_path, fastcgi=[registered_entry(str(python))])
+    site = make_site(tmp_path, script_processor=processor(str(python)))
+    result = iis.run("doctor", site)
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, "WARNING") == []
+    assert ("OK       %s is a virtual environment's full copy of the"
+            " interpreter (python313.dll beside it), not a redirector"
+            % python) in result.stdout
+
+
+def test_doctor_redirector_to_an_embeddable_base(tmp_path):
+    python, base, site_packages = _windows_venv(tmp_path, embeddable=True)
+    iis = IIS(tmp_path, fastcgi=[registered_entry(str(python))])
+    site = make_site(tmp_path, script_processor=processor(str(python)))
+    result = iis.run("doctor", site)
+    out = result.stdout
+    assert result.returncode == 0, out
+    assert "That base is an embeddable distribution: its python313._pth" \
+        " makes it ignore PYTHONPATH" in out
+    assert "--env PYTHONPATH" not in out
+    assert "\n                  %s\n" % site_packages in out
+    assert "to %s" % (base.parent / "python313._pth") in out

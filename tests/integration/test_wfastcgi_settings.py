@@ -138,3 +138,100 @@ def test_django_project_from_startproject(tmp_path):
         assert missing.status == 404
     finally:
         gateway.stop()
+
+
+# -- the log ------------------------------------------------------------------
+
+DJANGO_SETTINGS = '''\
+from django_site.settings import *  # noqa: F401,F403
+ROOT_URLCONF = "ops_urls"
+LOGGING_CONFIG = "logging.config.dictConfig"
+DEBUG_PROPAGATE_EXCEPTIONS = %(propagate)r
+# Django's basic example: a console handler, the root logger at WARNING.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": %(disable)r,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}
+'''
+
+DJANGO_URLS = '''\
+from django.http import HttpResponse
+from django.urls import path
+
+
+def printer(request):
+    print("printed by the Django view")
+    return HttpResponse("printed")
+
+
+def boom(request):
+    raise RuntimeError("the Django view failed on purpose")
+
+
+urlpatterns = [path("print", printer), path("boom", boom)]
+'''
+
+
+@pytest.mark.parametrize("disable, propagate", [(False, False),
+                                                (True, True)])
+def test_django_logging_config_keeps_the_log(site, disable, propagate):
+    (site.folder / "ops_settings.py").write_text(
+        DJANGO_SETTINGS % {"disable": disable, "propagate": propagate})
+    (site.folder / "ops_urls.py").write_text(DJANGO_URLS)
+    gw = site(WSGI_HANDLER="django.core.wsgi.get_wsgi_application()",
+              DJANGO_SETTINGS_MODULE="ops_settings")
+    assert gw.client.request(site.params("/print")).status == 200
+    assert gw.client.request(site.params("/boom")).status == 500
+    assert gw.client.request(site.params("/print")).status == 200
+    gw.close_pipe()
+    assert gw.wait(60) == 0
+    log = gw.log_text()
+    assert "INFO iiswsgi.hosting.launch: iiswsgi starting" in log
+    assert "loaded the WSGI application" in log
+    assert log.count("printed by the Django view") == 2
+    assert "RuntimeError: the Django view failed on purpose" in log
+    assert 'File "%s"' % (site.folder / "ops_urls.py") in log
+    if propagate:
+        assert "the application failed on GET /boom" in log
+    else:
+        assert "Internal Server Error: /boom" in log
+    assert "exiting after 3 requests" in log
+
+
+def test_a_wsgi_log_that_cannot_be_opened_keeps_the_log(site, tmp_path):
+    (tmp_path / "afile").write_text("a file where a folder should be")
+    bad = tmp_path / "afile" / "site.log"
+    gw = site(WSGI_HANDLER="no_such_module.application", WSGI_LOG=str(bad))
+    response = gw.client.request(site.params())
+    assert response.status == 500
+    good = str(tmp_path / "iiswsgi.log")
+    page = response.body.decode()
+    assert "The traceback is in the iiswsgi log, %s" % good in page
+    assert str(bad) in page
+    log = gw.log_text()
+    assert "%s, log %s)" % (sys.executable, good) in log   # the start line
+    assert "cannot write the log file %s" % bad in log
+    assert "still logging to %s" % good in log
+    assert "could not load the WSGI application" in log
+    assert "no_such_module" in log
+
+
+def test_a_crlf_in_the_url_cannot_forge_log_lines(site):
+    (site.folder / "failing.py").write_text(
+        "def application(environ, start_response):\n"
+        "    raise ValueError('failed for ' + environ['PATH_INFO'])\n")
+    gw = site(WSGI_HANDLER="failing.application")
+    forged = "/x\r\n2026-01-01 00:00:00,000 1 INFO iiswsgi.forged: hello"
+    response = gw.client.request(site.params(forged))
+    assert response.status == 500
+    gw.close_pipe()
+    gw.wait(60)
+    lines = gw.log_text().splitlines()
+    assert not [line for line in lines if line.startswith("2026-01-01")]
+    assert [line for line in lines if "the application failed on GET"
+            " /x\\r\\n2026-01-01 00:00:00,000 1 INFO iiswsgi.forged: hello"
+            in line]
+    assert not [line for line in lines if "iiswsgi.forged" in line
+                and not ("\\r\\n" in line or line.startswith("ValueError"))]

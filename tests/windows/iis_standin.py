@@ -402,17 +402,20 @@ def scenario_tcp(workdir):
 
 
 def scenario_log_location(workdir):
-    temp = os.path.join(workdir, "temp with spaces ünïcødé")
+    # The default log is IIS Express's per-user folder, never %TEMP%.
+    home = os.path.join(workdir, "home with spaces ünïcødé")
+    temp = os.path.join(workdir, "temp")
     os.makedirs(temp, exist_ok=True)
-    env = dict(HANDLER, TEMP=temp, IIS_USER_HOME="", WSGI_LOG="")
+    env = dict(HANDLER, TEMP=temp, IIS_USER_HOME=home, WSGI_LOG="")
 
     def run(gw):
         response = gw.request("/", physical_path=workdir + "\\")
-        path = os.path.join(temp, "iiswsgi.log")
+        path = os.path.join(home, "Logs", "iiswsgi.log")
         text = open(path, encoding="utf-8").read() if os.path.exists(
             path) else ""
         return {"status": response.status, "log_exists": os.path.exists(path),
-                "log_has_start": "serving the FastCGI pipe" in text}
+                "log_has_start": "serving the FastCGI pipe" in text,
+                "temp": os.listdir(temp)}
     return with_gateway(workdir, run, MODULE, env)
 
 

@@ -176,10 +176,11 @@ def test_tcp_protocol_listening_socket(results):
         " input" in seen["log"]
 
 
-def test_default_log_in_temp_with_spaces_and_non_ascii(results):
+def test_default_log_with_spaces_and_non_ascii_never_in_temp(results):
     seen = observed(results, "log_location")
     assert seen["status"] == 200
     assert seen["log_exists"] and seen["log_has_start"]
+    assert seen["temp"] == []
 
 
 def test_shutdown_event_with_half_a_record_received(results):
