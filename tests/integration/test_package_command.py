@@ -215,9 +215,8 @@ def setup_py(python, project, *args):
 
 
 def test_bdist_packs_the_stamp_without_a_manifest_in_entry(python, sample):
-    manifest_in = sample / "MANIFEST.in"
-    manifest_in.write_text(manifest_in.read_text().replace(
-        "include iis_install.stamp\n", ""))
+    # The example's MANIFEST.in does not name the stamp (it needn't).
+    assert "iis_install.stamp" not in (sample / "MANIFEST.in").read_text()
     result = setup_py(python, sample, "bdist_msdeploy", "--no-wheelhouse")
     assert result.returncode == 0, result.stdout
     (package,) = (sample / "dist").iterdir()
