@@ -4,9 +4,12 @@ machine's), and for iiswsgi itself, so the server installs with
 ``pip install --no-index --find-links wheelhouse``.
 
 pip does the resolving (``pip download --only-binary=:all: --platform
-TAG --python-version X.Y --implementation cp``).  pip still evaluates
-environment markers for the machine it runs on, so a Linux build would
-drop ``colorama; platform_system == "Windows"``: after pip's resolution,
+TAG --python-version X.Y --implementation cp``), run with its environment
+markers set to the target's, so that a dependency only this machine's
+markers want (``uvloop; sys_platform != "win32"``) is not asked for, and
+one the target's want (``colorama; platform_system == "Windows"``) is.  In
+case pip still evaluated a marker for the machine it runs on, after pip's
+resolution
 every wheel's ``Requires-Dist`` is evaluated with :mod:`packaging.markers`
 for the target environment (:meth:`Target.environment`), what is missing
 is downloaded in the same way, and this repeats until nothing is missing.
@@ -22,6 +25,7 @@ one folder per target, given to pip as ``--find-links``.
 import email.message
 import email.parser
 import logging
+import json
 import os
 import re
 import shutil
@@ -279,9 +283,39 @@ def iiswsgi_source() -> str:
 DEFAULT_SOURCE_DATE_EPOCH = "315532800"
 
 
-def _pip(arguments: List[str], what: str) -> None:
-    command = [sys.executable, "-m", "pip", "--disable-pip-version-check",
-               "--no-input"] + arguments
+# Runs pip with its environment markers evaluated for the target (argv[1],
+# JSON) instead of this machine: pip's vendored packaging looks up
+# default_environment() each time it evaluates a marker.  A pip without
+# that module runs as it is (the marker walk after it still adds what the
+# target needs).
+_PIP_FOR_TARGET = """\
+import json, sys
+environment = json.loads(sys.argv.pop(1))
+try:
+    from pip._vendor.packaging import markers
+except ImportError:
+    pass
+else:
+    _ours = markers.default_environment
+    def default_environment():
+        values = _ours()
+        values.update(environment)
+        return values
+    markers.default_environment = default_environment
+from pip._internal.cli.main import main
+sys.argv[0] = "pip"
+sys.exit(main())
+"""
+
+
+def _pip(arguments: List[str], what: str,
+         target: Optional["Target"] = None) -> None:
+    if target is None:
+        command = [sys.executable, "-m", "pip"]
+    else:
+        command = [sys.executable, "-c", _PIP_FOR_TARGET,
+                   json.dumps(target.environment())]
+    command += ["--disable-pip-version-check", "--no-input"] + arguments
     log.debug("running %s", " ".join(command))
     environment = dict(os.environ)
     environment.setdefault("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
@@ -352,7 +386,7 @@ def _download(requirements: List[str], folder: str, target: Target,
         arguments += ["--constraint", constraints]
     if requirement_file:
         arguments += ["--requirement", requirement_file]
-    _pip(arguments + requirements, what)
+    _pip(arguments + requirements, what, target)
 
 
 def build_wheelhouse(output: str, project_wheel: str, target: Target,

@@ -142,3 +142,20 @@ def test_no_wheel_for_the_target_names_the_dependency(tmp_path, cache):
                          Target("3.13", "manylinux2014_x86_64"))
     assert "no wheel of pywin32 for this target" in str(caught.value)
     assert "py3.13-manylinux2014_x86_64" in str(caught.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platform, wanted, unwanted", [
+    ("win_amd64", "colorama", "uvloop"),
+    ("manylinux2014_x86_64", "uvloop", "colorama")])
+def test_pip_evaluates_markers_for_the_target(tmp_path, cache, platform,
+                                              wanted, unwanted):
+    """uvloop has no Windows wheel: asked for only because of this
+    machine's markers, pip would fail before anything could drop it."""
+    project = make_wheel(tmp_path, "markers", "1.0", [
+        'uvloop==0.21.0; sys_platform != "win32"',
+        'colorama==0.4.6; platform_system == "Windows"'])
+    names = build_wheelhouse(str(tmp_path / "house"), project,
+                             Target("3.13", platform))
+    assert any(n.startswith(wanted + "-") for n in names), names
+    assert not any(n.startswith(unwanted + "-") for n in names), names
