@@ -78,8 +78,7 @@ _ERROR_PAGE = """<!DOCTYPE html>
 _MESSAGES = {
     400: "The request could not be understood.",
     413: "The request body is larger than this application accepts.",
-    500: "The application failed to answer this request. The details are in"
-         " the iiswsgi log.",
+    500: "The application failed to answer this request.",
 }
 
 #: Reasons said where http.HTTPStatus says another: RFC 9110's name for
@@ -811,7 +810,11 @@ class Responder:
         if exc_info is not None and self.settings.debug:
             text = "".join(traceback.format_exception(*exc_info))
         exc_info = None
-        page = error_page(status, _MESSAGES[status], text)
+        message = _MESSAGES[status]
+        if status == 500:
+            # Where the traceback is, or that no log holds it.
+            message += " " + html.escape(logs.where_logged())
+        page = error_page(status, message, text)
         response.sent = True
         return self.conn.send_stdout(
             b"Status: %s\r\nContent-Type: text/html; charset=utf-8\r\n"

@@ -6,6 +6,7 @@ The page names the load error with every secret redacted
 of a DATABASE_URL in the message is hidden too).  The traceback is shown
 only when the WSGI_DEBUG setting is true: clients see the page."""
 
+import html
 import logging
 import os
 import traceback
@@ -45,7 +46,7 @@ def load_error_page(message: str, error: Optional[BaseException] = None,
     if show_traceback is None:
         show_traceback = show_tracebacks()
     text = message
-    after = logs.where_logged()
+    after = html.escape(logs.where_logged())
     if show_traceback and error is not None:
         text += "\n\n" + "".join(traceback.format_exception(
             type(error), error, error.__traceback__))

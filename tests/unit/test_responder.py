@@ -220,6 +220,20 @@ def test_exception_before_the_headers_is_a_500(serve, iiswsgi_log):
     assert served.finish() == "eof"
 
 
+def test_the_500_page_says_where_the_log_is(serve, monkeypatch):
+    from iiswsgi import logs
+    def app(environ, start_response):
+        raise RuntimeError("failed")
+    served = serve(app)
+    monkeypatch.setattr(logs, "where_logged",
+                        lambda: "The traceback is in the iiswsgi log, C:\\a&b.log.")
+    page = served.request("/boom").body.decode("utf-8")
+    assert "The traceback is in the iiswsgi log, C:\\a&amp;b.log." in page
+    monkeypatch.undo()
+    page = served.request("/boom").body.decode("utf-8")
+    assert logs.where_logged() in page.replace("&amp;", "&")
+
+
 def test_with_debug_the_500_page_shows_the_traceback_escaped_and_redacted(
         serve, iiswsgi_log):
     logs.add_secret("responder-Qz4-secret")
