@@ -21,9 +21,9 @@ import logging
 import os
 import secrets
 import stat
-from typing import BinaryIO, Callable, Union
+from typing import Any, BinaryIO, Callable, Dict, Type, Union
 
-__all__ = ["is_within", "write_atomically"]
+__all__ = ["is_within", "read_toml", "write_atomically"]
 
 log = logging.getLogger("iiswsgi.files")
 
@@ -123,3 +123,18 @@ def write_atomically(path: str, content: Content,
         raise
     _sync_folder(os.path.dirname(os.path.abspath(path)))
     return path
+
+
+def read_toml(path: str, error: Type[Exception]) -> Dict[str, Any]:
+    """The TOML file at ``path`` (a pyproject.toml, a pylock.toml), parsed;
+    ``error`` naming the file and the reason when it cannot be read or
+    parsed."""
+    try:
+        import tomllib
+    except ImportError:                 # Python 3.10
+        import tomli as tomllib         # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as stream:
+            return tomllib.load(stream)
+    except (OSError, ValueError) as problem:
+        raise error("%s cannot be read: %s" % (path, problem)) from None

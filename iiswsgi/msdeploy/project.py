@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
+from ..files import read_toml
 from .errors import PackageError
 
 __all__ = ["SETTINGS", "ProjectMetadata", "check_settings",
@@ -81,17 +82,7 @@ def check_settings(values: Mapping[str, Any], source: str) -> Dict[str, Any]:
 def read_pyproject(path: str) -> Dict[str, Any]:
     """The pyproject.toml at ``path``, parsed; PackageError naming it when
     it cannot be."""
-    try:
-        import tomllib
-    except ImportError:                 # Python 3.10
-        import tomli as tomllib         # type: ignore[no-redef]
-    try:
-        with open(path, "rb") as stream:
-            data = tomllib.load(stream)
-    except (OSError, ValueError) as error:
-        raise PackageError("%s cannot be read: %s" % (path, error)) \
-            from None
-    return data
+    return read_toml(path, PackageError)
 
 
 def read_tool_settings(project_dir: str) -> Dict[str, Any]:

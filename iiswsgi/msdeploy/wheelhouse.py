@@ -40,6 +40,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from ..files import read_toml
 from .errors import PackageError
 
 __all__ = ["Target", "WheelhouseError", "build_wheel", "build_wheelhouse",
@@ -232,16 +233,7 @@ def requirements_file(project_dir: str) -> Optional[str]:
 def read_lock_file(path: str, target: Target) -> List[str]:
     """``name==version`` for each package of a PEP 751 ``pylock.toml``
     whose marker holds on ``target``."""
-    try:
-        import tomllib
-    except ImportError:                 # Python 3.10
-        import tomli as tomllib         # type: ignore[no-redef]
-    try:
-        with open(path, "rb") as stream:
-            data = tomllib.load(stream)
-    except (OSError, ValueError) as error:
-        raise WheelhouseError("%s cannot be read: %s" % (path, error)) \
-            from None
+    data = read_toml(path, WheelhouseError)
     pins = []
     for index, package in enumerate(data.get("packages") or ()):
         name, version = package.get("name"), package.get("version")

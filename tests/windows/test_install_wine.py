@@ -106,6 +106,30 @@ def windows_pip():
     return target
 
 
+def offline_env(wine, apphost):
+    """Wine's environment with pip unable to reach any index, and the fake
+    appcmd reading ``apphost`` (a Windows path)."""
+    env = {key: value for key, value in wine.env.items()
+           if not key.startswith("PIP_")}
+    env.update(PIP_NO_INDEX="1", PIP_INDEX_URL="http://127.0.0.1:9/simple/",
+               PIP_CONFIG_FILE="NUL", IISWSGI_FAKE_APPHOST=apphost,
+               http_proxy="http://127.0.0.1:9",
+               https_proxy="http://127.0.0.1:9")
+    return env
+
+
+def served(wine, venv, folder, work):
+    """The answer (status, body, log) to GET / from the site in ``folder``
+    run by ``venv``'s python.exe over a real named pipe."""
+    win = winpython.windows_path
+    result = wine.python_run(["-c", DRIVER, win(venv / "python.exe"),
+                              win(folder), win(work)], timeout=300)
+    lines = [line for line in result.stdout.decode(
+        "utf-8", "replace").splitlines() if line.startswith("{")]
+    assert lines, result.stderr.decode("utf-8", "replace")[-4000:]
+    return json.loads(lines[-1])
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("wine-install")
@@ -169,12 +193,7 @@ def test_offline_install_and_a_request_over_a_named_pipe(server):
     appcmd = work / "appcmd.cmd"
     appcmd.write_text('@"%s" "%s" %%*\r\n' % (
         win(python_dir / "python.exe"), win(FAKE_APPCMD)))
-    env = {key: value for key, value in wine.env.items()
-           if not key.startswith("PIP_")}
-    env.update(PIP_NO_INDEX="1", PIP_INDEX_URL="http://127.0.0.1:9/simple/",
-               PIP_CONFIG_FILE="NUL", IISWSGI_FAKE_APPHOST=win(config),
-               http_proxy="http://127.0.0.1:9",
-               https_proxy="http://127.0.0.1:9")
+    env = offline_env(wine, win(config))
     started = time.monotonic()
     result = subprocess.run(
         [wine.wine, str(python_dir / "python.exe"), "-m",
@@ -204,12 +223,7 @@ def test_offline_install_and_a_request_over_a_named_pipe(server):
     assert win(venv / "python.exe") + "|-m iiswsgi" in web_config
     apphost = open(config, encoding="utf-8").read()
     assert 'fullPath="%s"' % win(venv / "python.exe") in apphost, apphost
-    served = wine.python_run(["-c", DRIVER, win(venv / "python.exe"),
-                              win(folder), win(work)], timeout=300)
-    lines = [line for line in served.stdout.decode(
-        "utf-8", "replace").splitlines() if line.startswith("{")]
-    assert lines, served.stderr.decode("utf-8", "replace")[-4000:]
-    answer = json.loads(lines[-1])
+    answer = served(wine, venv, folder, work)
     assert answer["status"] == 200, answer
     assert answer["body"] == (
         "hello from flask on win32, markupsafe from %s" % win(
@@ -243,12 +257,7 @@ def test_package_built_on_linux_installs_offline_under_wine(server,
     appcmd = work / "package-appcmd.cmd"
     appcmd.write_text('@"%s" "%s" %%*\r\n' % (
         win(python_dir / "python.exe"), win(FAKE_APPCMD)))
-    env = {key: value for key, value in wine.env.items()
-           if not key.startswith("PIP_")}
-    env.update(PIP_NO_INDEX="1", PIP_INDEX_URL="http://127.0.0.1:9/simple/",
-               PIP_CONFIG_FILE="NUL", IISWSGI_FAKE_APPHOST=win(config),
-               http_proxy="http://127.0.0.1:9",
-               https_proxy="http://127.0.0.1:9")
+    env = offline_env(wine, win(config))
     started = time.monotonic()
     result = subprocess.run(
         [wine.wine, str(python_dir / "python.exe"), "-m",
@@ -267,11 +276,6 @@ def test_package_built_on_linux_installs_offline_under_wine(server,
     assert "<fastCgi>" not in web_config
     apphost = open(config, encoding="utf-8").read()
     assert 'fullPath="%s"' % win(venv / "python.exe") in apphost, apphost
-    served = wine.python_run(["-c", DRIVER, win(venv / "python.exe"),
-                              win(folder), win(work)], timeout=300)
-    lines = [line for line in served.stdout.decode(
-        "utf-8", "replace").splitlines() if line.startswith("{")]
-    assert lines, served.stderr.decode("utf-8", "replace")[-4000:]
-    answer = json.loads(lines[-1])
+    answer = served(wine, venv, folder, work)
     assert answer["status"] == 200, answer
     assert answer["body"] == "Hello from Flask &lt;under&gt; IIS", answer
