@@ -75,7 +75,8 @@ class _Pool:
             log.info("accepting FastCGI connections on the socket given as"
                      " standard input")
         self.settings = server.responder_settings(
-            multithread=server.threads > 1, multiprocess=self.inherited,
+            multithread=server.threads > 1,
+            multiprocess=self.inherited or server.worker_process,
             max_conns=server.threads)
         # Several processes may share an inherited socket: never block on
         # an accept another process won.
@@ -115,7 +116,9 @@ class _Pool:
         finally:
             sock.close()
             address = server.bind_address
-            if not self.inherited and isinstance(address, str):
+            # A worker process leaves the socket file to its parent.
+            if (not self.inherited and not server.worker_process
+                    and isinstance(address, str)):
                 try:
                     os.unlink(address)
                 except OSError:
