@@ -9,7 +9,6 @@ up the workers.
 import logging
 import os
 import queue
-import select
 import selectors
 import socket
 import threading
@@ -196,8 +195,8 @@ class _Pool:
                 return False
             self.lingering += 1
         try:
-            readable, _, _ = select.select([responder.channel.sock], [], [],
-                                           LINGER_SECONDS)
+            # poll(), not select(): select fails on descriptors above 1023.
+            readable = responder.channel.wait_readable(LINGER_SECONDS)
         except (OSError, ValueError):
             return False
         finally:

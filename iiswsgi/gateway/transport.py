@@ -284,6 +284,10 @@ class SocketChannel:
     def pending(self) -> bool:
         return _pending(self._get_poller)
 
+    def wait_readable(self, seconds: float) -> bool:
+        """True when a read would not block within ``seconds``."""
+        return self._get_poller().readable(seconds)
+
     def _get_poller(self):
         # Made on first use: most connections never ask.
         if self._poller is None:
