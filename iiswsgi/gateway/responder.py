@@ -488,8 +488,16 @@ class Responder:
         try:
             if type(result) in _SEQUENCES:
                 # The whole body is already here: send it with the end of
-                # the request, in one write.
-                data = b"".join(result)
+                # the request, in one write; its blocks are copied once,
+                # straight into the records.
+                parts = list(result)
+                for index, part in enumerate(parts):
+                    if type(part) is not bytes:
+                        if not isinstance(part, (bytearray, memoryview)):
+                            raise TypeError(
+                                "the response body must be bytes, not %s"
+                                % type(part).__name__)
+                        parts[index] = bytes(part)
                 if response.head is None:
                     raise AssertionError("the application returned without"
                                          " calling start_response()")
@@ -500,9 +508,9 @@ class Responder:
                     head = response.head
                     if not response.has_length:
                         head = b"%sContent-Length: %d\r\n\r\n" % (
-                            head[:-2], len(data))
-                    data = head + data
-                return self.conn.send_stdout(data)
+                            head[:-2], sum(map(len, parts)))
+                    parts.insert(0, head)
+                return self.conn.send_stdout_parts(parts)
             interrupted = self.stream_interrupted
             for data in result:
                 if data:

@@ -200,6 +200,35 @@ def _records(rtype, rid, data):
     return b"".join(parts)
 
 
+def _records_of_parts(rtype, rid, parts):
+    """The bytes of ``parts`` (a list of bytes-like objects) as records of
+    ``rtype``, like :func:`_records` of their concatenation, made with a
+    single copy of each byte (one join)."""
+    total = 0
+    for part in parts:
+        total += len(part)
+    if total <= MAX_CONTENT:
+        if not total:
+            return b""
+        return b"".join([_HEADER.pack(VERSION_1, rtype, rid, total, 0)]
+                        + parts)
+    pieces = []
+    room = 0
+    left = total
+    for part in parts:
+        view = memoryview(part).cast("B")
+        while view:
+            if not room:
+                room = min(MAX_CONTENT, left)
+                left -= room
+                pieces.append(_HEADER.pack(VERSION_1, rtype, rid, room, 0))
+            piece = view[:room]
+            pieces.append(piece)
+            room -= len(piece)
+            view = view[len(piece):]
+    return b"".join(pieces)
+
+
 def _encode_length(length):
     if length < 0x80:
         return bytes((length,))
@@ -595,6 +624,15 @@ class Connection(_RecordReader):
     def send_stdout(self, data: bytes) -> bytes:
         """Bytes carrying ``data`` as FCGI_STDOUT of the active request."""
         return self._stream(STDOUT, data)
+
+    def send_stdout_parts(self, parts: List[bytes]) -> bytes:
+        """Bytes carrying the concatenation of ``parts`` as FCGI_STDOUT of
+        the active request, each byte copied once (a response's head and
+        the blocks of a body the application gave as a list)."""
+        rid = self.request_id
+        if rid is None:
+            raise RuntimeError("no request is active")
+        return _records_of_parts(STDOUT, rid, parts)
 
     def send_stderr(self, data: bytes) -> bytes:
         """Bytes carrying ``data`` as FCGI_STDERR of the active request."""
