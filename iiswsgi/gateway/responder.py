@@ -5,6 +5,7 @@ import io
 import logging
 import re
 import sys
+import time
 import traceback
 from http import HTTPStatus
 from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
@@ -41,6 +42,12 @@ LINGER_SECONDS = 5.0
 #: FCGI_ABORT_REQUEST) only while fewer bytes than this wait unread.
 LOOKAHEAD_LIMIT = 1 << 18
 
+#: While a response streams, the channel is asked whether input waits (a
+#: system call) once every LOOK_EVERY chunks, or sooner once LOOK_SECONDS
+#: have passed since it was last asked, not for every chunk.
+LOOK_EVERY = 16
+LOOK_SECONDS = 0.01
+
 _ERROR_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1>
@@ -59,6 +66,20 @@ _MESSAGES = {
 #: 413, which Python's has only from 3.13 ("Request Entity Too Large"
 #: before).
 _REASONS = {413: "Content Too Large"}
+
+
+_BYTES = {bytes}
+
+
+def _as_bytes(part):
+    """A block of a body given as a list, as bytes (TypeError if it is not
+    bytes-like)."""
+    if type(part) is bytes:
+        return part
+    if not isinstance(part, (bytearray, memoryview)):
+        raise TypeError("the response body must be bytes, not %s"
+                        % type(part).__name__)
+    return bytes(part)
 
 
 def _status_line(status):
@@ -241,6 +262,8 @@ class Responder:
         self.aborted = False
         self._broken = None
         self._looked_at = 0
+        self._unlooked = 0
+        self._last_look = 0.0
         #: True while the responder waits, between requests, for the web
         #: server: the only moment it may be stopped at once.
         self.idle = False
@@ -335,13 +358,24 @@ class Responder:
         closed the connection, while its response is being sent.
 
         Never waits: input is read only when some is already waiting
-        (and while less than LOOKAHEAD_LIMIT bytes are held unread); the
+        (and while less than LOOKAHEAD_LIMIT bytes are held unread),
+        which is asked once every LOOK_EVERY chunks or LOOK_SECONDS; the
         records are looked at, not consumed, so a body the application
         has not read yet stays for ``wsgi.input``."""
         if self.aborted:
             return True
         conn = self.conn
-        if (not conn.peer_closed and conn.buffered < LOOKAHEAD_LIMIT
+        self._unlooked += 1
+        if self._unlooked < LOOK_EVERY:
+            now = time.monotonic()
+            look = now - self._last_look >= LOOK_SECONDS
+        else:
+            now = None
+            look = True
+        if look:
+            self._unlooked = 0
+            self._last_look = now if now is not None else time.monotonic()
+        if (look and not conn.peer_closed and conn.buffered < LOOKAHEAD_LIMIT
                 and self.channel.pending()):
             try:
                 data = self.channel.read()
@@ -418,6 +452,8 @@ class Responder:
         conn = self.conn
         self.aborted = False
         self._looked_at = 0
+        self._unlooked = 0
+        self._last_look = 0.0
         environ = build_environ(request.params, settings.script_name,
                                 settings.trust_original_url)
         if settings.base_environ:
@@ -491,13 +527,8 @@ class Responder:
                 # the request, in one write; its blocks are copied once,
                 # straight into the records.
                 parts = list(result)
-                for index, part in enumerate(parts):
-                    if type(part) is not bytes:
-                        if not isinstance(part, (bytearray, memoryview)):
-                            raise TypeError(
-                                "the response body must be bytes, not %s"
-                                % type(part).__name__)
-                        parts[index] = bytes(part)
+                if set(map(type, parts)) - _BYTES:
+                    parts = [_as_bytes(part) for part in parts]
                 if response.head is None:
                     raise AssertionError("the application returned without"
                                          " calling start_response()")

@@ -201,12 +201,10 @@ def _records(rtype, rid, data):
 
 
 def _records_of_parts(rtype, rid, parts):
-    """The bytes of ``parts`` (a list of bytes-like objects) as records of
+    """The bytes of ``parts`` (a list of bytes) as records of
     ``rtype``, like :func:`_records` of their concatenation, made with a
     single copy of each byte (one join)."""
-    total = 0
-    for part in parts:
-        total += len(part)
+    total = sum(map(len, parts))
     if total <= MAX_CONTENT:
         if not total:
             return b""

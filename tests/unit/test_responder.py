@@ -420,6 +420,31 @@ def test_abort_during_a_stream_stops_it(serve, iiswsgi_log):
     assert served.finish() == "eof"
 
 
+def test_a_fast_stream_does_not_ask_the_channel_for_every_chunk(
+        serve, monkeypatch):
+    from iiswsgi.gateway import responder
+    monkeypatch.setattr(responder, "LOOK_SECONDS", 1e9)  # no time-based look
+    served = serve(None)
+    asked = []
+    pending = served.channel.pending
+
+    def counting_pending():
+        asked.append(1)
+        return pending()
+    served.channel.pending = counting_pending
+    chunks = 16 * 20
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Closing([b"x"] * chunks)
+    served.responder.settings.application = app
+    response = served.request("/stream")
+    assert response.status == 200 and response.body == b"x" * chunks
+    # Once every 16 chunks (a system call each), not once a chunk.
+    assert len(asked) == chunks // 16
+    assert served.finish() == "eof"
+
+
 def test_abort_while_the_application_reads_its_body(serve):
     outcome = []
 
