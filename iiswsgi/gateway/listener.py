@@ -142,17 +142,17 @@ class _Pool:
         except OSError as error:
             log.error("accept failed: %s", error)
             return
-        # Workers only wait to read in the middle of a request (between
-        # requests connections wait in the selector): a web server silent
-        # that long has gone.
-        client.settimeout(server.read_timeout)
         if not self._allowed(address):
             log.warning("refusing a connection from %s, not in"
                         " FCGI_WEB_SERVER_ADDRS", address)
             client.close()
             return
-        responder = Responder(self.settings, transport.SocketChannel(client),
-                              server)
+        channel = transport.SocketChannel(client)
+        # Workers only wait to read in the middle of a request (between
+        # requests connections wait in the selector): a web server silent
+        # that long has gone.
+        channel.set_read_timeout(server.read_timeout)
+        responder = Responder(self.settings, channel, server)
         server.add_responder(responder)
         selector.register(client, selectors.EVENT_READ, responder)
 

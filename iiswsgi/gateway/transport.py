@@ -24,6 +24,7 @@ import os
 import select
 import socket
 import stat
+import struct
 import sys
 from typing import Optional, Tuple, Union
 
@@ -267,6 +268,7 @@ class SocketChannel:
         self.read_size = READ_SIZE
         self._poller = None
         self._into = _ReadBuffer()
+        self._timeout = sock.gettimeout()
 
     def read(self, idle: bool = False) -> bytes:
         # Listening connections wait between requests in the server's
@@ -276,6 +278,9 @@ class SocketChannel:
             return self._into.fill(self.sock.recv_into, self.read_size)
         except TimeoutError:
             raise _silent(self.sock.gettimeout()) from None
+        except BlockingIOError:
+            # SO_RCVTIMEO ran out (see set_read_timeout).
+            raise _silent(self._timeout) from None
         except OSError as error:
             if _is_gone(error):
                 return b""
@@ -301,8 +306,23 @@ class SocketChannel:
             _write_failed(error, "connection")
 
     def set_read_timeout(self, seconds: Optional[float]) -> None:
-        """Reads give up after ``seconds`` (TimeoutError)."""
-        self.sock.settimeout(seconds)
+        """Reads give up after ``seconds`` (:class:`ReadTimeout`; None or
+        0: never), and so do writes.
+
+        Where the system has them (POSIX) the socket stays blocking and
+        the kernel keeps the time (SO_RCVTIMEO, SO_SNDTIMEO): a Python
+        socket timeout would poll() before every recv and every send, two
+        system calls a request more."""
+        seconds = seconds or None
+        self._timeout = seconds
+        if os.name == "nt" or not hasattr(socket, "SO_RCVTIMEO"):
+            self.sock.settimeout(seconds)
+            return
+        whole = int(seconds or 0)
+        value = struct.pack("ll", whole, int(((seconds or 0) - whole) * 1e6))
+        self.sock.settimeout(None)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
     def shutdown(self) -> None:
         """Wake a thread blocked reading: its read returns end of file."""

@@ -40,6 +40,10 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
                               ("Content-Length", str(len(body)))])
     return [body]
+
+
+def make(global_conf, **local_conf):
+    return app
 """
 
 
@@ -88,3 +92,71 @@ def test_a_request_costs_one_read_and_one_write(tmp_path, body):
     per_request = {call: round(n, 2) for call, n in extra.items()
                    if n >= 0.05}
     assert per_request == {"read": 1.0, "write": 1.0}
+
+
+def _traced_listener(tmp_path, requests):
+    """{syscall: calls} of ``iiswsgi serve`` on a Unix socket serving
+    ``requests`` on one kept connection, then stopped by SIGTERM."""
+    import signal
+    import time
+    (tmp_path / "syscall_app.py").write_text(APP)
+    path = tmp_path / "gw.sock"
+    if path.exists():
+        path.unlink()
+    ini = tmp_path / "app.ini"
+    ini.write_text("[app:main]\nuse = call:syscall_app:make\n[server:main]\n"
+                   "use = egg:iiswsgi#iis\nsocket = %s\n" % path)
+    out = tmp_path / ("strace-listen-%d" % requests)
+    env = dict(os.environ,
+               PYTHONPATH=os.pathsep.join([ROOT, str(tmp_path)]))
+    process = subprocess.Popen(
+        [shutil.which("strace"), "-f", "-c", "-o", str(out),
+         sys.executable, "-m", "iiswsgi.cli", "serve", str(ini),
+         "--log-file", str(tmp_path / "log")], env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not path.exists():
+            assert time.monotonic() < deadline, "the socket never came"
+            time.sleep(0.05)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(str(path))
+        client = Client(sock)
+        params = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "",
+                  "PATH_INFO": "/", "SERVER_NAME": "localhost",
+                  "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1"}
+        for _ in range(requests):
+            assert client.request(params).status == 200
+        sock.close()
+    finally:
+        # SIGTERM to the server (strace's child), which stops; then strace
+        # writes its summary and exits.
+        with open("/proc/%d/task/%d/children" % (process.pid, process.pid)
+                  ) as f:
+            children = [int(pid) for pid in f.read().split()]
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        try:
+            process.wait(60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    return _calls(out.read_text())
+
+
+def test_a_kept_connection_costs_a_poll_a_recv_and_a_send(tmp_path):
+    """Listening: the worker waits a moment on the connection for its next
+    request (one poll), reads it and answers it; no poll before every recv
+    and send, as a Python socket timeout would make."""
+    require(shutil.which("strace"), "strace is not installed")
+    few, many = 50, 450
+    low = _traced_listener(tmp_path, few)
+    high = _traced_listener(tmp_path, many)
+    per_request = {}
+    for call in set(low) | set(high):
+        n = (high.get(call, 0) - low.get(call, 0)) / (many - few)
+        if n >= 0.05:
+            per_request[call] = round(n, 2)
+    assert per_request == {"poll": 1.0, "recvfrom": 1.0, "sendto": 1.0}
