@@ -159,4 +159,7 @@ def test_a_kept_connection_costs_a_poll_a_recv_and_a_send(tmp_path):
         n = (high.get(call, 0) - low.get(call, 0)) / (many - few)
         if n >= 0.05:
             per_request[call] = round(n, 2)
+    # futex: the GIL passing between the selector thread and the worker,
+    # as often as the scheduler makes it (a load-dependent fraction).
+    per_request.pop("futex", None)
     assert per_request == {"poll": 1.0, "recvfrom": 1.0, "sendto": 1.0}
