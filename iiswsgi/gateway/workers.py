@@ -80,7 +80,13 @@ class _Supervisor:
             for number in (signal.SIGTERM, signal.SIGINT):
                 old[number] = signal.signal(number, self._on_signal)
             for _ in range(server.workers):
+                if server.stopping:
+                    break
                 self._fork()
+            if server.stopping:
+                # A stop signal came while forking: the children started
+                # after it did not get it.
+                self._signal_children(signal.SIGTERM)
             self._supervise()
         finally:
             for number, handler in old.items():
