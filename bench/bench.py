@@ -42,8 +42,9 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                              " round (default 20000)")
     parser.add_argument("--seconds", type=int,
                         help="wrk duration per measurement (default 5)")
-    parser.add_argument("--runs", type=int, default=1,
-                        help="full runs, one after another (default 1);"
+    parser.add_argument("--runs", type=int,
+                        help="full runs, one after another (default 3;"
+                             " --quick: 1);"
                              " the report shows the last run's tables and"
                              " the worst and best ratio over all runs")
     parser.add_argument("--only", choices=tuple(s.NAME for s in (
@@ -58,11 +59,11 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         defaults = dict(rounds=1, requests=2000, seconds=1, warmup=200,
-                        wrk_warmup=0)
+                        wrk_warmup=0, runs=1)
     else:
         defaults = dict(rounds=5, requests=20000, seconds=5, warmup=1000,
-                        wrk_warmup=1)
-    for key in ("rounds", "requests", "seconds"):
+                        wrk_warmup=1, runs=3)
+    for key in ("rounds", "requests", "seconds", "runs"):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
     args.warmup = defaults["warmup"]
