@@ -42,6 +42,11 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                              " round (default 20000)")
     parser.add_argument("--seconds", type=int,
                         help="wrk duration per measurement (default 5)")
+    parser.add_argument("--runs", type=int,
+                        help="full runs, one after another (default 3;"
+                             " --quick: 1);"
+                             " the report shows the last run's tables and"
+                             " the worst and best ratio over all runs")
     parser.add_argument("--only", choices=tuple(s.NAME for s in (
         scenarios.iis, scenarios.nginx, scenarios.memory, scenarios.package)),
                         help="run one of the benchmarks")
@@ -54,19 +59,21 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         defaults = dict(rounds=1, requests=2000, seconds=1, warmup=200,
-                        wrk_warmup=0)
+                        wrk_warmup=0, runs=1)
     else:
         defaults = dict(rounds=5, requests=20000, seconds=5, warmup=1000,
-                        wrk_warmup=1)
-    for key in ("rounds", "requests", "seconds"):
+                        wrk_warmup=1, runs=3)
+    for key in ("rounds", "requests", "seconds", "runs"):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
     args.warmup = defaults["warmup"]
     args.wrk_warmup = defaults["wrk_warmup"]
     if args.write_readme is None:
         args.write_readme = not args.quick
-    if args.rounds < 1 or args.requests < 1 or args.seconds < 1:
-        parser.error("--rounds, --requests and --seconds must be positive")
+    if (args.rounds < 1 or args.requests < 1 or args.seconds < 1
+            or args.runs < 1):
+        parser.error("--rounds, --requests, --seconds and --runs must be"
+                     " positive")
     return args
 
 
@@ -86,13 +93,26 @@ def main(argv: Optional[List[str]] = None) -> int:
               " wrk (bench/run does when apt-get is there)", file=sys.stderr)
         return 2
     os.makedirs(WORK, exist_ok=True)
+    load_start = load_average()
     run = Run(python=python, venv_bin=venv_bin,
               scratch=tempfile.mkdtemp(prefix="run-", dir=WORK),
               quick=args.quick, rounds=args.rounds, requests=args.requests,
               warmup=args.warmup, seconds=args.seconds,
               wrk_warmup=args.wrk_warmup, nginx=nginx, wrk=wrk)
     started = time.monotonic()
-    results = {"iis": {}, "nginx": {}, "memory": {}, "package": {}}
+    fingerprint = source_fingerprint()
+    runs = []
+    for number in range(args.runs):
+        if args.runs > 1:
+            print("bench: run %d of %d" % (number + 1, args.runs), flush=True)
+        try:
+            runs.append(_one_run(run, chosen))
+        except BenchError as error:
+            print("bench: FAILED: %s" % error, file=sys.stderr)
+            return 1
+        finally:
+            stop_all()
+    results = runs[-1]
     results["info"] = {
         "date": datetime.datetime.now().astimezone().strftime(
             "%Y-%m-%d %H:%M %Z"),
@@ -100,17 +120,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "machine": machine_facts(),
         "versions": versions(nginx or "nginx", wrk or "wrk", venv_bin),
         "settings": "; ".join(s.settings(run) for s in chosen),
-        "load_start": load_average(),
+        "load_start": load_start,
+        "runs": args.runs,
     }
-    fingerprint = source_fingerprint()
-    try:
-        for scenario in chosen:
-            results[scenario.NAME] = scenario.measure(run)
-    except BenchError as error:
-        print("bench: FAILED: %s" % error, file=sys.stderr)
-        return 1
-    finally:
-        stop_all()
     results["info"]["seconds"] = round(time.monotonic() - started)
     results["info"]["load_end"] = load_average()
     if source_fingerprint() != fingerprint:
@@ -118,17 +130,31 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("bench: WARNING: iiswsgi's source changed during the run",
               file=sys.stderr)
     summary = report.summarize(results)
-    markdown = report.report_markdown(results, summary)
+    summaries = [report.summarize(r) for r in runs]
+    markdown = report.report_markdown(results, summary, summaries)
     print()
     print(markdown)
     with open(os.path.join(WORK, "last-results.json"), "w") as f:
-        json.dump({"results": results, "summary": summary}, f, indent=1)
+        json.dump({"results": results, "summary": summary,
+                   "runs": runs}, f, indent=1)
     if args.write_readme:
         report.rewrite_readme(markdown)
         print("bench: wrote the results into %s" % report.README)
     shutil.rmtree(run.scratch, ignore_errors=True)
     print("bench: done in %d s" % results["info"]["seconds"])
     return 0
+
+
+def _one_run(run: Run, chosen) -> dict:
+    """Every benchmark chosen, once; their results by name (the IIS
+    scenario's system call counts under "syscalls")."""
+    results = {"iis": {}, "nginx": {}, "memory": {}, "package": {},
+               "syscalls": {}}
+    for scenario in chosen:
+        results[scenario.NAME] = scenario.measure(run)
+        if scenario is scenarios.iis:
+            results["syscalls"] = scenarios.iis.measure_syscalls(run)
+    return results
 
 
 if __name__ == "__main__":

@@ -124,6 +124,52 @@ def _package_table(results: Dict[str, object]) -> List[str]:
     return lines
 
 
+def _syscalls_table(syscalls: Dict[str, Dict[str, float]]) -> List[str]:
+    lines = [
+        "### System calls per IIS-mode request (`strace -c -f`)",
+        "",
+        "Counted over a run of N requests less one of fewer (start-up and"
+        " exit cancel out); calls under 0.05 per request are left out."
+        " These do not depend on the machine's load.",
+        "",
+        "| contender | total | calls per request |",
+        "| --- | ---: | --- |",
+    ]
+    for name, figures in syscalls.items():
+        lines.append("| %s | %g | %s |" % (name, figures.get("total", 0),
+                                          ", ".join(
+            "%s %g" % (call, n) for call, n in figures.items()
+            if call != "total")))
+    lines.append("")
+    return lines
+
+
+def _comparisons(summary: Dict[str, dict]) -> list:
+    return (iis.comparisons(summary["iis"])
+            + nginx.comparisons(summary["nginx"]))
+
+
+def _runs_table(summaries: List[Dict[str, dict]]) -> List[str]:
+    """The throughput ratio of each comparison: worst and best over the
+    runs (a target holds when its worst run meets it)."""
+    by_label: Dict[str, List[float]] = {}
+    for summary in summaries:
+        for label, throughput, _, _ in _comparisons(summary):
+            if throughput is not None:
+                by_label.setdefault(label, []).append(throughput)
+    lines = [
+        "### Throughput ratios over %d runs: worst and best" % len(summaries),
+        "",
+        "| comparison | worst | best |",
+        "| --- | ---: | ---: |",
+    ]
+    for label, values in by_label.items():
+        lines.append("| %s | %s | %s |" % (label, fmt_ratio(min(values)),
+                                          fmt_ratio(max(values))))
+    lines.append("")
+    return lines
+
+
 def _ratios_table(summary: Dict[str, dict]) -> List[str]:
     lines = [
         "### Ratios (iiswsgi / other, medians of this run)",
@@ -134,8 +180,7 @@ def _ratios_table(summary: Dict[str, dict]) -> List[str]:
         "| comparison | throughput | p50 | p99 |",
         "| --- | ---: | ---: | ---: |",
     ]
-    rows = (iis.comparisons(summary["iis"])
-            + nginx.comparisons(summary["nginx"]))
+    rows = _comparisons(summary)
     for label, throughput, p50, p99 in rows:
         lines.append("| %s | %s | %s | %s |" % (
             label, fmt_ratio(throughput), fmt_ratio(p50), fmt_ratio(p99)))
@@ -144,10 +189,18 @@ def _ratios_table(summary: Dict[str, dict]) -> List[str]:
 
 
 def report_markdown(results: Dict[str, object],
-                    summary: Dict[str, dict]) -> str:
+                    summary: Dict[str, dict],
+                    summaries: Optional[List[Dict[str, dict]]] = None
+                    ) -> str:
     """The whole report: the run's facts, a table per benchmark run, and
-    the ratios of the benchmarks that compare contenders."""
+    the ratios of the benchmarks that compare contenders.  With
+    ``summaries`` of several runs (``results`` and ``summary`` being the
+    last one's), also the worst and best ratios over them."""
     lines = _header(results["info"])
+    if summaries and len(summaries) > 1:
+        lines[1:1] = ["", "%d full runs, one after the other: the tables are"
+                      " the last run's; the last table gives each ratio's"
+                      " worst and best run." % len(summaries)]
     if summary["iis"]:
         lines += _iis_table(summary["iis"])
     if summary["nginx"]:
@@ -156,8 +209,12 @@ def report_markdown(results: Dict[str, object],
         lines += _memory_table(results["memory"])
     if results.get("package"):
         lines += _package_table(results["package"])
+    if results.get("syscalls"):
+        lines += _syscalls_table(results["syscalls"])
     if summary["iis"] or summary["nginx"]:
         lines += _ratios_table(summary)
+        if summaries and len(summaries) > 1:
+            lines += _runs_table(summaries)
     return "\n".join(lines)
 
 

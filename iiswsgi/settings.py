@@ -311,6 +311,11 @@ OPTIONS: Tuple[Option, ...] = (
            "requests served at once when listening (connections waiting"
            " between requests hold no thread)", minimum=1, maximum=1024,
            unit="threads"),
+    Option("workers", _int, 1, "1",
+           "processes sharing the listening socket (POSIX only; a dead one"
+           " is replaced, SIGTERM stops them all); under IIS use the FastCGI"
+           " application's `maxInstances`", minimum=1, maximum=256,
+           unit="processes", flag="--workers"),
     Option("read_timeout", _seconds, 60.0, "60",
            "seconds the web server may stay silent in the middle of a record"
            " or a request before the connection is closed; on the IIS pipe"

@@ -8,11 +8,13 @@ import tempfile
 from typing import Dict, List, Optional, Tuple
 
 from harness import BENCH, BenchError, Run
+from harness.facts import find_tool
 from harness.pipe import (checked_exchange, gateway_on_pipe, iis_request,
                           sequential)
 from harness.processes import child_env, ensure_running, rss_kib, tail
 from harness.rounds import alternate
 from harness.stats import median, percentile, ratios, spread
+from harness.syscalls import per_request
 
 NAME = "iis"
 # iiswsgi's figures are compared with these, in this order.
@@ -86,6 +88,31 @@ def measure(run: Run) -> Dict[str, List[Dict[str, object]]]:
         lambda name, argv: measure_contender(name, argv, run.requests,
                                              run.warmup, run.scratch),
         _announce(run.rounds))
+
+
+#: The contenders whose system calls per request are counted.
+TRACED = ("iiswsgi", "minimal")
+
+
+def measure_syscalls(run: Run) -> Dict[str, Dict[str, float]]:
+    """System calls per request (``strace -c -f``, see
+    :mod:`harness.syscalls`) of iiswsgi and the minimal responder; empty
+    without strace."""
+    strace = find_tool("strace")
+    if not strace:
+        print("IIS   strace is not installed: no system call counts"
+              " (apt-get install strace)", flush=True)
+        return {}
+    count = 500 if run.quick else 2000
+    figures = {}
+    for name, argv in contenders(run.python):
+        if name in TRACED:
+            figures[name] = per_request(strace, argv, run.scratch, name,
+                                        base=100, count=count)
+            print("IIS   system calls per request %-9s %s" % (name, ", ".join(
+                "%s %g" % item for item in figures[name].items())),
+                flush=True)
+    return figures
 
 
 def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:

@@ -21,8 +21,12 @@ from harness.wrk import run_wrk
 NAME = "nginx"
 TOOLS = ("nginx", "wrk")  # what it needs installed (bench/run does it)
 CONNECTIONS = (1, 4)      # one wrk measurement for each
-# iiswsgi's figures are compared with these, in this order.
-COMPARED_WITH = ("flup", "uwsgi")
+# (mine, other): the ratios reported, in this order.  The two-process
+# contenders compare iiswsgi's workers option with uWSGI's processes.
+COMPARED = (("iiswsgi", "flup"), ("iiswsgi", "uwsgi"),
+            ("iiswsgi-w2", "uwsgi-p2"))
+#: Processes of the multi-process contenders.
+PROCESSES = 2
 METRICS = ("rps", "p50_us", "p99_us")
 
 
@@ -31,18 +35,25 @@ def contenders(python: str, venv_bin: str
     """(name, argv for a socket path) of each backend, in the report's
     order."""
     ini = os.path.join(BENCH, "hello.ini")
-    return [
-        ("iiswsgi", lambda sock: [
-            os.path.join(venv_bin, "iiswsgi"), "serve", ini,
-            "--socket", sock]),
-        ("flup", lambda sock: [
-            python, os.path.join(BENCH, "flup_server.py"), sock]),
-        ("uwsgi", lambda sock: [
+
+    def iiswsgi(workers):
+        return lambda sock: [os.path.join(venv_bin, "iiswsgi"), "serve", ini,
+                             "--socket", sock, "--workers", str(workers)]
+
+    def uwsgi(processes):
+        return lambda sock: [
             os.path.join(venv_bin, "uwsgi"), "--fastcgi-socket", sock,
             "--wsgi-file", os.path.join(BENCH, "bench_apps.py"),
-            "--callable", "hello", "--processes", "1", "--threads", "1",
-            "--need-app", "--disable-logging", "--die-on-term",
-            "--pythonpath", BENCH]),
+            "--callable", "hello", "--processes", str(processes),
+            "--threads", "1", "--need-app", "--disable-logging",
+            "--die-on-term", "--pythonpath", BENCH]
+    return [
+        ("iiswsgi", iiswsgi(1)),
+        ("flup", lambda sock: [
+            python, os.path.join(BENCH, "flup_server.py"), sock]),
+        ("uwsgi", uwsgi(1)),
+        ("iiswsgi-w%d" % PROCESSES, iiswsgi(PROCESSES)),
+        ("uwsgi-p%d" % PROCESSES, uwsgi(PROCESSES)),
     ]
 
 
@@ -62,7 +73,7 @@ def measure_contender(name: str, make_argv: Callable[[str], List[str]],
     errors = os.path.join(directory, "backend.stderr")
     env = child_env()
     argv = make_argv(sock)
-    if name == "iiswsgi":
+    if name.startswith("iiswsgi"):
         argv += ["--log-file", os.path.join(directory, "iiswsgi.log")]
     backend = web = None
     try:
@@ -138,17 +149,22 @@ def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
 def comparisons(summary: Dict[str, dict]
                 ) -> List[Tuple[str, Optional[float], Optional[float],
                                 Optional[float]]]:
-    """(label, throughput ratio, p50 ratio, p99 ratio) of iiswsgi against
-    each of COMPARED_WITH, per number of connections."""
+    """(label, throughput ratio, p50 ratio, p99 ratio) of each pair of
+    COMPARED, per number of connections; then iiswsgi's 4 connections
+    against its 1 (more connections must not serve fewer requests)."""
     rows = []
-    mine = summary.get("iiswsgi")
-    for other in COMPARED_WITH:
-        if mine and other in summary:
-            theirs = summary[other]
+    for name, other in COMPARED:
+        mine, theirs = summary.get(name), summary.get(other)
+        if mine and theirs:
             for key in mine:
                 if key == "rss_kib" or key not in theirs:
                     continue
-                rows.append(("nginx %s conn.: iiswsgi / %s"
-                             % (key[1:], other),)
+                rows.append(("nginx %s conn.: %s / %s"
+                             % (key[1:], name, other),)
                             + ratios(mine[key], theirs[key]))
+    for name in ("iiswsgi", "iiswsgi-w%d" % PROCESSES):
+        mine = summary.get(name)
+        if mine and "c1" in mine and "c4" in mine:
+            rows.append(("nginx: %s 4 conn. / 1 conn." % name,)
+                        + ratios(mine["c4"], mine["c1"]))
     return rows

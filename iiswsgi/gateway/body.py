@@ -126,7 +126,9 @@ class Input(io.RawIOBase):
             return _EMPTY
         self._pos = end
         if self._file is None:
-            return bytes(self._memory[start:end])
+            # Through a view: one copy (a bytearray slice is one more).
+            with memoryview(self._memory) as view:
+                return view[start:end].tobytes()
         self._file.seek(start)
         return self._file.read(end - start)
 

@@ -74,7 +74,8 @@ class _Pool:
             log.info("accepting FastCGI connections on the socket given as"
                      " standard input")
         self.settings = server.responder_settings(
-            multithread=server.threads > 1, multiprocess=self.inherited,
+            multithread=server.threads > 1,
+            multiprocess=self.inherited or server.worker_process,
             max_conns=server.threads)
         # Several processes may share an inherited socket: never block on
         # an accept another process won.
@@ -114,7 +115,9 @@ class _Pool:
         finally:
             sock.close()
             address = server.bind_address
-            if not self.inherited and isinstance(address, str):
+            # A worker process leaves the socket file to its parent.
+            if (not self.inherited and not server.worker_process
+                    and isinstance(address, str)):
                 try:
                     os.unlink(address)
                 except OSError:
@@ -139,17 +142,17 @@ class _Pool:
         except OSError as error:
             log.error("accept failed: %s", error)
             return
-        # Workers only wait to read in the middle of a request (between
-        # requests connections wait in the selector): a web server silent
-        # that long has gone.
-        client.settimeout(server.read_timeout)
         if not self._allowed(address):
             log.warning("refusing a connection from %s, not in"
                         " FCGI_WEB_SERVER_ADDRS", address)
             client.close()
             return
-        responder = Responder(self.settings, transport.SocketChannel(client),
-                              server)
+        channel = transport.SocketChannel(client)
+        # Workers only wait to read in the middle of a request (between
+        # requests connections wait in the selector): a web server silent
+        # that long has gone.
+        channel.set_read_timeout(server.read_timeout)
+        responder = Responder(self.settings, channel, server)
         server.add_responder(responder)
         selector.register(client, selectors.EVENT_READ, responder)
 
@@ -195,6 +198,8 @@ class _Pool:
             # The channel's poll(), not select(): any descriptor number
             # (select() fails past 1024 open files).
             return responder.channel.wait_readable(LINGER_SECONDS)
+        except (OSError, ValueError):
+            return False
         finally:
             with lock:
                 self.lingering -= 1

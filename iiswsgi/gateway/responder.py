@@ -68,6 +68,12 @@ MAX_SERVED_AFTER_STOP = 10
 #: Content-Length is added to them, and no body is sent.
 _BODILESS = frozenset([204, 304] + list(range(100, 200)))
 
+#: While a response streams, the channel is asked whether input waits (a
+#: system call) once every LOOK_EVERY chunks, or sooner once LOOK_SECONDS
+#: have passed since it was last asked, not for every chunk.
+LOOK_EVERY = 16
+LOOK_SECONDS = 0.01
+
 _ERROR_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1>
@@ -92,6 +98,19 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error)
+
+_BYTES = {bytes}
+
+
+def _as_bytes(part):
+    """A block of a body given as a list, as bytes (TypeError if it is not
+    bytes-like)."""
+    if type(part) is bytes:
+        return part
+    if not isinstance(part, (bytearray, memoryview)):
+        raise TypeError("the response body must be bytes, not %s"
+                        % type(part).__name__)
+    return bytes(part)
 
 
 def _status_line(status):
@@ -314,6 +333,8 @@ class Responder:
         #: Set when the connection must close once the request has ended:
         #: more of a body nobody read is coming than is worth reading.
         self._drop = False
+        self._unlooked = 0
+        self._last_look = 0.0
         #: True while the responder waits, between requests, for the web
         #: server: the moment it may be stopped at once.
         self.idle = False
@@ -445,13 +466,24 @@ class Responder:
         closed the connection, while its response is being sent.
 
         Never waits: input is read only when some is already waiting
-        (and while less than LOOKAHEAD_LIMIT bytes are held unread); the
+        (and while less than LOOKAHEAD_LIMIT bytes are held unread),
+        which is asked once every LOOK_EVERY chunks or LOOK_SECONDS; the
         records are looked at, not consumed, so a body the application
         has not read yet stays for ``wsgi.input``."""
         if self.aborted:
             return True
         conn = self.conn
-        if (not conn.peer_closed and conn.buffered < LOOKAHEAD_LIMIT
+        self._unlooked += 1
+        if self._unlooked < LOOK_EVERY:
+            now = time.monotonic()
+            look = now - self._last_look >= LOOK_SECONDS
+        else:
+            now = None
+            look = True
+        if look:
+            self._unlooked = 0
+            self._last_look = now if now is not None else time.monotonic()
+        if (look and not conn.peer_closed and conn.buffered < LOOKAHEAD_LIMIT
                 and self.channel.pending()):
             try:
                 data = self.channel.read()
@@ -608,6 +640,8 @@ class Responder:
         conn = self.conn
         self.aborted = False
         self._looked_at = 0
+        self._unlooked = 0
+        self._last_look = 0.0
         environ = build_environ(request.params, settings.script_name,
                                 settings.trust_original_url)
         if settings.base_environ:
@@ -725,14 +759,18 @@ class Responder:
         try:
             if type(result) in _SEQUENCES:
                 # The whole body is already here: send it with the end of
-                # the request, in one write.
-                data = b"".join(result)
+                # the request, in one write; its blocks are copied once,
+                # straight into the records.
+                parts = list(result)
+                if set(map(type, parts)) - _BYTES:
+                    parts = [_as_bytes(part) for part in parts]
                 if response.head is None:
                     raise AssertionError("the application returned without"
                                          " calling start_response()")
                 if self.aborted:
                     return b""
-                response.delivered += len(data)
+                size = sum(map(len, parts))
+                response.delivered += size
                 if not response.sent:
                     response.sent = True
                     head = response.head
@@ -740,16 +778,16 @@ class Responder:
                     # have, when the application made that body; a 1xx,
                     # 204 or 304 never says one.
                     if not response.has_length and (
-                            data if response.head_only
+                            size if response.head_only
                             else not response.no_body):
                         head = b"%sContent-Length: %d\r\n\r\n" % (
-                            head[:-2], len(data))
+                            head[:-2], size)
                     if response.no_body:
-                        data = b""
-                    data = head + data
+                        parts = []
+                    parts.insert(0, head)
                 elif response.no_body:
                     return b""
-                return self.conn.send_stdout(data)
+                return self.conn.send_stdout_parts(parts)
             interrupted = self.stream_interrupted
             for data in result:
                 if data:

@@ -26,6 +26,7 @@ from .responder import Responder, ResponderSettings
 from .signals import Signals
 from .site import site_folder
 from .watch import DEFAULT_RESTART_REGEX, Watcher
+from .workers import WorkersUnsupported, check_workers, serve_workers
 
 __all__ = ["IISWSGIServer"]
 
@@ -50,7 +51,9 @@ class IISWSGIServer(WSGIServer):
     ``max_body``, ``spool_dir``, ``max_requests``, ``restart_regex``
     (default on when serving standard input; empty or None disables),
     ``app_dir``, ``script_name``, ``trust_original_url``, ``threads``,
-    ``watch_interval`` and ``read_timeout`` (None or 0: for ever).
+    ``watch_interval``, ``read_timeout`` (None or 0: for ever) and
+    ``workers`` (processes sharing the listening socket, see
+    :mod:`.workers`).
     """
 
     def __init__(self, application: Callable[..., Any],
@@ -69,6 +72,7 @@ class IISWSGIServer(WSGIServer):
                  trust_original_url: bool = False, threads: int = 16,
                  watch_interval: float = 1.0,
                  read_timeout: Optional[float] = 60.0,
+                 workers: int = 1,
                  stdin_fd: int = transport.STDIN_FILENO) -> None:
         WSGIServer.__init__(self, application, environ=environ,
                             bindAddress=bindAddress, umask=umask, debug=debug,
@@ -85,6 +89,9 @@ class IISWSGIServer(WSGIServer):
         self.watch_interval = watch_interval
         self.read_timeout = read_timeout or None
         self.stdin_fd = stdin_fd
+        self.workers = max(1, int(workers))
+        #: True in a child of :mod:`.workers` (the socket is the parent's).
+        self.worker_process = False
         self.requests_served = 0
         self.stop_reason = None
         self.lock = threading.Lock()
@@ -206,13 +213,14 @@ class IISWSGIServer(WSGIServer):
         # (the moment a supervisor sees the server as up) must be handled.
         self._signals.install()
         try:
+            check_workers(self.workers)
             if self._bindAddress is not None:
                 kind = "bound"
                 sock = transport.bind(self._bindAddress, self._umask)
                 log.info("listening on %s", _describe(self._bindAddress))
             else:
                 kind, sock = transport.inspect_stdin(self.stdin_fd)
-        except transport.StdinUnusable as error:
+        except (transport.StdinUnusable, WorkersUnsupported) as error:
             self._signals.restore()
             log.error("%s", error)
             if sys.stderr is not None:
@@ -228,7 +236,14 @@ class IISWSGIServer(WSGIServer):
             self.request_started({})
         try:
             if kind == "pipe":
+                if self.workers > 1:
+                    log.warning("workers = %d ignored: the IIS pipe is one"
+                                " connection, served by this process alone"
+                                " (IIS starts more processes itself)",
+                                self.workers)
                 serve_pipe(self)
+            elif self.workers > 1:
+                serve_workers(self, sock, inherited=kind == "listen")
             else:
                 serve_listener(self, sock, inherited=kind == "listen")
         finally:

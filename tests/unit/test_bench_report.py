@@ -161,3 +161,23 @@ def test_readme_without_markers_is_refused_and_left_alone(report, tmp_path):
     assert str(readme) in str(caught.value)
     assert report.RESULTS_START in str(caught.value)
     assert readme.read_text(encoding="utf-8") == before
+
+
+def test_syscalls_and_the_worst_and_best_of_several_runs(report):
+    first, last = _results(), _results()
+    last["syscalls"] = {"iiswsgi": {"read": 1.0, "write": 1.0, "total": 2.0},
+                        "minimal": {"mmap": 1.0, "read": 1.0, "total": 2.0}}
+    # The first run's iiswsgi was half as fast in IIS mode.
+    for figures in first["iis"]["iiswsgi"]:
+        figures["rps"] /= 2
+    summaries = [report.summarize(first), report.summarize(last)]
+    lines = report.report_markdown(last, summaries[-1],
+                                   summaries).splitlines()
+    assert "| iiswsgi | 2 | read 1, write 1 |" in lines
+    assert "| minimal | 2 | mmap 1, read 1 |" in lines
+    assert "### Throughput ratios over 2 runs: worst and best" in lines
+    assert "| IIS mode: iiswsgi / wfastcgi | 1.00 | 2.00 |" in lines
+    assert "| nginx 1 conn.: iiswsgi / flup | 2.00 | 2.00 |" in lines
+    assert "| nginx: iiswsgi 4 conn. / 1 conn. | 0.88 | 0.88 |" in lines
+    assert lines[0].startswith("Recorded by")
+    assert "the tables are the last run's" in lines[2]

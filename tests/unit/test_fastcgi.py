@@ -412,3 +412,15 @@ def test_abort_ends_discarding():
     conn.end_request()
     feed(conn, peer.record(peer.ABORT_REQUEST, 1))
     assert not conn.discarding
+
+
+@pytest.mark.parametrize("sizes", [
+    [], [0], [13], [100, 0, 7], [65535], [65536], [65535, 1], [1, 65535],
+    [70000, 70000, 3], [200000], [10] * 7000, [65534, 2, 65535, 65536]])
+def test_send_stdout_parts_is_send_stdout_of_the_join(sizes):
+    conn = Connection()
+    conn.receive_data(fastcgi.ClientConnection().request(3, {"A": "b"}))
+    while conn.next_event() is not NEED_DATA:
+        pass
+    parts = [bytes([n % 251]) * size for n, size in enumerate(sizes)]
+    assert conn.send_stdout_parts(parts) == conn.send_stdout(b"".join(parts))

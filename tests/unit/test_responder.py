@@ -135,6 +135,37 @@ def test_get(serve):
     assert served.finish() == "eof"
 
 
+def test_a_list_body_over_64_kib_in_several_blocks(serve):
+    blocks = [b"a" * 70000, bytearray(b"b" * 3), memoryview(b"c" * 65535),
+              b"", b"d" * 200000]
+    whole = b"".join(blocks)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return list(blocks)
+    served = serve(app)
+    response = served.request("/big")
+    assert response.status == 200 and response.body == whole
+    assert response.header("Content-Length") == str(len(whole))
+    assert response.stdout_ends == 1
+    # The records are FastCGI's largest, in order, then the end.
+    sizes = [len(content) for rtype, _, content in response.records
+             if rtype == fcgi.STDOUT and content]
+    assert sizes[:-1] == [65535] * (len(sizes) - 1)
+    assert served.finish() == "eof"
+
+
+def test_a_list_holding_text_is_a_500(serve, iiswsgi_log):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok", "text"]
+    served = serve(app)
+    response = served.request("/text")
+    assert response.status == 500
+    assert "must be bytes, not str" in iiswsgi_log.text
+    assert served.finish() == "eof"
+
+
 def test_post_with_a_body_in_records(serve):
     def app(environ, start_response):
         data = environ["wsgi.input"].read()
@@ -404,6 +435,31 @@ def test_abort_during_a_stream_stops_it(serve, iiswsgi_log):
     assert "aborted the request during the response to GET /stream" in (
         iiswsgi_log.text)
     _next_ok(served)
+    assert served.finish() == "eof"
+
+
+def test_a_fast_stream_does_not_ask_the_channel_for_every_chunk(
+        serve, monkeypatch):
+    from iiswsgi.gateway import responder
+    monkeypatch.setattr(responder, "LOOK_SECONDS", 1e9)  # no time-based look
+    served = serve(None)
+    asked = []
+    pending = served.channel.pending
+
+    def counting_pending():
+        asked.append(1)
+        return pending()
+    served.channel.pending = counting_pending
+    chunks = 16 * 20
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Closing([b"x"] * chunks)
+    served.responder.settings.application = app
+    response = served.request("/stream")
+    assert response.status == 200 and response.body == b"x" * chunks
+    # Once every 16 chunks (a system call each), not once a chunk.
+    assert len(asked) == chunks // 16
     assert served.finish() == "eof"
 
 

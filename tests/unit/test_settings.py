@@ -28,6 +28,7 @@ GOOD = {
     "socket": [("/run/x.sock", "/run/x.sock")],
     "umask": [("007", 0o007), ("0", 0), ("777", 0o777)],
     "threads": [("1", 1), ("16", 16), ("1024", 1024)],
+    "workers": [("1", 1), ("2", 2), ("256", 256)],
     "read_timeout": [("0", 0.0), ("2.5", 2.5), ("31536000", 31536000.0)],
     "spool_threshold": [("0", 0), ("512K", 512 << 10), ("1MiB", 1 << 20),
                         ("2g", 2 << 30)],
@@ -52,6 +53,8 @@ BAD = {
     "threads": [("0", "must be from 1 to 1024 threads"),
                 ("1025", "must be from 1 to 1024 threads"),
                 ("many", "'many' is not a whole number")],
+    "workers": [("0", "must be from 1 to 256 processes"),
+                ("two", "a whole number")],
     "read_timeout": [("-5", "must be from 0 to 31536000 seconds"),
                      ("31536001", "must be from 0 to 31536000 seconds"),
                      ("soon", "'soon' is not a number of seconds"),
@@ -194,7 +197,8 @@ def test_address_errors(options, message):
 
 def test_flags_are_the_options_with_a_flag():
     assert [o.flag for o in settings.flags()] == [
-        "--host", "--port", "--socket", "--log-file", "--debug"]
+        "--host", "--port", "--socket", "--workers", "--log-file",
+        "--debug"]
 
 
 # -- the README's tables against this one --------------------------------------

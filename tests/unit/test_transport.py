@@ -89,3 +89,28 @@ def test_pending_on_a_closed_socket_is_false_not_an_error():
         assert channel.pending() is False
     finally:
         theirs.close()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="descriptor numbers are POSIX's")
+def test_waiting_on_a_connection_above_fd_1023():
+    # The listener waits a moment on a connection for its next request:
+    # select() cannot watch a descriptor numbered 1024 or more.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("the descriptor limit is below 1100")
+    if soft != resource.RLIM_INFINITY and soft < 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1100, hard))
+    ours, theirs = socket.socketpair()
+    high = os.dup2(ours.fileno(), 1050)
+    ours.close()
+    channel = SocketChannel(socket.socket(fileno=high))
+    try:
+        assert channel.wait_readable(0) is False
+        theirs.sendall(b"x")
+        assert channel.wait_readable(5) is True
+    finally:
+        channel.close()
+        theirs.close()
+        if soft != resource.RLIM_INFINITY and soft < 1100:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
