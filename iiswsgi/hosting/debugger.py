@@ -2,24 +2,32 @@
 that only a client proving the secret reaches.
 
 A debugger attached to the gateway pauses it and runs any code as the
-application pool's identity, so it is never reachable without the secret.
-debugpy has no secret of its own: it listens on an ephemeral port of
-127.0.0.1 that only this process is told, and on WSGI_PTVSD_ADDRESS an
+application pool's identity, so it is never reachable without the secret,
+not by other local users or other application pools either.  debugpy
+checks no secret, so it never listens here: on WSGI_PTVSD_ADDRESS an
 authenticating relay listens instead.  The relay's handshake (version 1):
 
 1. the relay sends ``IISWSGI-DEBUG 1 <nonce>\\n``, the nonce 32 random
    bytes in hex;
 2. the client answers within 10 seconds with
    ``<HMAC-SHA256(key=secret, message=nonce bytes) in hex>\\n``;
-3. the relay compares it (:func:`hmac.compare_digest`); if it is right it
-   sends ``OK\\n`` and from then on passes bytes both ways between the
-   client and debugpy (the Debug Adapter Protocol).  If it is not, the
+3. the relay compares it (:func:`hmac.compare_digest`); if it is wrong the
    connection is closed with nothing more sent, and the refusal is logged.
+   If it is right, the gateway opens a listener on an ephemeral port of
+   127.0.0.1, calls :func:`debugpy.connect` to it (debugpy connects out;
+   it spawns no adapter), accepts the one connection whose peer is
+   debugpy's own socket in this process, and closes the listener at once.
+   Then the relay sends ``OK\\n`` and passes bytes both ways between the
+   client and debugpy (pydevd's side of the Debug Adapter Protocol).  One
+   client at a time; debugpy connects out again for the next one.
+   debugpy's subprocess patching is turned off, so no child process ever
+   dials a port that is closed by then and may be anyone's.
 
-Visual Studio Code cannot do the handshake itself: on the developer's
-machine, ``python -m iiswsgi.hosting.debugger connect HOST:PORT`` (the
-secret from WSGI_PTVSD_SECRET in its environment, else asked for) listens
-on ``127.0.0.1:5678`` and does it for every debugger that attaches there.
+On the developer's machine Visual Studio Code attaches with ``"listen"``
+(its debug adapter waits for debugpy to connect), and ``python -m
+iiswsgi.hosting.debugger connect HOST:PORT --to 127.0.0.1:5678`` (the
+secret from WSGI_PTVSD_SECRET in its environment, else asked for)
+connects to that adapter, does the handshake and passes bytes both ways.
 
 The relay listens on a loopback address only (``localhost``,
 ``127.0.0.1``, ``::1``) unless WSGI_PTVSD_ALLOW_REMOTE is true, which is
@@ -588,7 +596,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               " 127.0.0.1:5678)")
     connect.add_argument("--once", action="store_true",
                          help="stop after one debugging session")
+    connect.add_argument("--listen", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.listen is not None:
+        parser.error("--listen is gone: the gateway's debugpy connects out,"
+                     " so let Visual Studio Code listen (attach with"
+                     " \"listen\": {\"host\": \"127.0.0.1\", \"port\": 5678})"
+                     " and give that address as --to 127.0.0.1:5678")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     remote = _split_address(args.address)
     to = _split_address(args.to)

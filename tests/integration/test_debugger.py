@@ -423,3 +423,50 @@ def test_the_relay_opens_nothing_behind_it_for_a_refused_client():
     finally:
         relay.close()
         guarded.close()
+
+
+STRANGER_RACE = r'''
+import json, socket, sys
+import debugpy
+from iiswsgi.hosting.debugger import _DebugpyConnector
+
+debugpy.configure(subProcess=False)
+strangers = []
+
+class Racing:
+    """debugpy, with a stranger who reaches the inner port first."""
+    def connect(self, address):
+        strangers.append(socket.create_connection(address))
+        debugpy.connect(address)
+
+conn = _DebugpyConnector(Racing())()
+stranger = strangers[0]
+stranger.settimeout(10)
+closed = stranger.recv(1) == b""
+body = json.dumps({"seq": 1, "type": "request", "command": "initialize",
+                   "arguments": {"adapterID": "debugpy"}}).encode()
+conn.sendall(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+conn.settimeout(20)
+data = b""
+while b'"command": "initialize"' not in data and b'"command":"initialize"' not in data:
+    chunk = conn.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(json.dumps({"stranger_closed": closed,
+                  "peer_is_stranger": conn.getpeername() == stranger.getsockname(),
+                  "debugpy_answered": b'"success": true' in data or b'"success":true' in data}))
+'''
+
+
+def test_a_stranger_on_the_inner_port_is_closed_not_spliced(tmp_path):
+    """Whoever reaches the inner port before debugpy does is closed; the
+    connection handed on is debugpy's own, and it speaks DAP."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", STRANGER_RACE], cwd=root,
+                         capture_output=True, timeout=60, text=True)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"stranger_closed": True, "peer_is_stranger": False,
+                      "debugpy_answered": True}, out.stderr
