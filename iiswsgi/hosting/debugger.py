@@ -523,6 +523,8 @@ def _client_handshake(remote: socket.socket, secret: str, where: str
         raise OSError("%s is not an iiswsgi debugger relay" % where)
     nonce = line[len(BANNER):].decode("ascii", "replace").strip()
     remote.sendall(connect_proof(secret, nonce).encode("ascii") + b"\n")
+    # The relay answers once debugpy has connected to it.
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT + INNER_TIMEOUT
     answer = b""
     while b"\n" not in answer:
         remote.settimeout(max(0.01, deadline - time.monotonic()))

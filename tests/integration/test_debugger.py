@@ -470,3 +470,18 @@ def test_a_stranger_on_the_inner_port_is_closed_not_spliced(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"stranger_closed": True, "peer_is_stranger": False,
                       "debugpy_answered": True}, out.stderr
+
+
+def test_one_debugger_at_a_time(debugged):
+    with socket.create_connection(("127.0.0.1", debugged.port)) as first:
+        nonce = banner(first)
+        first.sendall(connect_proof(SECRET, nonce).encode() + b"\n")
+        assert first.recv(3) == b"OK\n"
+        with socket.create_connection(("127.0.0.1", debugged.port)) as second:
+            nonce = banner(second)
+            second.sendall(connect_proof(SECRET, nonce).encode() + b"\n")
+            assert read_all(second) == (b"", True)
+        first.sendall(INITIALIZE)
+        assert read_response(first)["success"] is True
+    assert "a second debugger proved WSGI_PTVSD_SECRET while one is" \
+        " attached" in debugged.log_text()
