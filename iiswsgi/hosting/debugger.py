@@ -2,24 +2,32 @@
 that only a client proving the secret reaches.
 
 A debugger attached to the gateway pauses it and runs any code as the
-application pool's identity, so it is never reachable without the secret.
-debugpy has no secret of its own: it listens on an ephemeral port of
-127.0.0.1 that only this process is told, and on WSGI_PTVSD_ADDRESS an
+application pool's identity, so it is never reachable without the secret,
+not by other local users or other application pools either.  debugpy
+checks no secret, so it never listens here: on WSGI_PTVSD_ADDRESS an
 authenticating relay listens instead.  The relay's handshake (version 1):
 
 1. the relay sends ``IISWSGI-DEBUG 1 <nonce>\\n``, the nonce 32 random
    bytes in hex;
 2. the client answers within 10 seconds with
    ``<HMAC-SHA256(key=secret, message=nonce bytes) in hex>\\n``;
-3. the relay compares it (:func:`hmac.compare_digest`); if it is right it
-   sends ``OK\\n`` and from then on passes bytes both ways between the
-   client and debugpy (the Debug Adapter Protocol).  If it is not, the
+3. the relay compares it (:func:`hmac.compare_digest`); if it is wrong the
    connection is closed with nothing more sent, and the refusal is logged.
+   If it is right, the gateway opens a listener on an ephemeral port of
+   127.0.0.1, calls :func:`debugpy.connect` to it (debugpy connects out;
+   it spawns no adapter), accepts the one connection whose peer is
+   debugpy's own socket in this process, and closes the listener at once.
+   Then the relay sends ``OK\\n`` and passes bytes both ways between the
+   client and debugpy (pydevd's side of the Debug Adapter Protocol).  One
+   client at a time; debugpy connects out again for the next one.
+   debugpy's subprocess patching is turned off, so no child process ever
+   dials a port that is closed by then and may be anyone's.
 
-Visual Studio Code cannot do the handshake itself: on the developer's
-machine, ``python -m iiswsgi.hosting.debugger connect HOST:PORT`` (the
-secret from WSGI_PTVSD_SECRET in its environment, else asked for) listens
-on ``127.0.0.1:5678`` and does it for every debugger that attaches there.
+On the developer's machine Visual Studio Code attaches with ``"listen"``
+(its debug adapter waits for debugpy to connect), and ``python -m
+iiswsgi.hosting.debugger connect HOST:PORT --to 127.0.0.1:5678`` (the
+secret from WSGI_PTVSD_SECRET in its environment, else asked for)
+connects to that adapter, does the handshake and passes bytes both ways.
 
 The relay listens on a loopback address only (``localhost``,
 ``127.0.0.1``, ``::1``) unless WSGI_PTVSD_ALLOW_REMOTE is true, which is
@@ -39,7 +47,7 @@ import socket
 import sys
 import threading
 import time
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from .. import settings as options_table
 
@@ -59,6 +67,8 @@ MAX_HANDSHAKES = 4
 #: Seconds a refused client waits before its connection closes, so the
 #: secret cannot be guessed quickly.
 REFUSAL_DELAY = 1.0
+#: Seconds debugpy has to connect to the inner port once a client is in.
+INNER_TIMEOUT = 10.0
 
 _LINE_LIMIT = 256
 _relays: List["DebugRelay"] = []
@@ -146,9 +156,12 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 class DebugRelay:
     """Listen on ``address`` (host, port); pass the connections of clients
-    that prove ``secret`` on to ``target`` (debugpy's own address)."""
+    that prove ``secret`` on to ``target``: a (host, port) to connect to, or
+    a callable that returns a connected socket (or None when it cannot)."""
 
-    def __init__(self, address: Tuple[str, int], target: Tuple[str, int],
+    def __init__(self, address: Tuple[str, int],
+                 target: Union[Tuple[str, int],
+                               Callable[[], Optional[socket.socket]]],
                  secret: str, timeout: float = HANDSHAKE_TIMEOUT) -> None:
         self.target = target
         self.timeout = timeout
@@ -186,6 +199,16 @@ class DebugRelay:
         time.sleep(REFUSAL_DELAY)
         client.close()
 
+    def _open_target(self) -> Optional[socket.socket]:
+        if callable(self.target):
+            return self.target()
+        try:
+            return socket.create_connection(self.target, timeout=10)
+        except OSError as error:
+            log.warning("the debugger at %s:%d cannot be reached: %s",
+                        self.target[0], self.target[1], error)
+            return None
+
     def _serve(self, client, peer):
         try:
             nonce = os.urandom(32).hex()
@@ -204,15 +227,12 @@ class DebugRelay:
             if not hmac.compare_digest(line.strip(), expected):
                 return self._refuse(client, peer, "wrong proof of"
                                     " WSGI_PTVSD_SECRET")
-            try:
-                debuggee = socket.create_connection(self.target, timeout=10)
-            except OSError as error:
-                log.warning("the debugger at %s:%d cannot be reached: %s",
-                            self.target[0], self.target[1], error)
-                client.close()
-                return
         finally:
             self._slots.release()
+        debuggee = self._open_target()
+        if debuggee is None:
+            client.close()
+            return
         log.info("a debugger connected from %s", peer[0])
         try:
             client.sendall(b"OK\n")
@@ -221,6 +241,151 @@ class DebugRelay:
             debuggee.close()
             return
         _splice(client, debuggee)
+
+
+class _DebugpyConnector:
+    """Hands the relay a connection to this process's debugpy, for one
+    authenticated client at a time, without anything listening for longer
+    than that: a loopback listener on an ephemeral port is opened, debugpy
+    is told to connect out to it (:func:`debugpy.connect`), the one
+    connection that comes from this process is accepted and the listener
+    closed at once.  A stranger who races to that port is closed, and at
+    worst could have talked to the authenticated developer, never to the
+    debugger."""
+
+    def __init__(self, debugpy) -> None:
+        self._debugpy = debugpy
+        self._busy = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+
+    def __call__(self) -> Optional[socket.socket]:
+        if not self._busy.acquire(blocking=False):
+            log.warning("a second debugger proved WSGI_PTVSD_SECRET while one"
+                        " is attached; it is closed: detach the first one")
+            return None
+        if self._thread is not None and self._thread.is_alive():
+            self._busy.release()
+            log.warning("debugpy is still busy with the previous debugger;"
+                        " this one is closed: recycle the application pool"
+                        " to debug again")
+            return None
+        try:
+            conn = self._connect()
+        except BaseException:
+            self._busy.release()
+            raise
+        if conn is None:
+            self._busy.release()
+            return None
+        return _Released(conn, self._ended)
+
+    def _ended(self) -> None:
+        """After a session: a debugger that left before configurationDone
+        leaves debugpy.connect waiting for it, which would hold up the
+        next one; let it go on."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            try:
+                import pydevd
+                debugger = pydevd.get_global_debugger()
+                if debugger is not None and hasattr(debugger, "ready_to_run"):
+                    debugger.ready_to_run = True
+            except Exception:
+                log.debug("could not release debugpy.connect", exc_info=True)
+            thread.join(5)
+        self._busy.release()
+
+    def _connect(self) -> Optional[socket.socket]:
+        inner = _listening_socket("127.0.0.1", 0)
+        failed: List[BaseException] = []
+
+        def connect_out():
+            try:
+                # Blocks until the debugger's configurationDone.
+                self._debugpy.connect(inner.getsockname()[:2])
+            except Exception as error:
+                failed.append(error)
+
+        try:
+            address = inner.getsockname()[:2]
+            thread = threading.Thread(target=connect_out, daemon=True,
+                                      name="iiswsgi-debugpy-connect")
+            self._thread = thread
+            thread.start()
+            deadline = time.monotonic() + INNER_TIMEOUT
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or failed:
+                    log.warning("debugpy did not connect to the relay (%s);"
+                                " the debugger is closed",
+                                ("%s: %s" % (type(failed[0]).__name__,
+                                             failed[0])) if failed
+                                else "timed out")
+                    return None
+                inner.settimeout(remaining)
+                try:
+                    conn, peer = inner.accept()
+                except OSError:
+                    continue
+                if _from_this_process(conn, address, deadline):
+                    conn.settimeout(None)
+                    return conn
+                log.warning("a connection to the debugger's inner port"
+                            " came from %s:%d, not from debugpy in this"
+                            " process; it is closed", peer[0], peer[1])
+                conn.close()
+        finally:
+            inner.close()
+
+
+class _Released:
+    """A socket that calls ``ended`` once, when it is closed."""
+
+    def __init__(self, sock: socket.socket, ended: Callable[[], None]
+                 ) -> None:
+        self._sock = sock
+        self._ended = ended
+        self._released = False
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def close(self) -> None:
+        self._sock.close()
+        if not self._released:
+            self._released = True
+            self._ended()
+
+
+def _from_this_process(conn: socket.socket, address: Tuple[str, int],
+                       deadline: float) -> bool:
+    """Whether the connection accepted on ``address`` comes from debugpy's
+    own socket in this process: the peer must be the local address of the
+    socket pydevd (debugpy's debugger) connected with.  When this debugpy
+    does not expose that socket, True with a note in the log."""
+    peer = conn.getpeername()[:2]
+    try:
+        import pydevd
+    except ImportError:
+        log.info("cannot tell who connected to the inner port (no pydevd"
+                 " module); trusting the first connection")
+        return True
+    while time.monotonic() < deadline:
+        debugger = pydevd.get_global_debugger()
+        own = getattr(debugger, "_client_socket", None)
+        if own is not None:
+            try:
+                if own.getpeername()[:2] == address:
+                    return own.getsockname()[:2] == peer
+            except OSError:
+                pass
+        elif debugger is not None and not hasattr(debugger, "_client_socket"):
+            log.info("cannot tell who connected to the inner port (this"
+                     " debugpy keeps its socket elsewhere); trusting the"
+                     " first connection")
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _split_address(address: str) -> Optional[Tuple[str, int]]:
@@ -305,25 +470,25 @@ def start_debugger(address: str, secret: str,
         return _start_ptvsd(ptvsd, host, port, secret)
     bind = "127.0.0.1" if host.lower() == "localhost" else host
     try:
-        relay = DebugRelay((bind, port), ("127.0.0.1", 0), secret)
+        # Children the application starts must not connect to an inner
+        # port that is closed by then and may be anyone's.
+        debugpy.configure(subProcess=False)
+    except Exception as error:
+        log.warning("debugpy could not be configured (%s: %s); serving"
+                    " without a debugger", type(error).__name__, error)
+        return False
+    try:
+        relay = DebugRelay((bind, port), _DebugpyConnector(debugpy), secret)
     except OSError as error:
         log.warning("the debugger cannot listen on %s:%d (%s); serving"
                     " without a debugger", host, port, error)
         return False
-    try:
-        target = debugpy.listen(("127.0.0.1", 0))
-    except Exception as error:
-        relay.close()
-        log.warning("debugpy could not start (%s: %s); serving without a"
-                    " debugger", type(error).__name__, error)
-        return False
-    relay.target = (target[0], target[1])
     _relays.append(relay.start())
     log.info("the debugger listens on %s:%d, behind a relay that wants proof"
              " of WSGI_PTVSD_SECRET: on your machine run `python -m"
-             " iiswsgi.hosting.debugger connect %s:%d` and attach Visual"
-             " Studio Code to the local address it names", bind,
-             relay.address[1], bind, relay.address[1])
+             " iiswsgi.hosting.debugger connect %s:%d --to 127.0.0.1:5678`"
+             " while Visual Studio Code listens there (attach with"
+             " \"listen\")", bind, relay.address[1], bind, relay.address[1])
     return True
 
 
@@ -358,6 +523,8 @@ def _client_handshake(remote: socket.socket, secret: str, where: str
         raise OSError("%s is not an iiswsgi debugger relay" % where)
     nonce = line[len(BANNER):].decode("ascii", "replace").strip()
     remote.sendall(connect_proof(secret, nonce).encode("ascii") + b"\n")
+    # The relay answers once debugpy has connected to it.
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT + INNER_TIMEOUT
     answer = b""
     while b"\n" not in answer:
         remote.settimeout(max(0.01, deadline - time.monotonic()))
@@ -371,39 +538,45 @@ def _client_handshake(remote: socket.socket, secret: str, where: str
 
 
 def forward(remote: Tuple[str, int], secret: str,
-            listen: Tuple[str, int] = ("127.0.0.1", 5678),
-            ready: Optional[threading.Event] = None,
-            bound: Optional[list] = None) -> None:
-    """Listen on ``listen`` (loopback) and pass each connection to the
-    relay at ``remote``, after proving ``secret`` to it; runs until
-    interrupted.  ``bound`` gets the address listened on, ``ready`` is set
-    once listening."""
-    if not _is_loopback(listen[0]):
-        raise OSError("the forwarder listens on loopback only, not %s"
-                      % listen[0])
-    server = _listening_socket(*listen)
-    if bound is not None:
-        bound.append(server.getsockname()[:2])
+            to: Tuple[str, int] = ("127.0.0.1", 5678),
+            once: bool = False, retry: float = 1.0) -> None:
+    """Connect the debug adapter listening at ``to`` (Visual Studio Code's
+    attach with ``"listen"``) to the gateway's relay at ``remote``, after
+    proving ``secret`` to it, and pass bytes both ways.  Waits for the
+    adapter to listen; after each session waits for the next, until
+    interrupted (``once``: one session, then return).  OSError when the
+    relay cannot be reached or refuses the secret."""
     where = "%s:%d" % remote
-    log.info("attach the debugger to %s:%d; it is passed to %s",
-             listen[0], server.getsockname()[1], where)
-    if ready is not None:
-        ready.set()
-
-    def serve(local):
+    local_name = "%s:%d" % to
+    waiting = False
+    while True:
+        try:
+            local = socket.create_connection(to, timeout=10)
+        except OSError:
+            if not waiting:
+                log.info("waiting for the debugger to listen on %s (attach"
+                         " with \"listen\": {\"host\": \"%s\", \"port\": %d})",
+                         local_name, to[0], to[1])
+                waiting = True
+            time.sleep(retry)
+            continue
+        waiting = False
         try:
             upstream = socket.create_connection(remote, timeout=10)
-            _client_handshake(upstream, secret, where)
+            try:
+                _client_handshake(upstream, secret, where)
+            except OSError:
+                upstream.close()
+                raise
         except OSError as error:
-            log.error("cannot reach the debugger at %s: %s", where, error)
             local.close()
-            return
+            raise OSError("cannot reach the debugger at %s: %s"
+                          % (where, error)) from error
+        log.info("the debugger at %s is attached to %s", where, local_name)
         _splice(local, upstream)
-
-    with server:
-        while True:
-            local, _ = server.accept()
-            threading.Thread(target=serve, args=(local,), daemon=True).start()
+        log.info("the debugging session ended")
+        if once:
+            return
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -411,27 +584,39 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m iiswsgi.hosting.debugger",
         description="Attach a debugger to an iiswsgi gateway's"
-                    " WSGI_PTVSD_ADDRESS: listen locally, prove"
-                    " WSGI_PTVSD_SECRET to the gateway's relay, pass the"
-                    " debugger's bytes on.")
+                    " WSGI_PTVSD_ADDRESS: prove WSGI_PTVSD_SECRET to the"
+                    " gateway's relay, then connect the gateway's debugpy"
+                    " to the debug adapter listening here.")
     commands = parser.add_subparsers(dest="command", required=True)
-    connect = commands.add_parser("connect", help="forward a local port")
+    connect = commands.add_parser("connect", help="connect a listening"
+                                  " debugger to the gateway")
     connect.add_argument("address", help="the gateway's WSGI_PTVSD_ADDRESS"
                          " (host:port), as this machine reaches it")
-    connect.add_argument("--listen", default="127.0.0.1:5678",
-                         help="where the debugger attaches (loopback;"
-                              " default 127.0.0.1:5678)")
+    connect.add_argument("--to", default="127.0.0.1:5678",
+                         help="where the debugger listens (Visual Studio"
+                              " Code: attach with \"listen\"; default"
+                              " 127.0.0.1:5678)")
+    connect.add_argument("--once", action="store_true",
+                         help="stop after one debugging session")
+    connect.add_argument("--listen", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.listen is not None:
+        parser.error("--listen is gone: the gateway's debugpy connects out,"
+                     " so let Visual Studio Code listen (attach with"
+                     " \"listen\": {\"host\": \"127.0.0.1\", \"port\": 5678})"
+                     " and give that address as --to 127.0.0.1:5678")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     remote = _split_address(args.address)
-    listen = _split_address(args.listen)
-    if remote is None or listen is None:
-        parser.error("give addresses as host:port")
+    to = _split_address(args.to)
+    if remote is None:
+        parser.error("the address %r is not host:port" % args.address)
+    if to is None:
+        parser.error("--to %r is not host:port" % args.to)
     secret = os.environ.get("WSGI_PTVSD_SECRET") or getpass.getpass(
         "WSGI_PTVSD_SECRET: ")
     try:
         forward((remote[0] or "localhost", remote[1]), secret,
-                (listen[0] or "127.0.0.1", listen[1]))
+                (to[0] or "127.0.0.1", to[1]), once=args.once)
     except KeyboardInterrupt:
         return 0
     except OSError as error:
