@@ -8,7 +8,9 @@ environment standing in for the system Python) is in tests/conftest.py.
 """
 
 import os
+import platform
 import shutil
+import sys
 import subprocess
 import zipfile
 
@@ -30,10 +32,20 @@ def run(command, cwd, env=None, check=True):
     return result
 
 
+#: The wheel platform of this machine, for a package these tests install
+#: here (a package is built for win_amd64 unless told otherwise).
+HERE = {"linux": "manylinux2014_%s" % platform.machine(),
+        "darwin": "macosx_11_0_%s" % platform.machine()}.get(sys.platform,
+                                                           "win_amd64")
+
+
 def build(python, example, tmp_path):
     source = tmp_path / "src"
     shutil.copytree(os.path.join(EXAMPLES, example), source)
-    run([python, "setup.py", "bdist_msdeploy"], source)
+    version = run([python, "-c", "import sys; print('%d.%d' %"
+                   " sys.version_info[:2])"], source).stdout.strip()
+    run([python, "setup.py", "bdist_msdeploy", "--platform", HERE,
+         "--python", version], source)
     (package,) = (source / "dist").iterdir()
     return package
 
