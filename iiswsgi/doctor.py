@@ -639,7 +639,9 @@ class _Doctor:
         shown = [text.strip()]
         if not loaded.get("handler"):
             shown.append(loaded.get("traceback", "").rstrip())
-        self.add(PROBLEM, "%s: %s" % (what, message), fix,
+        # The message quotes the exception, which may quote a secret.
+        self.add(PROBLEM, self._redact("%s: %s" % (what, message)),
+                 self._redact(fix),
                  self._redact("\n".join(part for part in shown if part)))
 
     def _redact(self, text: str) -> str:

@@ -51,12 +51,18 @@ LOOKAHEAD_LIMIT = 1 << 18
 #: stops sending one once it has the response head) is waited for
 #: DRAIN_GAP_SECONDS, at most DRAIN_SECONDS in all; what still comes for
 #: it after the request ended is dropped as it comes.
-DRAIN_LIMIT = 1 << 20
+DRAIN_LIMIT = 16 << 20
 
 #: How long the rest of an unread body may take to arrive (see
 #: DRAIN_LIMIT), and how long it may pause.
 DRAIN_SECONDS = 5.0
 DRAIN_GAP_SECONDS = 0.5
+
+#: After the request has ended on a connection about to close, the rest of
+#: its body is read and dropped while some of it comes at least this
+#: often: a web server that still has body to forward when the connection
+#: closes may hang the client's next request (HAProxy 2.6).
+CLOSE_GAP_SECONDS = 2.0
 
 #: When the server stops, input that arrives within this many seconds of
 #: the last answer (a request the web server sent before it could know)
@@ -568,7 +574,7 @@ class Responder:
         shutdown_write = getattr(self.channel, "shutdown_write", None)
         if shutdown_write is not None:
             shutdown_write()
-        self._linger(DRAIN_GAP_SECONDS)
+        self._linger(CLOSE_GAP_SECONDS)
 
     def _linger(self, seconds: float = LINGER_SECONDS):
         """Before closing a connection the web server asked to close, let
@@ -713,18 +719,21 @@ class Responder:
             where = "%s %s%s" % (environ.get("REQUEST_METHOD"),
                                  environ.get("SCRIPT_NAME", ""),
                                  environ.get("PATH_INFO", ""))
-            if drained == "over" and self.channel.kind == "socket":
-                # More is coming than is worth reading: the connection
-                # closes once the request has ended.
+            if self.channel.kind == "socket":
+                # More is coming than is worth reading, or it stopped
+                # coming (the web server holds it back, or is slow): the
+                # connection closes once the request has ended, since a
+                # web server may not take the next request on it before
+                # the body is all sent (HAProxy).
                 log.info("the application did not read the body of %s and"
-                         " more than %d bytes of it are still coming:"
-                         " closing the connection after the request",
-                         where, DRAIN_LIMIT)
+                         " %s: closing the connection after the request",
+                         where, "more than %d bytes of it are still coming"
+                         % DRAIN_LIMIT if drained == "over" else
+                         "the rest stopped coming")
                 self._drop = True
             else:
-                # The web server holds the rest back, or this is the IIS
-                # pipe (which cannot be opened again): what still comes
-                # for the request is dropped as it comes.
+                # The IIS pipe (which cannot be opened again): what still
+                # comes for the request is dropped as it comes.
                 log.debug("the application did not read the body of %s:"
                           " the rest is dropped as it comes", where)
         self.channel.write(pending + conn.end_request())

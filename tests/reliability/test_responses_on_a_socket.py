@@ -123,9 +123,10 @@ def test_an_unread_body_is_read_before_the_request_ends(gateway):
     client.sock.close()
 
 
-def test_an_unread_body_over_a_mib_closes_the_connection(gateway):
+def test_an_unread_body_over_the_drain_limit_closes_the_connection(gateway):
+    from iiswsgi.gateway.responder import DRAIN_LIMIT
     client = _connect(gateway)
-    size = 3 << 20                      # h2o 2.2's crash: 3 MiB unread
+    size = DRAIN_LIMIT + (4 << 20)      # more than is worth reading
     p = params("/ignores-body", method="POST")
     p["CONTENT_LENGTH"] = str(size)
     client.send(fcgi.begin(1) + fcgi.stream(fcgi.PARAMS, 1, fcgi.pairs(p)))
@@ -140,7 +141,7 @@ def test_an_unread_body_over_a_mib_closes_the_connection(gateway):
     response, closed = _records_until_closed(client)
     # The request ended (FCGI_END_REQUEST came), then the connection closed.
     assert not closed and response.body == b"did not read"
-    assert client.closed(), "the connection stayed open with 2 MiB unread"
+    assert client.closed(), "the connection stayed open with 4 MiB unread"
     client.sock.close()
     _still_serves(gateway)
 
