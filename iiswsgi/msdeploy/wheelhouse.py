@@ -470,7 +470,8 @@ def _file_requirements(path: str) -> Optional[List[Requirement]]:
     found = []
     with open(path, encoding="utf-8") as stream:
         for line in stream:
-            line = re.split(r"(?:^|\s+)(?:#|--hash)", line, 1)[0].strip()
+            line = re.split(r"(?:^|\s+)(?:#|--hash)", line,
+                            maxsplit=1)[0].strip()
             if not line:
                 continue
             try:
