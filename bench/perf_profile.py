@@ -1,7 +1,7 @@
 """Where an IIS-mode request's time goes, in figures that do not depend
 on the machine's load.
 
-    bench/.work/venv/bin/python bench/profile.py [--requests N] [CONTENDER]
+    bench/.work/venv/bin/python bench/perf_profile.py [--requests N] [CONTENDER]
 
 * instructions per request: the contender on the pipe under
   ``valgrind --tool=callgrind``, once for ``base`` requests and once for
@@ -81,7 +81,7 @@ def cprofile(scratch, requests):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="bench/profile.py",
+    parser = argparse.ArgumentParser(prog="bench/perf_profile.py",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("contender", nargs="?", default="iiswsgi",
                         choices=("iiswsgi", "minimal"))
