@@ -6,29 +6,18 @@ import json
 
 import pytest
 
-from tests.conftest import require
 from tests.windows import winpython
 
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory):
-    try:
-        python_dir = winpython.embedded_python()
-        site = winpython.dependencies()
-        winpython.write_path_file(python_dir, [winpython.ROOT, site])
-        work = tmp_path_factory.mktemp("eventlog")
-        wine = winpython.Wine(work / "wineprefix", python_dir)
-    except winpython.Unavailable as error:
-        require(False, "the Windows tests cannot run: %s" % error)
+    work = tmp_path_factory.mktemp("eventlog")
     # Wine prints what ReportEventW is given on its eventlog channel.
-    wine.env["WINEDEBUG"] = "-all,err+eventlog,warn+eventlog"
-    try:
-        run = wine.python_run(
-            [str(winpython.HERE / "eventlog_probe.py"),
-             winpython.windows_path(winpython.ROOT),
-             winpython.windows_path(work)], timeout=300)
-    finally:
-        wine.close()
+    run = winpython.run_python(
+        work, [str(winpython.HERE / "eventlog_probe.py"),
+               winpython.windows_path(winpython.ROOT),
+               winpython.windows_path(work)], timeout=300,
+        winedebug="-all,err+eventlog,warn+eventlog")
     stderr = run.stderr.decode("utf-8", "replace")
     lines = run.stdout.decode("utf-8", "replace").splitlines()
     assert run.returncode == 0 and lines, stderr[-4000:]

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from tests.conftest import require
 from tests.windows import winpython
 
 WRITERS, LINES, MAX_BYTES = 3, 300, 10000
@@ -15,24 +14,14 @@ WRITERS, LINES, MAX_BYTES = 3, 300, 10000
 
 @pytest.fixture(scope="module")
 def rotated(tmp_path_factory):
-    try:
-        python_dir = winpython.embedded_python()
-        site = winpython.dependencies()
-        winpython.write_path_file(python_dir, [winpython.ROOT, site])
-        work = tmp_path_factory.mktemp("rotation")
-        wine = winpython.Wine(work / "wineprefix", python_dir)
-    except winpython.Unavailable as error:
-        require(False, "the Windows tests cannot run: %s" % error)
+    work = tmp_path_factory.mktemp("rotation")
     logs = work / "logs"
     logs.mkdir()
-    try:
-        run = wine.python_run(
-            [str(winpython.HERE / "rotation_writer.py"),
-             winpython.windows_path(winpython.ROOT),
-             winpython.windows_path(logs) + "\\site.log",
-             str(WRITERS), str(LINES), str(MAX_BYTES)], timeout=600)
-    finally:
-        wine.close()
+    run = winpython.run_python(
+        work, [str(winpython.HERE / "rotation_writer.py"),
+               winpython.windows_path(winpython.ROOT),
+               winpython.windows_path(logs) + "\\site.log",
+               str(WRITERS), str(LINES), str(MAX_BYTES)], timeout=600)
     lines = run.stdout.decode("utf-8", "replace").splitlines()
     assert run.returncode == 0 and lines, run.stderr[-4000:]
     return json.loads(lines[-1])

@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from tests.conftest import require
 from tests.windows import winpython
 
 SCENARIOS = [
@@ -26,25 +25,14 @@ SCENARIOS = [
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory):
-    try:
-        python_dir = winpython.embedded_python()
-        site = winpython.dependencies()
-        work = tmp_path_factory.mktemp("windows")
-        meta = winpython.install_iiswsgi(work / "iiswsgi-meta")
-        winpython.write_path_file(python_dir, [
-            winpython.ROOT, winpython.TESTS / "apps", site, meta])
-        wine = winpython.Wine(work / "wineprefix", python_dir)
-    except winpython.Unavailable as error:
-        require(False, "the Windows tests cannot run: %s" % error)
+    work = tmp_path_factory.mktemp("windows")
+    meta = winpython.install_iiswsgi(work / "iiswsgi-meta")
     scenarios_dir = work / "scenarios"
     scenarios_dir.mkdir()
-    try:
-        run = wine.python_run(
-            [str(winpython.HERE / "iis_standin.py"),
-             winpython.windows_path(scenarios_dir)] + SCENARIOS,
-            timeout=900)
-    finally:
-        wine.close()
+    run = winpython.run_python(
+        work, [str(winpython.HERE / "iis_standin.py"),
+               winpython.windows_path(scenarios_dir)] + SCENARIOS,
+        timeout=900, paths=[winpython.TESTS / "apps", meta])
     found = {}
     for line in run.stdout.decode("utf-8", "replace").splitlines():
         if line.startswith("{"):

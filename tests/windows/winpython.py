@@ -133,3 +133,23 @@ class Wine:
         if server:
             subprocess.run([server, "-k"], env=self.env, capture_output=True,
                            timeout=60)
+
+
+def run_python(work, args, timeout, paths=(), winedebug=None):
+    """Windows CPython run once under a new Wine prefix in ``work``, with
+    the working tree, ``paths`` and the gateway's Windows dependencies on
+    its path; the finished process.  Skips the test (fails it under CI=1)
+    when Wine or the interpreter cannot be had."""
+    from tests.conftest import require
+    try:
+        python_dir = embedded_python()
+        write_path_file(python_dir, [ROOT, *paths, dependencies()])
+        wine = Wine(Path(work) / "wineprefix", python_dir)
+    except Unavailable as error:
+        require(False, "the Windows tests cannot run: %s" % error)
+    if winedebug:
+        wine.env["WINEDEBUG"] = winedebug
+    try:
+        return wine.python_run(args, timeout=timeout)
+    finally:
+        wine.close()
