@@ -197,6 +197,20 @@ def test_static_content_defaults():
     assert static.mime_type("README") is None
 
 
+@pytest.mark.parametrize("name, kind", [
+    # Entries IIS ships that a web application meets, some surprising:
+    # IIS serves .csv as a download and .ts as video, and source maps.
+    ("app.js.map", "text/plain"), ("data.csv", "application/octet-stream"),
+    ("main.ts", "video/vnd.dlna.mpeg-tts"), ("site.less", "text/css"),
+    ("feed.atom", "application/atom+xml"), ("clip.ogg", "video/ogg"),
+    ("event.ics", "text/calendar"), ("movie.ivf", "video/x-ivf"),
+    ("model.glb", "model/gltf-binary"), ("cert.crt",
+                                         "application/x-x509-ca-cert")])
+def test_static_content_has_iis_own_mime_map(name, kind):
+    assert webconfig.StaticContent().mime_type(name) == kind
+    assert len(webconfig.DEFAULT_MIME_MAP) > 370
+
+
 APPHOST = """<?xml version="1.0" encoding="utf-8"?>
 <configuration>
   <system.applicationHost>
