@@ -797,13 +797,16 @@ class Site:
 
 
 @contextlib.contextmanager
-def server_site(name, app, server_options=None, edit_recipe=None):
+def server_site(name, app, server_options=None, edit_recipe=None,
+                gateway_prefix=(), server_class=None):
     """The web server ``name`` (a key of SERVERS) in front of the gateway
     serving ``app`` (a Paste Deploy ``use`` value); the gateway is started
     here on a Unix socket, or by the server.  Everything is stopped and
     removed at the end.  ``edit_recipe(text)`` changes the README's recipe
-    first (to show what a line of it is for)."""
-    cls = SERVERS[name]
+    first (to show what a line of it is for); ``gateway_prefix`` is put
+    before the gateway's command line (``setpriv ...``); ``server_class``
+    replaces the server's class (a variant of its harness)."""
+    cls = server_class or SERVERS[name]
     require_binary(cls.binary, *cls.known_paths)
     require_script(IISWSGI)
     run = RunDir(name)
@@ -824,7 +827,8 @@ def server_site(name, app, server_options=None, edit_recipe=None):
         gateway = None
         with contextlib.ExitStack() as stack:
             if not cls.spawns:
-                gateway = Proc("gateway", [IISWSGI, "serve", ini], run.path,
+                gateway = Proc("gateway", list(gateway_prefix)
+                               + [IISWSGI, "serve", ini], run.path,
                                env=subprocess_env())
                 stack.callback(gateway.stop)
                 wait_until(lambda: unix_socket_ready(server.sock),
