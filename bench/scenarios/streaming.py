@@ -16,6 +16,11 @@ socketpair end as standard input:
   writes the bytes in 64 KiB ``os.write`` calls, and for the upload reads
   them in 64 KiB ``os.read`` calls and answers one byte at the end.
 
+* ``copy upload, spooled``: the upload copy, each block also written to
+  a temporary file: what any gateway that keeps a large body on disk
+  (iiswsgi past its 1 MiB spool threshold, so ``wsgi.input`` can be
+  rewound) pays at the least.
+
 Each transfer is timed from the driver's first write (the request, or
 the copy's go byte) to the last byte of the answer; the process is
 started and warmed up (one small request) before.
@@ -48,7 +53,9 @@ DRIVER_READ = 1 << 20
 
 #: The copy's other end: ``send BYTES`` writes them in 64 KiB blocks
 #: after a go byte; ``recv BYTES`` reads them in 64 KiB blocks, then
-#: answers one byte.  Both say they are ready with one byte first.
+#: answers one byte; ``spool BYTES`` does the same and writes each block
+#: to a temporary file, as a gateway that keeps the body must past its
+#: spool threshold.  Each says it is ready with one byte first.
 PEER = r"""
 import os, sys
 mode, total = sys.argv[1], int(sys.argv[2])
@@ -64,11 +71,17 @@ if mode == "send":
             piece = piece[os.write(0, piece):]
         left -= 65536
 else:
+    spool = None
+    if mode == "spool":
+        import tempfile
+        spool = tempfile.TemporaryFile()
     got = 0
     while got < total:
         data = os.read(0, 65536)
         if not data:
             sys.exit(1)
+        if spool is not None:
+            spool.write(data)
         got += len(data)
     os.write(0, b"k")
 """
@@ -79,6 +92,7 @@ CONTENDERS = (
     ("copy response", "response", "copy"),
     ("iiswsgi upload", "upload", "iiswsgi"),
     ("copy upload", "upload", "copy"),
+    ("copy upload, spooled", "upload", "spool"),
 )
 
 
@@ -212,10 +226,13 @@ def _gateway(python: str, direction: str, size: int, scratch: str
                                               tail(log))) from None
 
 
-def _copy(python: str, direction: str, size: int, scratch: str) -> float:
-    """Seconds the plain socketpair copy takes for ``size`` bytes."""
-    argv = [python, "-c", PEER, "send" if direction == "response" else
-            "recv", str(size)]
+def _copy(python: str, direction: str, size: int, scratch: str,
+          spooled: bool = False) -> float:
+    """Seconds the plain socketpair copy takes for ``size`` bytes (and,
+    ``spooled``, the upload written to a temporary file too)."""
+    mode = ("send" if direction == "response" else
+            "spool" if spooled else "recv")
+    argv = [python, "-c", PEER, mode, str(size)]
     errors = os.path.join(scratch, "copy.stderr")
     with open(errors, "ab") as stderr, \
             gateway_on_pipe(argv, scratch, child_env(), stderr, 10) \
@@ -266,8 +283,10 @@ def measure(run: Run) -> Dict[str, object]:
 
     def one(name, spec):
         direction, kind = spec
-        timed = _gateway if kind == "iiswsgi" else _copy
-        return timed(run.python, direction, size, run.scratch)
+        if kind == "iiswsgi":
+            return _gateway(run.python, direction, size, run.scratch)
+        return _copy(run.python, direction, size, run.scratch,
+                     spooled=kind == "spool")
 
     seconds = alternate([(name, (direction, kind))
                          for name, direction, kind in CONTENDERS],
@@ -301,3 +320,13 @@ def comparisons(summary: Dict[str, dict]
                          % direction,
                          ratio(mine["mib_s"], theirs["mib_s"])))
     return rows
+
+
+def spool_comparison(summary: Dict[str, dict]) -> Optional[float]:
+    """The upload's throughput over the spooled copy's (not a target: how
+    near iiswsgi comes to a copy that keeps the body on disk too)."""
+    mine = summary.get("iiswsgi upload")
+    theirs = summary.get("copy upload, spooled")
+    if mine and theirs:
+        return ratio(mine["mib_s"], theirs["mib_s"])
+    return None
