@@ -222,18 +222,12 @@ class PipeChannel:
         try:
             for first in range(0, len(buffers), WRITEV_MAX):
                 group = buffers[first:first + WRITEV_MAX]
-                while group:
-                    written = os.writev(fd, group)
-                    # Rarely (a signal), not all of it went: the rest.
-                    for index, buffer in enumerate(group):
-                        size = len(buffer)
-                        if written < size:
-                            group = [memoryview(buffer)[written:]] + \
-                                group[index + 1:]
-                            break
-                        written -= size
-                    else:
-                        group = None
+                written = os.writev(fd, group)
+                if written < sum(map(len, group)):
+                    # Rarely (a signal): the rest, as one string.
+                    rest = memoryview(b"".join(group))[written:]
+                    while rest:
+                        rest = rest[os.write(fd, rest):]
         except OSError as error:
             _write_failed(error, "pipe")
 
