@@ -201,11 +201,24 @@ def _records(rtype, rid, data):
 
 
 def _record_buffers(rtype, rid, data):
-    """``data`` as records of ``rtype`` like :func:`_records`, but as a
-    list of buffers for a vectored write: each header, then a view of its
-    content in ``data``, nothing copied."""
-    view = memoryview(data).cast("B")
+    """``data`` as records of ``rtype`` like
+    :func:`_records`, but as a list of buffers for a vectored write: each
+    header, then a view of its content in ``data``, nothing copied."""
+    view = memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
     length = len(view)
+    if length <= MAX_CONTENT:
+        if not length:
+            return []
+        return [_HEADER.pack(VERSION_1, rtype, rid, length, 0), view]
+    if length <= 2 * MAX_CONTENT:
+        # A 64 KiB chunk, the common case: two records.
+        rest = length - MAX_CONTENT
+        return [_HEADER.pack(VERSION_1, rtype, rid, MAX_CONTENT, 0),
+                view[:MAX_CONTENT],
+                _HEADER.pack(VERSION_1, rtype, rid, rest, 0),
+                view[MAX_CONTENT:]]
     buffers = []
     for start in range(0, length, MAX_CONTENT):
         chunk = view[start:start + MAX_CONTENT]

@@ -19,7 +19,8 @@ def _active(rid=1):
     return connection
 
 
-@pytest.mark.parametrize("size", [65536, 65535 * 2 + 3, 65535 * 3, 1 << 20])
+@pytest.mark.parametrize("size", [1, 100, 65535, 65536, 65535 * 2,
+                                  65535 * 2 + 3, 65535 * 3, 1 << 20])
 def test_stdout_buffers_are_the_records_of_send_stdout(size):
     connection = _active()
     data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
@@ -27,6 +28,7 @@ def test_stdout_buffers_are_the_records_of_send_stdout(size):
     assert b"".join(buffers) == connection.send_stdout(data)
     records = -(-size // fastcgi.MAX_CONTENT)
     assert len(buffers) == 2 * records      # a header and a view each
+    assert connection.send_stdout_buffers(b"") == []
     # The content is a view of the chunk, not a copy of it.
     assert all(isinstance(b, memoryview) and b.obj is data
                for b in buffers[1::2])
