@@ -7,7 +7,6 @@ not memory.
 """
 
 import io
-import tempfile
 from typing import Any, Callable, List, Optional
 
 from .errors import GatewayError
@@ -107,6 +106,9 @@ class Input(io.RawIOBase):
             self._too_large = True
             raise RequestTooLarge(self._max_size)
         if self._file is None and size > self._threshold:
+            # Imported here: most bodies never spool, and tempfile
+            # (shutil, random, lzma...) would slow every start.
+            import tempfile
             self._file = tempfile.TemporaryFile(
                 prefix="iiswsgi-body-", dir=self._spool_dir)
             self._file.write(self._memory)
