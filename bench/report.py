@@ -5,7 +5,7 @@ import os
 from typing import Dict, List, Optional
 
 from harness import BENCH, BenchError
-from scenarios import iis, nginx, package
+from scenarios import coldstart, iis, nginx, package, streaming
 
 README = os.path.join(BENCH, "README.md")
 RESULTS_START = "<!-- results:start -->"
@@ -26,7 +26,9 @@ def fmt_ratio(value: Optional[float]) -> str:
 def summarize(results: Dict[str, object]) -> Dict[str, dict]:
     """The medians over rounds of the benchmarks run in rounds."""
     return {"iis": iis.summarize(results["iis"]),
-            "nginx": nginx.summarize(results["nginx"])}
+            "nginx": nginx.summarize(results["nginx"]),
+            "streaming": streaming.summarize(results.get("streaming") or {}),
+            "coldstart": coldstart.summarize(results.get("coldstart") or {})}
 
 
 def _header(info: Dict[str, object]) -> List[str]:
@@ -144,6 +146,94 @@ def _syscalls_table(syscalls: Dict[str, Dict[str, float]]) -> List[str]:
     return lines
 
 
+def _streaming_table(summary: Dict[str, dict]) -> List[str]:
+    mib = next(iter(summary.values()))["mib"]
+    lines = [
+        "### Streaming: %d MiB through IIS mode and over a plain socketpair"
+        % mib,
+        "",
+        "| transfer | MiB/s (median) | min–max over rounds |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, entry in summary.items():
+        low, high = entry["range"]
+        lines.append("| %s | %s | %s–%s |" % (
+            name, fmt(entry["mib_s"]), fmt(low), fmt(high)))
+    spooled = streaming.spool_comparison(summary)
+    if spooled is not None:
+        lines += ["", "The upload over the spooled copy (not a target): %s."
+                  % fmt_ratio(spooled)]
+    lines.append("")
+    return lines
+
+
+def _coldstart_table(summary: Dict[str, dict]) -> List[str]:
+    rounds = next(iter(summary.values()))["rounds"]
+    lines = [
+        "### Cold start: process start to the end of a Flask app's first"
+        " response (%d rounds)" % rounds,
+        "",
+        "| contender | ms (median) | min–max over rounds |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, entry in summary.items():
+        low, high = entry["range"]
+        label = ('`python -c "import flask_app"`' if name == "import"
+                 else name)
+        lines.append("| %s | %s | %s–%s |" % (
+            label, fmt(entry["ms"], 1), fmt(low, 1), fmt(high, 1)))
+    lines.append("")
+    return lines
+
+
+def _targets(summary: Dict[str, dict]) -> list:
+    """(label, figure, target, higher is better) of the streaming and
+    cold start comparisons."""
+    rows = [(label, value, "at least 0.7", True) for label, value in
+            streaming.comparisons(summary.get("streaming") or {})]
+    rows += [(label, value, target, False) for label, value, target in
+             coldstart.comparisons(summary.get("coldstart") or {})]
+    return rows
+
+
+def _targets_table(summary: Dict[str, dict]) -> List[str]:
+    lines = [
+        "### Streaming and cold start targets (medians of this run)",
+        "",
+        "| comparison | figure | target |",
+        "| --- | ---: | --- |",
+    ]
+    for label, value, target, _ in _targets(summary):
+        lines.append("| %s | %s | %s |" % (label, fmt_ratio(value), target))
+    lines.append("")
+    return lines
+
+
+def _targets_runs_table(summaries: List[Dict[str, dict]]) -> List[str]:
+    """Each streaming and cold start figure's worst and best run (for
+    the cold start, worst is highest)."""
+    by_label: Dict[str, list] = {}
+    for summary in summaries:
+        for label, value, target, higher in _targets(summary):
+            if value is not None:
+                by_label.setdefault(label, [target, higher, []])[2].append(
+                    value)
+    lines = [
+        "### Streaming and cold start over %d runs: worst and best"
+        % len(summaries),
+        "",
+        "| comparison | worst | best | target |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for label, (target, higher, values) in by_label.items():
+        worst, best = ((min(values), max(values)) if higher
+                       else (max(values), min(values)))
+        lines.append("| %s | %s | %s | %s |" % (
+            label, fmt_ratio(worst), fmt_ratio(best), target))
+    lines.append("")
+    return lines
+
+
 def _comparisons(summary: Dict[str, dict]) -> list:
     return (iis.comparisons(summary["iis"])
             + nginx.comparisons(summary["nginx"]))
@@ -215,6 +305,14 @@ def report_markdown(results: Dict[str, object],
         lines += _ratios_table(summary)
         if summaries and len(summaries) > 1:
             lines += _runs_table(summaries)
+    if summary.get("streaming"):
+        lines += _streaming_table(summary["streaming"])
+    if summary.get("coldstart"):
+        lines += _coldstart_table(summary["coldstart"])
+    if _targets(summary):
+        lines += _targets_table(summary)
+        if summaries and len(summaries) > 1:
+            lines += _targets_runs_table(summaries)
     return "\n".join(lines)
 
 

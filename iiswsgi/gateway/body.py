@@ -7,7 +7,6 @@ not memory.
 """
 
 import io
-import tempfile
 from typing import Any, Callable, List, Optional
 
 from .errors import GatewayError
@@ -60,6 +59,11 @@ class Input(io.RawIOBase):
         self._too_large = False
         self._disconnected = None
 
+    #: The last piece pulled (see _fill), and where the spool file's own
+    #: position is (a seek is made only when it is elsewhere).
+    _piece = _EMPTY
+    _file_pos = 0
+
     # -- filling -----------------------------------------------------------
 
     @property
@@ -78,7 +82,10 @@ class Input(io.RawIOBase):
         return self._file is not None
 
     def _fill(self):
-        """Pull one more piece; False at the end of the body."""
+        """Pull one more piece; False at the end of the body.  The piece
+        is kept in ``_piece`` until the next one comes: a read at the end
+        of what has arrived (the application reading the body as it
+        comes) is served from it, not read back."""
         if self._too_large:
             raise RequestTooLarge(self._max_size)
         if self._disconnected is not None:
@@ -92,21 +99,29 @@ class Input(io.RawIOBase):
             raise
         if not data:
             self._complete = True
+            self._piece = _EMPTY
             return False
         size = self._size + len(data)
         if self._max_size is not None and size > self._max_size:
             self._too_large = True
             raise RequestTooLarge(self._max_size)
         if self._file is None and size > self._threshold:
+            # Imported here: most bodies never spool, and tempfile
+            # (shutil, random, lzma...) would slow every start.
+            import tempfile
             self._file = tempfile.TemporaryFile(
                 prefix="iiswsgi-body-", dir=self._spool_dir)
             self._file.write(self._memory)
+            self._file_pos = self._size
             self._memory = None
         if self._file is None:
             self._memory += data
         else:
-            self._file.seek(self._size)
+            if self._file_pos != self._size:
+                self._file.seek(self._size)
             self._file.write(data)
+            self._file_pos = size
+        self._piece = data
         self._size = size
         return True
 
@@ -129,8 +144,11 @@ class Input(io.RawIOBase):
             # Through a view: one copy (a bytearray slice is one more).
             with memoryview(self._memory) as view:
                 return view[start:end].tobytes()
-        self._file.seek(start)
-        return self._file.read(end - start)
+        if self._file_pos != start:
+            self._file.seek(start)
+        data = self._file.read(end - start)
+        self._file_pos = end
+        return data
 
     def read(self, size: Optional[int] = -1) -> bytes:
         if size is None or size < 0:
@@ -139,8 +157,16 @@ class Input(io.RawIOBase):
             return self._take(self._size)
         if size == 0:
             return _EMPTY
-        if self._pos >= self._size and not self._fill():
-            return _EMPTY
+        if self._pos >= self._size:
+            if not self._fill():
+                return _EMPTY
+            piece = self._piece
+            if (len(piece) <= size and type(piece) is bytes
+                    and self._pos + len(piece) == self._size):
+                # All of what just came: handed over as it is, without
+                # a copy (or a read back from the file).
+                self._pos = self._size
+                return piece
         return self._take(size)
 
     def readall(self) -> bytes:
@@ -162,6 +188,7 @@ class Input(io.RawIOBase):
                 found = self._memory.find(b"\n", searched, end)
             else:
                 self._file.seek(searched)
+                self._file_pos = -1     # somewhere past searched
                 found = self._file.read(end - searched).find(b"\n")
                 if found >= 0:
                     found += searched

@@ -304,7 +304,14 @@ class _Response:
         elif not data:
             return
         self.written = True
-        responder.channel.write(responder.conn.send_stdout(data))
+        channel = responder.channel
+        if len(data) > fastcgi.MAX_CONTENT and hasattr(channel,
+                                                       "write_buffers"):
+            # A big chunk (64 KiB is two records): one vectored write,
+            # the chunk not copied.
+            channel.write_buffers(responder.conn.send_stdout_buffers(data))
+            return
+        channel.write(responder.conn.send_stdout(data))
 
     def missing(self):
         """How many bytes of the Content-Length the application set it did

@@ -20,7 +20,6 @@ from flup.server.fcgi_single import WSGIServer
 from .. import logs
 from ..protocol import fastcgi
 from . import transport
-from .listener import serve_listener
 from .pipe import serve_pipe
 from .responder import Responder, ResponderSettings
 from .signals import Signals
@@ -245,6 +244,9 @@ class IISWSGIServer(WSGIServer):
             elif self.workers > 1:
                 serve_workers(self, sock, inherited=kind == "listen")
             else:
+                # Imported here: the IIS pipe (the cold start that
+                # matters) never needs it.
+                from .listener import serve_listener
                 serve_listener(self, sock, inherited=kind == "listen")
         finally:
             self._signals.restore()

@@ -22,10 +22,18 @@ One job per module:
 
 from .application import HostedApplication
 from .appsettings import server_settings
-from .debugger import start_debugger
 from .handler import HandlerError, resolve_handler
 from .launch import main
 from .telemetry import add_telemetry
 
 __all__ = ["HandlerError", "HostedApplication", "add_telemetry", "main",
            "resolve_handler", "server_settings", "start_debugger"]
+
+
+def __getattr__(name: str) -> object:
+    # start_debugger is imported on first use: what it needs (argparse,
+    # hashlib, socket...) would only slow every start.
+    if name == "start_debugger":
+        from .debugger import start_debugger
+        return start_debugger
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -12,7 +12,6 @@ import threading
 from typing import Any, Callable, Iterable, MutableMapping, Optional
 
 from .appsettings import apply_site_settings
-from .debugger import start_debugger
 from .errorpage import load_error_application
 from .handler import resolve_handler
 from .telemetry import add_telemetry
@@ -68,6 +67,9 @@ class HostedApplication:
         running one)."""
         apply_site_settings(environ, self.server)
         if debugger and os.environ.get("WSGI_PTVSD_SECRET"):
+            # Imported here: its modules (argparse, hashlib, socket...)
+            # would only slow every start.
+            from .debugger import start_debugger
             start_debugger(os.environ.get("WSGI_PTVSD_ADDRESS")
                            or DEFAULT_DEBUGGER_ADDRESS,
                            os.environ["WSGI_PTVSD_SECRET"])

@@ -69,6 +69,11 @@ def router(environ, start_response):
                 yield b"chunk %d\n" % n
                 time.sleep(0.05)
         return chunks()
+    if path == "/bigchunks":
+        # 64 KiB chunks from an iterator: each goes out as it comes.
+        count = int(environ.get("QUERY_STRING") or 3)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return iter([bytes([n % 256]) * 65536 for n in range(count)])
     if path == "/big":
         size = int(environ.get("QUERY_STRING") or 200000)
         start_response("200 OK", [("Content-Type", "application/octet-stream")])

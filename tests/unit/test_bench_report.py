@@ -181,3 +181,62 @@ def test_syscalls_and_the_worst_and_best_of_several_runs(report):
     assert "| nginx: iiswsgi 4 conn. / 1 conn. | 0.88 | 0.88 |" in lines
     assert lines[0].startswith("Recorded by")
     assert "the tables are the last run's" in lines[2]
+
+
+def _streaming_and_coldstart(response, upload, cold):
+    """A run of the streaming and cold start benchmarks alone: MiB/s of
+    iiswsgi's response and upload against a copy at 1,000 MiB/s (seconds
+    per 1,000 MiB transfer), and cold start seconds of iiswsgi against
+    wfastcgi's 0.2 and the import's 0.15."""
+    results = _results()
+    for name in ("iis", "nginx", "memory", "package"):
+        results[name] = {}
+    results["streaming"] = {"mib": 1000, "seconds": {
+        "iiswsgi response": [1000.0 / response] * 3,
+        "copy response": [1.0, 1.0, 2.0],
+        "iiswsgi upload": [1000.0 / upload] * 3,
+        "copy upload": [1.0] * 3,
+        "copy upload, spooled": [2.0] * 3,
+    }}
+    results["coldstart"] = {"iiswsgi": [cold] * 3, "wfastcgi": [0.2] * 3,
+                            "import": [0.15, 0.15, 0.3]}
+    return results
+
+
+def test_streaming_and_cold_start_tables_and_targets(report):
+    results = _streaming_and_coldstart(800.0, 500.0, 0.21)
+    lines = _markdown(report, results).splitlines()
+    for row in [
+            "| iiswsgi response | 800 | 800–800 |",
+            "| copy response | 1,000 | 500–1,000 |",
+            "| copy upload, spooled | 500 | 500–500 |",
+            "The upload over the spooled copy (not a target): 1.00.",
+            "| iiswsgi | 210.0 | 210.0–210.0 |",
+            '| `python -c "import flask_app"` | 150.0 | 150.0–300.0 |',
+            "| streaming response: iiswsgi / socketpair copy | 0.80"
+            " | at least 0.7 |",
+            "| streaming upload: iiswsgi / socketpair copy | 0.50"
+            " | at least 0.7 |",
+            "| cold start: iiswsgi / wfastcgi (time) | 1.05 | at most 1 |",
+            "| cold start: iiswsgi − import (ms) | 60.00 | at most 50 |"]:
+        assert row in lines
+    assert "### IIS" not in "\n".join(lines)
+
+
+def test_worst_of_several_runs_is_the_lowest_rate_and_the_longest_start(
+        report):
+    runs = [_streaming_and_coldstart(800.0, 500.0, 0.21),
+            _streaming_and_coldstart(600.0, 700.0, 0.18)]
+    summaries = [report.summarize(r) for r in runs]
+    lines = report.report_markdown(runs[-1], summaries[-1],
+                                   summaries).splitlines()
+    for row in [
+            "| streaming response: iiswsgi / socketpair copy | 0.60 | 0.80"
+            " | at least 0.7 |",
+            "| streaming upload: iiswsgi / socketpair copy | 0.50 | 0.70"
+            " | at least 0.7 |",
+            "| cold start: iiswsgi / wfastcgi (time) | 1.05 | 0.90"
+            " | at most 1 |",
+            "| cold start: iiswsgi − import (ms) | 60.00 | 30.00"
+            " | at most 50 |"]:
+        assert row in lines

@@ -253,6 +253,17 @@ def scenario_upload(workdir):
     return with_gateway(workdir, run, MODULE, HANDLER)
 
 
+def scenario_big_chunks(workdir):
+    def run(gw):
+        response = gw.request("/bigchunks", query="20",
+                              physical_path=workdir + "\\")
+        expected = b"".join(bytes([n]) * 65536 for n in range(20))
+        return {"status": response.status, "size": len(response.body),
+                "intact": response.body == expected,
+                "stdout_ends": response.stdout_ends}
+    return with_gateway(workdir, run, MODULE, HANDLER)
+
+
 def scenario_keep_conn(workdir):
     def run(gw):
         pids = set()

@@ -13,7 +13,7 @@ import pytest
 from tests.windows import winpython
 
 SCENARIOS = [
-    "environ", "upload", "keep_conn", "exception", "print",
+    "environ", "upload", "big_chunks", "keep_conn", "exception", "print",
     "shutdown_event_in_flight", "shutdown_event_idle", "client_closes_pipe",
     "no_keep_conn_reconnect", "connect_late", "restart_on_change",
     "paste_style", "tcp", "log_location", "shutdown_event_half_record",
@@ -77,6 +77,14 @@ def test_one_mib_upload(results):
     data = seen["response"]["json"]
     assert data["size"] == seen["size"] == 1 << 20
     assert data["sha256"] == seen["sha256"]
+
+
+def test_64_kib_chunks_of_a_streamed_response_arrive_whole(results):
+    """Each is two records written at once (a named pipe has no vectored
+    write: the records are joined)."""
+    seen = observed(results, "big_chunks")
+    assert (seen["status"], seen["size"], seen["intact"],
+            seen["stdout_ends"]) == (200, 20 * 65536, True, 1), seen
 
 
 def test_200_sequential_keep_conn_requests(results):
