@@ -35,10 +35,6 @@ _SEVERAL_URLS = re.compile(r",\s*(?:/|[A-Za-z][A-Za-z0-9+.\-]*://)")
 _REQUIRED = (("REQUEST_METHOD", "GET"), ("SERVER_NAME", "localhost"),
              ("SERVER_PORT", "80"), ("SERVER_PROTOCOL", "HTTP/1.0"))
 _REQUIRED_NAMES = frozenset(name for name, _ in _REQUIRED)
-# A raw URI holding none of these is its own path (request_path's slow
-# way gives it back unchanged): no query, fragment, escape, backslash or
-# dot segment.
-_PLAIN_PATH_BREAKERS = ("?", "#", "%", "\\", "/.")
 
 
 def filesystem_path(value: Optional[str]) -> Optional[str]:
@@ -180,9 +176,10 @@ def build_environ(params: Dict[str, Any], script_name: Optional[str] = None,
     iis = "APPL_MD_PATH" in environ
     if not raw:
         path = None
-    elif raw[0] == "/" and not any(
-            breaker in raw for breaker in _PLAIN_PATH_BREAKERS):
-        # The common case: what request_path would give back unchanged.
+    elif (raw[0] == "/" and "?" not in raw and "%" not in raw
+          and "/." not in raw and "\\" not in raw and "#" not in raw):
+        # The common case: no query, escape, dot segment, backslash or
+        # fragment, which request_path would give back unchanged.
         path = raw
     else:
         path = request_path(raw, iis)

@@ -52,14 +52,22 @@ def _status_code(status):
     return int(status[:3])
 
 
+# What _header_kind says of a response header's name.
+_PLAIN, _LENGTH, _STATUS_HEADER = range(3)
+
+
 @functools.lru_cache(maxsize=_CHECKED)
-def _header_name(name):
-    """A response header's name in lower case, once it is checked to be a
-    token and not Status (the gateway writes the status itself: a second
-    Status line would let the application's own win at the server)."""
+def _header_kind(name):
+    """_LENGTH for Content-Length, _STATUS_HEADER for Status (in any case),
+    _PLAIN for any other name, once it is checked to be a token."""
     if not _TOKEN.match(name):
         raise ValueError("bad response header name %r" % (name,))
-    return name.lower()
+    lowered = name.lower()
+    if lowered == "content-length":
+        return _LENGTH
+    if lowered == "status":
+        return _STATUS_HEADER
+    return _PLAIN
 
 #: How long to wait for the rest of a body before closing a connection.
 LINGER_SECONDS = 5.0
@@ -264,28 +272,37 @@ class _Response:
         has_length = False
         length = None
         for header in headers:
-            if type(header) is not tuple or len(header) != 2:
+            try:
+                if type(header) is not tuple:
+                    raise ValueError
+                name, value = header
+            except ValueError:
                 raise TypeError("bad response header %r: it must be a"
-                                " (name, value) tuple of str" % (header,))
-            name, value = header
+                                " (name, value) tuple of str"
+                                % (header,)) from None
             if type(name) is not str:
                 raise ValueError("bad response header name %r" % (name,))
-            lowered = _header_name(name)
+            kind = _header_kind(name)
             # Printable text holds no CR, LF or NUL.
             if type(value) is not str or (not value.isprintable()
                                           and _CONTROL.search(value)):
                 raise ValueError("bad value for response header %s: %r (it"
                                  " must be a str without CR, LF or NUL)"
                                  % (name, value))
-            if lowered == "status":
-                raise ValueError("bad response header Status: %r (give the"
-                                 " status as start_response's first"
-                                 " argument, not as a header)" % (value,))
-            if not has_length and lowered == "content-length":
-                has_length = True
-                declared = value.strip()
-                length = (int(declared) if declared.isascii()
-                          and declared.isdigit() else None)
+            if kind:
+                if kind == _STATUS_HEADER:
+                    # The gateway writes the status itself: a second
+                    # Status line would let the application's own win at
+                    # the server.
+                    raise ValueError(
+                        "bad response header Status: %r (give the status"
+                        " as start_response's first argument, not as a"
+                        " header)" % (value,))
+                if not has_length:
+                    has_length = True
+                    declared = value.strip()
+                    length = (int(declared) if declared.isascii()
+                              and declared.isdigit() else None)
             lines += (name, ": ", value, "\r\n")
         lines.append("\r\n")
         try:
@@ -401,7 +418,12 @@ class Responder:
                         return stop
                     ready = False
                 elif type(event) is fastcgi.Request:
-                    environ = self.respond(event)
+                    # respond(), without its call.
+                    self._in_app = True
+                    try:
+                        environ = self._respond(event)
+                    finally:
+                        self._in_app = False
                     stop = (server is not None
                             and server.request_done(environ))
                     if self.cut_short is not None:
@@ -723,7 +745,10 @@ class Responder:
         body.close()
         if self.aborted:
             pending = b""
-        elif self.cut_short is None and response.missing():
+        elif (self.cut_short is None and response.length is not None
+              and not response.no_body
+              and response.length > response.delivered):
+            # response.missing(), without its call.
             self.cut_short = (
                 "the application set Content-Length: %d but made only %d"
                 " bytes" % (response.length, response.delivered))

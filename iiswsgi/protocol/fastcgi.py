@@ -443,27 +443,29 @@ class Connection(_RecordReader):
         # The records of a request are cut out and handled here, not by
         # _read_record, _dispatch, _begin and _add_params: each call saved
         # per record counts on the gateway's hot path.  FCGI_PARAMS and
-        # FCGI_STDIN with a request id pass _check_header's every test; the
-        # other types are checked by it.  What this loop does not handle
+        # FCGI_STDIN with a request id, and FCGI_BEGIN_REQUEST with one and
+        # 8 bytes of content, pass _check_header's every test; the other
+        # types are checked by it.  What this loop does not handle
         # (management records, records of other requests, those out of
         # order) goes to _dispatch; what is not a complete record (end of
         # file, a record cut short) to _read_record.
+        # Nothing below changes the buffer: it is read once.
         unpack = _HEADER.unpack_from
-        while True:
-            buffer = self._buffer
-            pos = self._pos
-            if len(buffer) - pos < HEADER_LEN:
-                break
+        buffer = self._buffer
+        pos = self._pos
+        size = len(buffer)
+        while size - pos >= HEADER_LEN:
             version, rtype, rid, clen, plen = unpack(buffer, pos)
             if (version != VERSION_1 or not rid
-                    or (rtype != STDIN and rtype != PARAMS)):
+                    or (rtype != STDIN and rtype != PARAMS and (
+                        rtype != BEGIN_REQUEST or clen != _BEGIN_BODY.size))):
                 self._check_header(version, rtype, rid, clen,
                                    self._offset + pos)
             start = pos + HEADER_LEN
             end = start + clen + plen
-            if end > len(buffer):
+            if end > size:
                 break
-            self._pos = end
+            self._pos = pos = end
             if rid == self.request_id:
                 state = self._state
                 if rtype == STDIN and state == _STDIN:
@@ -487,8 +489,7 @@ class Connection(_RecordReader):
                     self._params_size = 0
                     self._state = _STDIN
                     return Request(rid, self._role, self.keep_conn, params)
-            elif (rtype == BEGIN_REQUEST and self.request_id is None):
-                # _check_header saw the 8 bytes of its content.
+            elif rtype == BEGIN_REQUEST and self.request_id is None:
                 role, flags = _BEGIN_BODY.unpack_from(buffer, start)
                 if role in self.roles:
                     self._discarding = None
