@@ -46,7 +46,8 @@ class Input(io.RawIOBase):
                  spool_threshold: int = 1 << 20,
                  max_size: Optional[int] = None,
                  spool_dir: Optional[str] = None) -> None:
-        io.RawIOBase.__init__(self)
+        # io.RawIOBase's __init__ is object's, which does nothing: not
+        # called, one call fewer per request.
         self._pull = pull
         self._threshold = spool_threshold
         self._max_size = max_size

@@ -10,6 +10,7 @@ routed it), and split at the application's virtual path, which IIS gives in APPL
 their SCRIPT_NAME and PATH_INFO are kept.
 """
 
+import functools
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 _SEVERAL_URLS = re.compile(r",\s*(?:/|[A-Za-z][A-Za-z0-9+.\-]*://)")
 _REQUIRED = (("REQUEST_METHOD", "GET"), ("SERVER_NAME", "localhost"),
              ("SERVER_PORT", "80"), ("SERVER_PROTOCOL", "HTTP/1.0"))
+_REQUIRED_NAMES = frozenset(name for name, _ in _REQUIRED)
 
 
 def filesystem_path(value: Optional[str]) -> Optional[str]:
@@ -75,6 +77,13 @@ def request_path(raw: str, iis: bool = False) -> str:
     if iis:
         return iis_normalized(path)
     return remove_dot_segments(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _mount_of(appl_md_path):
+    # APPL_MD_PATH is per application (IIS's configuration, not the
+    # request's): its mount point is worked out once per value.
+    return mount_point(appl_md_path)
 
 
 def mount_point(appl_md_path: str) -> str:
@@ -156,22 +165,41 @@ def build_environ(params: Dict[str, Any], script_name: Optional[str] = None,
     """
     environ = params
     raw = None
-    if (trust_original_url
-            or environ.get("IIS_WasUrlRewritten", "").lower() in _TRUE):
+    if trust_original_url:
         raw = original_url(environ)
+    else:
+        rewritten = environ.get("IIS_WasUrlRewritten")
+        if rewritten and rewritten.lower() in _TRUE:
+            raw = original_url(environ)
     if raw is None:
         raw = environ.get("UNENCODED_URL") or environ.get("REQUEST_URI")
-    path = request_path(raw, "APPL_MD_PATH" in environ) if raw else None
+    iis = "APPL_MD_PATH" in environ
+    if not raw:
+        path = None
+    elif (raw[0] == "/" and "?" not in raw and "%" not in raw
+          and "/." not in raw and "\\" not in raw and "#" not in raw):
+        # The common case: no query, escape, dot segment, backslash or
+        # fragment, which request_path would give back unchanged.
+        path = raw
+    else:
+        path = request_path(raw, iis)
 
-    if "APPL_MD_PATH" in environ:
+    if iis:
         # IIS: SCRIPT_NAME and PATH_INFO both hold the whole path.
         if path is None:
             path = remove_dot_segments(
                 environ.get("PATH_INFO") or environ.get("URL") or "/")
-        mount = (script_name if script_name is not None
-                 else mount_point(environ["APPL_MD_PATH"]))
-        environ["SCRIPT_NAME"], environ["PATH_INFO"] = _iis_paths(
-            environ, path, mount)
+        if script_name is not None:
+            mount = script_name
+        else:
+            mount = _mount_of(environ["APPL_MD_PATH"])
+        if mount:
+            environ["SCRIPT_NAME"], environ["PATH_INFO"] = _iis_paths(
+                environ, path, mount)
+        else:
+            # A site's root application: every path is under it.
+            environ["SCRIPT_NAME"] = ""
+            environ["PATH_INFO"] = path
     elif script_name is not None:
         if path is None:
             path = remove_dot_segments(environ.get("SCRIPT_NAME", "")
@@ -188,10 +216,14 @@ def build_environ(params: Dict[str, Any], script_name: Optional[str] = None,
 
     if "QUERY_STRING" not in environ:
         environ["QUERY_STRING"] = ""
-    for name, default in _REQUIRED:
-        if name not in environ:
-            log.warning("the web server sent no %s; using %r", name, default)
-            environ[name] = default
+    if not _REQUIRED_NAMES <= environ.keys():
+        for name, default in _REQUIRED:
+            if name not in environ:
+                log.warning("the web server sent no %s; using %r", name,
+                            default)
+                environ[name] = default
+    https = environ.get("HTTPS")
     environ["wsgi.url_scheme"] = (
-        "https" if environ.get("HTTPS", "off").lower() in _TRUE else "http")
+        "https" if https and https != "off" and https.lower() in _TRUE
+        else "http")
     return environ

@@ -1,5 +1,6 @@
 """Serve the requests of one FastCGI connection with a WSGI application."""
 
+import functools
 import html
 import io
 import logging
@@ -34,6 +35,39 @@ _STATUS = re.compile(r"[1-9][0-9][0-9] [^\r\n\0]*\Z")
 _CONTROL = re.compile(r"[\r\n\0]")
 
 _SEQUENCES = (list, tuple)
+
+
+# What an application answers with is mostly the same few statuses and
+# header names: each distinct one is checked once (at most this many are
+# remembered, so an application making up new ones costs only time).
+_CHECKED = 256
+
+
+@functools.lru_cache(maxsize=_CHECKED)
+def _status_code(status):
+    """The code of a status line (``"200 OK"``: 200), once it is checked."""
+    if not _STATUS.match(status):
+        raise ValueError("bad status %r: it must be a str such as"
+                         " '200 OK'" % (status,))
+    return int(status[:3])
+
+
+# What _header_kind says of a response header's name.
+_PLAIN, _LENGTH, _STATUS_HEADER = range(3)
+
+
+@functools.lru_cache(maxsize=_CHECKED)
+def _header_kind(name):
+    """_LENGTH for Content-Length, _STATUS_HEADER for Status (in any case),
+    _PLAIN for any other name, once it is checked to be a token."""
+    if not _TOKEN.match(name):
+        raise ValueError("bad response header name %r" % (name,))
+    lowered = name.lower()
+    if lowered == "content-length":
+        return _LENGTH
+    if lowered == "status":
+        return _STATUS_HEADER
+    return _PLAIN
 
 #: How long to wait for the rest of a body before closing a connection.
 LINGER_SECONDS = 5.0
@@ -104,8 +138,6 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error)
-
-_BYTES = {bytes}
 
 
 def _as_bytes(part):
@@ -232,34 +264,45 @@ class _Response:
         elif self.head is not None:
             raise AssertionError(
                 "start_response() called twice without exc_info")
-        if type(status) is not str or not _STATUS.match(status):
+        if type(status) is not str:
             raise ValueError("bad status %r: it must be a str such as"
                              " '200 OK'" % (status,))
+        code = _status_code(status)
         lines = ["Status: ", status, "\r\n"]
         has_length = False
         length = None
         for header in headers:
-            if type(header) is not tuple or len(header) != 2:
+            try:
+                if type(header) is not tuple:
+                    raise ValueError
+                name, value = header
+            except ValueError:
                 raise TypeError("bad response header %r: it must be a"
-                                " (name, value) tuple of str" % (header,))
-            name, value = header
-            if type(name) is not str or not _TOKEN.match(name):
+                                " (name, value) tuple of str"
+                                % (header,)) from None
+            if type(name) is not str:
                 raise ValueError("bad response header name %r" % (name,))
-            if type(value) is not str or _CONTROL.search(value):
+            kind = _header_kind(name)
+            # Printable text holds no CR, LF or NUL.
+            if type(value) is not str or (not value.isprintable()
+                                          and _CONTROL.search(value)):
                 raise ValueError("bad value for response header %s: %r (it"
                                  " must be a str without CR, LF or NUL)"
                                  % (name, value))
-            if name.lower() == "status":
-                # The gateway writes the status itself: a second Status
-                # line would let the application's own win at the server.
-                raise ValueError("bad response header Status: %r (give the"
-                                 " status as start_response's first"
-                                 " argument, not as a header)" % (value,))
-            if not has_length and name.lower() == "content-length":
-                has_length = True
-                declared = value.strip()
-                length = (int(declared) if declared.isascii()
-                          and declared.isdigit() else None)
+            if kind:
+                if kind == _STATUS_HEADER:
+                    # The gateway writes the status itself: a second
+                    # Status line would let the application's own win at
+                    # the server.
+                    raise ValueError(
+                        "bad response header Status: %r (give the status"
+                        " as start_response's first argument, not as a"
+                        " header)" % (value,))
+                if not has_length:
+                    has_length = True
+                    declared = value.strip()
+                    length = (int(declared) if declared.isascii()
+                              and declared.isdigit() else None)
             lines += (name, ": ", value, "\r\n")
         lines.append("\r\n")
         try:
@@ -269,7 +312,7 @@ class _Response:
                              % error) from None
         self.has_length = has_length
         self.length = length
-        self.no_body = self.head_only or int(status[:3]) in _BODILESS
+        self.no_body = self.head_only or code in _BODILESS
         return self.app_write
 
     def app_write(self, data):
@@ -382,7 +425,12 @@ class Responder:
                         return stop
                     ready = False
                 elif type(event) is fastcgi.Request:
-                    environ = self.respond(event)
+                    # respond(), without its call.
+                    self._in_app = True
+                    try:
+                        environ = self._respond(event)
+                    finally:
+                        self._in_app = False
                     stop = (server is not None
                             and server.request_done(environ))
                     if self.cut_short is not None:
@@ -546,11 +594,15 @@ class Responder:
         conn = self.conn
         if conn.input_done or self.aborted:
             return "done"
+        # Most often the end of the body is already here (the application
+        # did not read an empty body).
+        event = conn.next_event()
+        if type(event) is fastcgi.BodyEnd:
+            return "done"
         channel = self.channel
         dropped = 0
         deadline = time.monotonic() + DRAIN_SECONDS
         while True:
-            event = conn.next_event()
             if event is fastcgi.NEED_DATA:
                 left = min(deadline - time.monotonic(), DRAIN_GAP_SECONDS)
                 if left <= 0 or not channel.wait_readable(left):
@@ -560,17 +612,18 @@ class Responder:
                 except ConnectionLost:
                     data = b""
                 conn.receive_data(data)
-                continue
-            kind = type(event)
-            if kind is fastcgi.Body:
-                dropped += len(event.data)
-                if dropped > DRAIN_LIMIT:
-                    return "over"
-            elif kind is fastcgi.BodyEnd or event is fastcgi.CLOSED:
-                return "done"
-            elif kind is fastcgi.Abort:
-                self.aborted = True
-                return "done"
+            else:
+                kind = type(event)
+                if kind is fastcgi.Body:
+                    dropped += len(event.data)
+                    if dropped > DRAIN_LIMIT:
+                        return "over"
+                elif kind is fastcgi.BodyEnd or event is fastcgi.CLOSED:
+                    return "done"
+                elif kind is fastcgi.Abort:
+                    self.aborted = True
+                    return "done"
+            event = conn.next_event()
 
     def _close_gently(self):
         """Before closing a connection with the rest of a body still
@@ -699,7 +752,10 @@ class Responder:
         body.close()
         if self.aborted:
             pending = b""
-        elif self.cut_short is None and response.missing():
+        elif (self.cut_short is None and response.length is not None
+              and not response.no_body
+              and response.length > response.delivered):
+            # response.missing(), without its call.
             self.cut_short = (
                 "the application set Content-Length: %d but made only %d"
                 " bytes" % (response.length, response.delivered))
@@ -748,7 +804,7 @@ class Responder:
 
     def _check_length(self, environ):
         length = environ.get("CONTENT_LENGTH")
-        if not length:
+        if not length or length == "0":
             return 0
         try:
             length = int(length)
@@ -778,8 +834,10 @@ class Responder:
                 # the request, in one write; its blocks are copied once,
                 # straight into the records.
                 parts = list(result)
-                if set(map(type, parts)) - _BYTES:
-                    parts = [_as_bytes(part) for part in parts]
+                for part in parts:
+                    if type(part) is not bytes:
+                        parts = [_as_bytes(part) for part in parts]
+                        break
                 if response.head is None:
                     raise AssertionError("the application returned without"
                                          " calling start_response()")

@@ -39,7 +39,8 @@ def split_under(path: str, prefix: str) -> Optional[Tuple[str, str]]:
 def remove_dot_segments(path: str) -> str:
     """RFC 3986 section 5.2.4: resolve ``.`` and ``..`` segments, so the
     application routes on the same path the web server mapped."""
-    if "." not in path:
+    # A dot segment starts the path or follows a slash.
+    if "/." not in path and path[:1] != ".":
         return path
     output = []
     segments = path.split("/")
