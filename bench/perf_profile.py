@@ -32,6 +32,7 @@ import argparse
 import os
 import pstats
 import re
+import selectors
 import socket
 import subprocess
 import sys
@@ -85,16 +86,19 @@ class Listening:
         self.connections = connections
         self.name = "iiswsgi-socket"
 
-    def serve(self, prefix, requests, scratch, python=None):
+    def serve(self, prefix, requests, scratch, python=None, warmup=0,
+              measure=None):
         """Run ``prefix + python -m iiswsgi.cli serve ...`` until it has
-        served the checked request and ``requests`` more (its
-        max_requests), then wait for it to exit."""
+        served the checked request, ``warmup`` and then ``requests`` more
+        (its max_requests), then wait for it to exit.  With ``measure``
+        (called with the server's pid), its results before and after the
+        ``requests``."""
         directory = tempfile.mkdtemp(prefix="socket-", dir=scratch)
         path = os.path.join(directory, "gw.sock")
         ini = os.path.join(directory, "hello.ini")
         # One probe connection (unix_accepts) and the checked request
         # come before the timed ones: both runs have them alike.
-        total = 1 + requests * self.connections
+        total = 1 + (warmup + requests) * self.connections
         with open(ini, "w") as f:
             f.write("[app:main]\nuse = call:bench_apps:make_hello\n"
                     "[server:main]\nuse = egg:iiswsgi#iis\n"
@@ -102,9 +106,8 @@ class Listening:
             if self.threads is not None:
                 f.write("threads = %d\n" % self.threads)
         argv = prefix + (python or [sys.executable]) + [
-            "-m", "iiswsgi.cli", "serve", ini,
-                         "--socket", path, "--log-file",
-                         os.path.join(directory, "iiswsgi.log")]
+            "-m", "iiswsgi.cli", "serve", ini, "--socket", path,
+            "--log-file", os.path.join(directory, "iiswsgi.log")]
         errors = os.path.join(directory, "stderr")
         with open(errors, "ab") as stderr:
             process = start_process(argv, stdin=subprocess.DEVNULL,
@@ -114,14 +117,16 @@ class Listening:
             wait_until(lambda: unix_accepts(path)
                        or process.poll() is not None, 300,
                        "iiswsgi to listen on %s" % path)
-            self._drive(path, requests)
+            figures = self._drive(path, warmup, requests, measure and (
+                lambda: measure(process.pid)))
             process.wait(300)
+            return figures
         except (BenchError, OSError, subprocess.SubprocessError) as error:
             raise BenchError("%s: %s\n%s" % (self.name, error, tail(errors)))
         finally:
             stop_process(process)
 
-    def _drive(self, path, requests):
+    def _drive(self, path, warmup, requests, measure):
         request = fastcgi.ClientConnection().request(1, nginx_sent_params())
         socks = []
         try:
@@ -131,27 +136,30 @@ class Listening:
                 sock.settimeout(300)
                 sock.connect(path)
             expected = checked_exchange(socks[0], request)
-            if self.connections == 1:
-                sequential(socks[0], request, expected, requests)
-                return
-            size = len(expected)
-            for _ in range(requests):
-                for sock in socks:
-                    sock.sendall(request)
-                for sock in socks:
-                    got = sock.recv(65536)
-                    while len(got) < size:
-                        more = sock.recv(65536)
-                        if not more:
-                            raise BenchError("the gateway closed a"
-                                             " connection")
-                        got += more
-                    if got != expected:
-                        raise BenchError("answer differs from the first"
-                                         " one: %r" % got[:300])
+            figures = []
+            for count in (warmup, requests):
+                if measure is not None:
+                    figures.append(measure())
+                if self.connections == 1:
+                    sequential(socks[0], request, expected, count)
+                else:
+                    _closed_loop(socks, request, expected, count)
+            if measure is not None:
+                figures.append(measure())
+            return figures[1:]
         finally:
             for sock in socks:
                 sock.close()
+
+    def switches(self, scratch, count=2000):
+        """Context switches and CPU µs per request, untraced (CPU time is
+        the process's, so less load-dependent than wall time; switches
+        count GIL handoffs and wake-ups)."""
+        before, after = self.serve([], count, scratch, warmup=200,
+                                   measure=_task_figures)
+        per = count * self.connections
+        return {name: round((after[name] - before[name]) / per, 2)
+                for name in before}
 
     def syscalls(self, strace, scratch, base=200, count=2000):
         """{call: calls per request} and "total", as per_request's."""
@@ -171,6 +179,66 @@ class Listening:
                 figures[call] = round(value, 2)
         figures["total"] = round(sum(figures.values()), 2)
         return figures
+
+
+def _closed_loop(socks, request, expected, count):
+    """``count`` requests on each of ``socks``, each sent once the last
+    answer on its connection is in (as wrk does): the server always has
+    that many requests at once, arriving as answers leave."""
+    if not count:
+        return
+    size = len(expected)
+    left = {sock: count for sock in socks}
+    got = {sock: b"" for sock in socks}
+    waiting = selectors.DefaultSelector()
+    for sock in socks:
+        sock.sendall(request)
+        waiting.register(sock, selectors.EVENT_READ)
+    try:
+        while left:
+            for key, _ in waiting.select(300):
+                sock = key.fileobj
+                data = sock.recv(65536)
+                if not data:
+                    raise BenchError("the gateway closed a connection")
+                got[sock] += data
+                if len(got[sock]) < size:
+                    continue
+                if got[sock] != expected:
+                    raise BenchError("answer differs from the first one:"
+                                     " %r" % got[sock][:300])
+                got[sock] = b""
+                left[sock] -= 1
+                if left[sock]:
+                    sock.sendall(request)
+                else:
+                    del left[sock]
+                    waiting.unregister(sock)
+    finally:
+        waiting.close()
+
+
+def _task_figures(pid):
+    """{"cpu_us", "voluntary", "involuntary"} summed over ``pid``'s
+    threads, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"cpu_us": 0.0, "voluntary": 0, "involuntary": 0}
+    tasks = "/proc/%d/task" % pid
+    for task in os.listdir(tasks):
+        try:
+            with open(os.path.join(tasks, task, "stat")) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(os.path.join(tasks, task, "status")) as f:
+                status = f.read()
+        except OSError:
+            continue
+        totals["cpu_us"] += (int(fields[11]) + int(fields[12])) / ticks * 1e6
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                totals["voluntary"] += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                totals["involuntary"] += int(line.split()[1])
+    return totals
 
 
 def instructions(valgrind, name, scratch, base=200, count=2000,
@@ -232,6 +300,8 @@ def main(argv=None):
         print("listening mode: threads %s, %d connection(s), nginx's %d"
               " parameters" % (args.threads or "default", args.connections,
                                len(nginx_sent_params())))
+        print("untraced, per request:", listening.switches(
+            scratch, count=max(args.requests, 20000)))
         if strace:
             print("system calls per request:", listening.syscalls(
                 strace, scratch, count=args.requests))

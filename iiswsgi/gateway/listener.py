@@ -23,6 +23,7 @@ up the workers.
 import collections
 import logging
 import os
+import select
 import selectors
 import socket
 import threading
@@ -75,6 +76,50 @@ def serve_listener(server: "IISWSGIServer", sock: socket.socket,
         _Loop(server, sock, inherited).run()
     else:
         _Pool(server, sock, inherited).run()
+
+
+class _Readable:
+    """Sockets watched for reading, each with its data: epoll where the
+    system has it (one call per wait, the list of what is ready built in
+    C), else the best of :mod:`selectors`."""
+
+    def __init__(self):
+        self._data = {}
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._selector = (selectors.DefaultSelector()
+                          if self._epoll is None else None)
+
+    def add(self, sock, data):
+        fd = sock.fileno()
+        self._data[fd] = data
+        if self._epoll is not None:
+            self._epoll.register(fd, select.EPOLLIN)
+        else:
+            self._selector.register(fd, selectors.EVENT_READ, data)
+
+    def remove(self, sock):
+        """Stop watching ``sock`` (before it is closed)."""
+        fd = sock.fileno()
+        del self._data[fd]
+        if self._epoll is not None:
+            self._epoll.unregister(fd)
+        else:
+            self._selector.unregister(fd)
+
+    def wait(self, seconds):
+        """The data of the sockets readable within ``seconds`` (a list,
+        maybe empty)."""
+        if self._epoll is not None:
+            data = self._data
+            return [data[fd] for fd, _ in self._epoll.poll(seconds)]
+        return [key.data for key, _ in self._selector.select(seconds)]
+
+    def watched(self):
+        """The data of every socket watched."""
+        return list(self._data.values())
+
+    def close(self):
+        (self._epoll or self._selector).close()
 
 
 class _Listener:
@@ -157,28 +202,26 @@ class _Loop(_Listener):
     def run(self):
         server = self.server
         self.start()
-        selector = selectors.DefaultSelector()
-        selector.register(self.sock, selectors.EVENT_READ, None)
+        readable = _Readable()
+        readable.add(self.sock, None)
+        serve = self._serve
         try:
             while not server.stopping:
                 server.main_waiting = True
                 try:
                     if server.stopping:
                         break
-                    events = selector.select(_SELECT_SECONDS)
+                    ready = readable.wait(_SELECT_SECONDS)
                 finally:
                     server.main_waiting = False
-                for key, _ in events:
-                    responder = key.data
+                for responder in ready:
                     if responder is None:
                         responder = self.accept()
                         if responder is not None:
                             responder.channel.wait_in_selector = responder
-                            selector.register(responder.channel.sock,
-                                              selectors.EVENT_READ,
-                                              responder)
-                    elif not self._serve(responder):
-                        selector.unregister(key.fileobj)
+                            readable.add(responder.channel.sock, responder)
+                    elif not serve(responder):
+                        readable.remove(responder.channel.sock)
                         self.close(responder)
                     if server.stopping:
                         break
@@ -186,10 +229,10 @@ class _Loop(_Listener):
             pass
         finally:
             self.leave()
-            for key in list(selector.get_map().values()):
-                if key.data is not None:
-                    self.close(key.data)
-            selector.close()
+            for responder in readable.watched():
+                if responder is not None:
+                    self.close(responder)
+            readable.close()
 
     def _serve(self, responder):
         """Serve what ``responder``'s connection has; True to keep it."""
