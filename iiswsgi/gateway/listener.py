@@ -81,41 +81,77 @@ def serve_listener(server: "IISWSGIServer", sock: socket.socket,
 class _Readable:
     """Sockets watched for reading, each with its data: epoll where the
     system has it (one call per wait, the list of what is ready built in
-    C), else the best of :mod:`selectors`."""
+    C), else the best of :mod:`selectors`.
+
+    A socket added ``once`` is reported once, then no longer watched
+    until :meth:`rearm`: with epoll (EPOLLONESHOT) any thread may rearm
+    it while another waits (:attr:`threadsafe`), else only the thread
+    that waits."""
 
     def __init__(self):
         self._data = {}
+        #: The descriptors added ``once`` that are watched now.
+        self._armed = set()
         self._epoll = select.epoll() if hasattr(select, "epoll") else None
         self._selector = (selectors.DefaultSelector()
                           if self._epoll is None else None)
+        self.threadsafe = self._epoll is not None
 
-    def add(self, sock, data):
+    def add(self, sock, data, once=False):
         fd = sock.fileno()
         self._data[fd] = data
+        if once:
+            self._armed.add(fd)
         if self._epoll is not None:
-            self._epoll.register(fd, select.EPOLLIN)
+            self._epoll.register(fd, select.EPOLLIN | (
+                select.EPOLLONESHOT if once else 0))
         else:
             self._selector.register(fd, selectors.EVENT_READ, data)
+
+    def rearm(self, sock):
+        """Watch again a socket added ``once`` and reported since."""
+        fd = sock.fileno()
+        self._armed.add(fd)
+        if self._epoll is not None:
+            self._epoll.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
+        else:
+            self._selector.register(fd, selectors.EVENT_READ, self._data[fd])
 
     def remove(self, sock):
         """Stop watching ``sock`` (before it is closed)."""
         fd = sock.fileno()
-        del self._data[fd]
+        self._data.pop(fd, None)
+        self._armed.discard(fd)
         if self._epoll is not None:
             self._epoll.unregister(fd)
         else:
-            self._selector.unregister(fd)
+            try:
+                self._selector.unregister(fd)
+            except KeyError:
+                pass    # reported (once) and not rearmed
 
     def wait(self, seconds):
         """The data of the sockets readable within ``seconds`` (a list,
         maybe empty)."""
+        armed = self._armed
+        data = self._data
         if self._epoll is not None:
-            data = self._data
-            return [data[fd] for fd, _ in self._epoll.poll(seconds)]
-        return [key.data for key, _ in self._selector.select(seconds)]
+            ready = [fd for fd, _ in self._epoll.poll(seconds)]
+        else:
+            ready = [key.fd for key, _ in self._selector.select(seconds)]
+            for fd in ready:
+                if fd in armed:
+                    self._selector.unregister(fd)
+        if armed:
+            for fd in ready:
+                armed.discard(fd)
+        return [data[fd] for fd in ready]
 
-    def watched(self):
-        """The data of every socket watched."""
+    def watched(self, once=False):
+        """The data of every socket watched now; with ``once``, of those
+        added ``once`` only."""
+        if once:
+            return [self._data[fd] for fd in list(self._armed)]
         return list(self._data.values())
 
     def close(self):
@@ -255,28 +291,33 @@ class _Pool(_Listener):
     The selector thread hands a readable connection to a worker (the
     ``ready`` deque, ``work`` condition).  A worker serves it, lingers a
     moment on it for its next request (web servers that keep connections
-    send the next one at once), and before handing it back looks at the
-    deque: a connection that became ready meanwhile is served by the
-    worker at hand, without waking another."""
+    send the next one at once), and before sleeping looks at the deque: a
+    connection that became ready meanwhile is served by the worker at
+    hand, without waking another.  A connection is watched once
+    (EPOLLONESHOT): the worker that is done with it watches it again
+    itself, with no wake-up of the selector thread (where the system has
+    no epoll, it hands it back through ``returned`` and a wake socket)."""
 
     def __init__(self, server, sock, inherited):
         _Listener.__init__(self, server, sock, inherited)
         self.lingering = 0
+        self.linger_lock = threading.Lock()
         self.ready = collections.deque()
         self.returned = collections.deque()
         self.work = threading.Condition(threading.Lock())
         #: Workers waiting in ``work``.
         self.sleeping = 0
         self.ending = False
+        self.readable = None
 
     def run(self):
         server, sock = self.server, self.sock
         self.start()
-        selector = selectors.DefaultSelector()
-        selector.register(sock, selectors.EVENT_READ, None)
+        readable = self.readable = _Readable()
+        readable.add(sock, None)
         wake_reader, self.wake_writer = socket.socketpair()
         wake_reader.setblocking(False)
-        selector.register(wake_reader, selectors.EVENT_READ, _WAKE)
+        readable.add(wake_reader, _WAKE)
         workers = [threading.Thread(target=self._work,
                                     name="iiswsgi-worker-%d" % n, daemon=True)
                    for n in range(server.threads)]
@@ -288,31 +329,29 @@ class _Pool(_Listener):
                 try:
                     if server.stopping:
                         break
-                    events = selector.select(_SELECT_SECONDS)
+                    ready = readable.wait(_SELECT_SECONDS)
                 finally:
                     server.main_waiting = False
                 handed = []
-                for key, _ in events:
-                    if key.data is None:
+                for responder in ready:
+                    if responder is None:
                         responder = self.accept()
                         if responder is not None:
-                            selector.register(responder.channel.sock,
-                                              selectors.EVENT_READ,
-                                              responder)
-                    elif key.data is _WAKE:
+                            readable.add(responder.channel.sock, responder,
+                                         once=True)
+                    elif responder is _WAKE:
                         _drain(wake_reader)
-                        self._take_back(selector)
+                        self._take_back()
                     else:
-                        selector.unregister(key.fileobj)
-                        handed.append(key.data)
+                        handed.append(responder)
                 if handed:
                     self._hand(handed)
         except Interrupted:
             pass
         finally:
             self.leave()
-            self._finish(selector, workers)
-            selector.close()
+            self._finish(workers)
+            readable.close()
             wake_reader.close()
             self.wake_writer.close()
 
@@ -365,12 +404,8 @@ class _Pool(_Listener):
             except Exception:
                 log.exception("a connection failed")
                 reason = "error"
-            if reason == "idle":
-                self.returned.append(responder)
-                try:
-                    self.wake_writer.send(b"\0")
-                except OSError:
-                    self._close_returned()  # the server is shutting down
+            if reason == "idle" and not server.stopping:
+                self._give_back(responder)
             else:
                 self.close(responder)
             # Another connection the selector saw ready while this one was
@@ -379,10 +414,25 @@ class _Pool(_Listener):
             if responder is None:
                 responder = self._next()
 
+    def _give_back(self, responder):
+        """Let the selector watch ``responder``'s connection again."""
+        if self.readable.threadsafe:
+            try:
+                self.readable.rearm(responder.channel.sock)
+                return
+            except (OSError, ValueError):
+                self.close(responder)  # the server is shutting down
+                return
+        self.returned.append(responder)
+        try:
+            self.wake_writer.send(b"\0")
+        except OSError:
+            self._close_returned()  # the server is shutting down
+
     def _linger(self, responder):
         """Wait up to LINGER_SECONDS for ``responder``'s next request;
         True when it came."""
-        lock = self.server.lock
+        lock = self.linger_lock
         with lock:
             if self.lingering >= self.server.threads // 2 or self.ready:
                 return False
@@ -397,6 +447,13 @@ class _Pool(_Listener):
             with lock:
                 self.lingering -= 1
 
+    def close(self, responder):
+        try:
+            self.readable.remove(responder.channel.sock)
+        except (OSError, ValueError, KeyError):
+            pass    # closed already, or the selector is
+        _Listener.close(self, responder)
+
     def _close_returned(self):
         while True:
             try:
@@ -404,8 +461,9 @@ class _Pool(_Listener):
             except IndexError:
                 return
 
-    def _take_back(self, selector):
-        """Watch again the connections workers finished with."""
+    def _take_back(self):
+        """Watch again the connections workers handed back (without
+        epoll)."""
         while True:
             try:
                 responder = self.returned.popleft()
@@ -414,19 +472,19 @@ class _Pool(_Listener):
             if self.server.stopping:
                 self.close(responder)
             else:
-                selector.register(responder.channel.sock,
-                                  selectors.EVENT_READ, responder)
+                self.readable.rearm(responder.channel.sock)
 
-    def _finish(self, selector, workers):
+    def _close_waiting(self):
+        for responder in self.readable.watched(once=True):
+            self.close(responder)
+
+    def _finish(self, workers):
         """Close waiting connections; let the workers finish their
         requests, then end them."""
-        for key in list(selector.get_map().values()):
-            if isinstance(key.data, Responder):
-                selector.unregister(key.fileobj)
-                self.close(key.data)
+        self._close_waiting()
         with self.work:
             self.ending = True
-            # Connections handed but not taken are closed by the workers
+            # Connections handed but not taken are served by the workers
             # that take them (they see the server stopping).
             self.work.notify_all()
         try:
@@ -436,4 +494,7 @@ class _Pool(_Listener):
             # A second stop signal: exit without waiting for the requests
             # in flight (the workers are daemon threads).
             return
-        self._take_back(selector)
+        self._take_back()
+        # A worker may have watched its connection again just before the
+        # stop.
+        self._close_waiting()
