@@ -185,7 +185,8 @@ def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
             if key == "rss_kib":
                 entry[key] = median([r[key] for r in rounds])
                 continue
-            entry[key] = {metric: median([r[key][metric] for r in rounds])
+            entry[key] = {metric: median([r[key].get(metric)
+                                          for r in rounds])
                           for metric in METRICS}
             entry[key]["errors"] = sum(r[key]["errors"] for r in rounds)
             entry[key]["rps_range"] = spread([r[key]["rps"] for r in rounds])
