@@ -257,7 +257,10 @@ class _Loop(_Listener):
                             responder.channel.wait_in_selector = responder
                             readable.add(responder.channel.sock, responder)
                     elif not serve(responder):
-                        readable.remove(responder.channel.sock)
+                        try:
+                            readable.remove(responder.channel.sock)
+                        except (OSError, ValueError):
+                            pass    # the socket is closed already
                         self.close(responder)
                     if server.stopping:
                         break
