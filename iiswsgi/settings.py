@@ -307,10 +307,11 @@ OPTIONS: Tuple[Option, ...] = (
     Option("umask", _octal, None, "",
            "octal umask while the socket file is created",
            minimum=0, maximum=0o777),
-    Option("threads", _int, 16, "16",
+    Option("threads", _int, None, "16 (1 with `workers` above 1)",
            "requests served at once when listening (connections waiting"
-           " between requests hold no thread)", minimum=1, maximum=1024,
-           unit="threads"),
+           " between requests hold no thread); 1: one loop serves every"
+           " connection", minimum=1, maximum=1024, unit="threads",
+           flag="--threads"),
     Option("workers", _int, 1, "1",
            "processes sharing the listening socket (POSIX only; a dead one"
            " is replaced, SIGTERM stops them all); under IIS use the FastCGI"

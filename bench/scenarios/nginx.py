@@ -27,7 +27,7 @@ COMPARED = (("iiswsgi", "flup"), ("iiswsgi", "uwsgi"),
             ("iiswsgi-w2", "uwsgi-p2"))
 #: Processes of the multi-process contenders.
 PROCESSES = 2
-METRICS = ("rps", "p50_us", "p99_us")
+METRICS = ("rps", "p50_us", "p99_us", "cpu_us")
 
 
 def contenders(python: str, venv_bin: str
@@ -55,6 +55,42 @@ def contenders(python: str, venv_bin: str
         ("iiswsgi-w%d" % PROCESSES, iiswsgi(PROCESSES)),
         ("uwsgi-p%d" % PROCESSES, uwsgi(PROCESSES)),
     ]
+
+
+def _family(pid: int) -> List[int]:
+    """``pid`` and its descendants, now (from /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir("/proc/%d/task" % current):
+                with open("/proc/%d/task/%s/children" % (current, task)) as f:
+                    todo.extend(int(child) for child in f.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def cpu_seconds(pid: int) -> Optional[float]:
+    """User and system CPU seconds used so far by ``pid`` and the
+    processes under it (a multi-process backend's workers); None where
+    /proc cannot tell."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    try:
+        for member in _family(pid):
+            try:
+                with open("/proc/%d/stat" % member) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # utime and stime: fields 14 and 15 of stat(5), counted from
+            # the state (field 3), the first after the command's ")".
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / ticks
 
 
 def settings(run: Run) -> str:
@@ -91,7 +127,18 @@ def measure_contender(name: str, make_argv: Callable[[str], List[str]],
             run_wrk(wrk, port, max(connections), warmup)
         results = {}
         for count in connections:
-            results["c%d" % count] = run_wrk(wrk, port, count, seconds)
+            before = cpu_seconds(backend.pid)
+            figures = run_wrk(wrk, port, count, seconds)
+            after = cpu_seconds(backend.pid)
+            # The backend's own CPU per request: what load changes least
+            # (the other programs on the machine take wall time, not
+            # this), and where a gateway's waste shows.
+            served = figures["rps"] * seconds
+            figures["cpu_us"] = (
+                (after - before) / served * 1e6
+                if before is not None and after is not None and served
+                else None)
+            results["c%d" % count] = figures
         ensure_running(backend)
         results["rss_kib"] = rss_kib(backend.pid)
         return results
@@ -138,7 +185,8 @@ def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
             if key == "rss_kib":
                 entry[key] = median([r[key] for r in rounds])
                 continue
-            entry[key] = {metric: median([r[key][metric] for r in rounds])
+            entry[key] = {metric: median([r[key].get(metric)
+                                          for r in rounds])
                           for metric in METRICS}
             entry[key]["errors"] = sum(r[key]["errors"] for r in rounds)
             entry[key]["rps_range"] = spread([r[key]["rps"] for r in rounds])

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 _DEFAULT = object()
 
+#: Threads serving requests in one process, when ``threads`` is not given
+#: and there are no ``workers``.
+DEFAULT_THREADS = 16
+
 #: The options :meth:`IISWSGIServer.apply` may change once serving.
 APPLICABLE = frozenset(("read_timeout", "restart_regex", "app_dir",
                         "script_name"))
@@ -49,10 +53,11 @@ class IISWSGIServer(WSGIServer):
     each is documented and range-checked): ``spool_threshold``,
     ``max_body``, ``spool_dir``, ``max_requests``, ``restart_regex``
     (default on when serving standard input; empty or None disables),
-    ``app_dir``, ``script_name``, ``trust_original_url``, ``threads``,
-    ``watch_interval``, ``read_timeout`` (None or 0: for ever) and
-    ``workers`` (processes sharing the listening socket, see
-    :mod:`.workers`).
+    ``app_dir``, ``script_name``, ``trust_original_url``, ``threads``
+    (None: :data:`DEFAULT_THREADS` in one process, 1 in each of
+    ``workers`` processes), ``watch_interval``, ``read_timeout`` (None
+    or 0: for ever) and ``workers`` (processes sharing the listening
+    socket, see :mod:`.workers`).
     """
 
     def __init__(self, application: Callable[..., Any],
@@ -68,7 +73,8 @@ class IISWSGIServer(WSGIServer):
                  restart_regex: Any = _DEFAULT,
                  app_dir: Optional[str] = None,
                  script_name: Optional[str] = None,
-                 trust_original_url: bool = False, threads: int = 16,
+                 trust_original_url: bool = False,
+                 threads: Optional[int] = None,
                  watch_interval: float = 1.0,
                  read_timeout: Optional[float] = 60.0,
                  workers: int = 1,
@@ -84,11 +90,16 @@ class IISWSGIServer(WSGIServer):
         self.app_dir = app_dir
         self.script_name = script_name
         self.trust_original_url = trust_original_url
-        self.threads = max(1, int(threads))
         self.watch_interval = watch_interval
         self.read_timeout = read_timeout or None
         self.stdin_fd = stdin_fd
         self.workers = max(1, int(workers))
+        if threads is None:
+            # Worker processes serve requests at once already: one thread
+            # each serves from one loop, with no switching between threads
+            # (see the README's "Threads and worker processes").
+            threads = DEFAULT_THREADS if self.workers == 1 else 1
+        self.threads = max(1, int(threads))
         #: True in a child of :mod:`.workers` (the socket is the parent's).
         self.worker_process = False
         self.requests_served = 0
@@ -104,6 +115,9 @@ class IISWSGIServer(WSGIServer):
         #: for it).  Not for max_requests, signals or IIS's shutdown.
         self.serve_received = False
         self._stopping = threading.Event()
+        #: True once :meth:`stop` was called: a plain attribute, as every
+        #: request reads it several times.
+        self.stopping = False
         self._watcher = None
         self._watch_prepared = False
         self._responder_settings = []
@@ -144,10 +158,6 @@ class IISWSGIServer(WSGIServer):
 
     # -- state shared with the responders ------------------------------------
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
     def stop(self, reason: str, serve_received: bool = False) -> None:
         """Ask the server to exit once the requests in flight are done;
         with ``serve_received``, also those the web server has already
@@ -157,6 +167,7 @@ class IISWSGIServer(WSGIServer):
                 return
             self.stop_reason = reason
             self.serve_received = serve_received
+            self.stopping = True
             self._stopping.set()
         log.info("stopping: %s", reason)
 

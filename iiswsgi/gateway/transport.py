@@ -32,8 +32,8 @@ from .. import logs
 from .errors import GatewayError
 
 __all__ = ["ConnectionLost", "NamedPipeChannel", "PipeChannel",
-           "ReadTimeout", "SocketChannel", "StdinUnusable", "bind",
-           "inspect_stdin", "stdin_channel"]
+           "ReadTimeout", "SocketChannel", "StdinUnusable", "WouldWait",
+           "bind", "inspect_stdin", "stdin_channel"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,15 @@ _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ESHUTDOWN,
 
 class ConnectionLost(GatewayError, OSError):
     """The web server closed the connection while we were writing."""
+
+
+class WouldWait(GatewayError):
+    """A read in the middle of a request found nothing yet, on a channel
+    whose server waits for such a connection in its selector rather than
+    in the read (see :attr:`SocketChannel.wait_in_selector`): the state
+    stays in the responder, which goes on from there when more comes.
+    Control flow for the one-thread loop, never seen by an
+    application."""
 
 
 class ReadTimeout(ConnectionLost):
@@ -322,11 +331,22 @@ class SocketChannel:
         self._poller = None
         self._into = _ReadBuffer()
         self._timeout = sock.gettimeout()
+        #: The responder of this connection when its server serves every
+        #: connection from one thread: while that responder is receiving
+        #: a request the application has not been given yet (its
+        #: parameters came in pieces), a read that would wait raises
+        #: :class:`WouldWait` instead, and the connection waits for the
+        #: rest in the server's selector, so others are served meanwhile.
+        self.wait_in_selector = None
 
     def read(self, idle: bool = False) -> bytes:
         # Listening connections wait between requests in the server's
         # selector, so every blocking read here is in a request: the
         # socket's own timeout applies to all of them.
+        waiter = self.wait_in_selector
+        if (waiter is not None and not idle and waiter.receiving
+                and not self.pending()):
+            raise WouldWait("the rest of the request has not come yet")
         try:
             return self._into.fill(self.sock.recv_into, self.read_size)
         except TimeoutError:

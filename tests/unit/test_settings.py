@@ -197,8 +197,8 @@ def test_address_errors(options, message):
 
 def test_flags_are_the_options_with_a_flag():
     assert [o.flag for o in settings.flags()] == [
-        "--host", "--port", "--socket", "--workers", "--log-file",
-        "--debug"]
+        "--host", "--port", "--socket", "--threads", "--workers",
+        "--log-file", "--debug"]
 
 
 # -- the README's tables against this one --------------------------------------
