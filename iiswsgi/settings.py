@@ -345,6 +345,11 @@ OPTIONS: Tuple[Option, ...] = (
     Option("spool_threshold", _size, 1 << 20, "`1M`",
            "request body bytes held in memory before the body spools to a"
            " temporary file (`1M`, `512K`, bytes)", minimum=0, unit="bytes"),
+    Option("spool_body", convert_bool, True, "true",
+           "past `spool_threshold` the body spools to a temporary file, so"
+           " it can be read again; false: only the first `spool_threshold`"
+           " bytes are kept, the rest is handed over as it is read (a seek"
+           " back past them is an error)", env="WSGI_SPOOL_BODY"),
     Option("spool_dir", _folder, None, "the temporary directory",
            "where spooled bodies go"),
     Option("max_body", _size, None, "no limit",
