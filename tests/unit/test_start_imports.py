@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="socketpair stdin")
 #: their imports) still come with iiswsgi/protocol/fastcgi.py's
 #: ``@dataclass`` records; add them here once those are plain classes.
 NOT_AT_START = ("json", "pathlib", "tempfile", "argparse", "shutil",
+                "xml.etree.ElementTree", "defusedxml",
                 "iiswsgi.doctor", "iiswsgi.cli")
 
 APP = """

@@ -3,6 +3,8 @@ into its *scopes* (the sections directly under ``<configuration>`` and
 those of each ``<location path=...>``), and choosing the scopes that apply
 to a path."""
 
+from __future__ import annotations
+
 import os
 from typing import List, Optional, Sequence, Tuple
 
@@ -57,11 +59,11 @@ class Scope(Record):
     one ``<location path=...>`` (path relative to the file's folder)."""
 
     __slots__ = ("element", "path", "inherit_in_child_applications")
-    element: "safexml.Element"
+    element: safexml.Element
     path: str
     inherit_in_child_applications: bool
 
-    def __init__(self, element: "safexml.Element", path: str = "",
+    def __init__(self, element: safexml.Element, path: str = "",
                  inherit_in_child_applications: bool = True) -> None:
         self.element = element
         self.path = path
@@ -78,10 +80,10 @@ class ConfigFile(Record):
 
     __slots__ = ("path", "root", "scopes")
     path: str
-    root: "safexml.Element"
+    root: safexml.Element
     scopes: List[Scope]
 
-    def __init__(self, path: str, root: "safexml.Element",
+    def __init__(self, path: str, root: safexml.Element,
                  scopes: List[Scope]) -> None:
         self.path = path
         self.root = root

@@ -4,6 +4,8 @@ with its ``environmentVariables``), ``security/requestFiltering``
 (:class:`RequestFiltering`), ``staticContent`` (:class:`StaticContent`),
 and the effective :class:`Configuration` of one path that holds them."""
 
+from __future__ import annotations
+
 from fnmatch import fnmatchcase
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
                     Tuple, TypeVar, Union)
