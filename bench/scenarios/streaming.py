@@ -285,7 +285,7 @@ def _copy(python: str, direction: str, size: int, scratch: str,
 
 def _announce(rounds: int, size: int):
     def announce(index, name, seconds):
-        print("STREAM round %d/%d %-17s %7.0f MiB/s" % (
+        print("STREAM round %d/%d %-25s %7.0f MiB/s" % (
             index + 1, rounds, name, size / seconds / (1 << 20)),
             flush=True)
     return announce
