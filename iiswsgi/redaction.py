@@ -28,8 +28,6 @@ The log's handlers (:mod:`iiswsgi.logs`) and the gateway's error pages call
 environment it loads a site with.
 """
 
-import base64
-import json
 import re
 import threading
 from typing import Any, Iterable, List, Mapping, Optional, Set
@@ -158,6 +156,7 @@ def secret_values(value: Any, name: Optional[str] = None) -> List[str]:
 def _base64_forms(value: str) -> Set[str]:
     """The parts of ``value``'s base64 encoding that do not depend on the
     bytes around it, for each of the three alignments it can start at."""
+    import base64  # only once a secret is registered
     data = value.encode("utf-8")
     forms = set()
     for offset in range(3):
@@ -176,6 +175,7 @@ def encodings(value: str) -> Set[str]:
     ``repr()``-escaped (either quote), JSON-escaped, percent-encoded
     (``quote`` with and without ``/`` safe, ``quote_plus``) and base64
     (every alignment, both alphabets)."""
+    import json  # only once a secret is registered: not at every start
     forms = {value, repr(value)[1:-1], repr("'\"" + value)[4:-1],
              json.dumps(value)[1:-1],
              json.dumps(value, ensure_ascii=False)[1:-1],

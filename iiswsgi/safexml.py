@@ -15,14 +15,14 @@ with an attribute ``xmlns``, ``<a:b>`` is ``a:b`` (so IIS's old
 """
 
 import re
-import xml.etree.ElementTree as ElementTree
-from typing import Optional, Type, Union
-from xml.parsers import expat
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
+from typing import TYPE_CHECKING, Any, Optional, Type, Union
 
 from .errors import IISWSGIError
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ElementTree
+
+    from ._xmltree import Element
 
 __all__ = ["DECLARATION", "Element", "NOT_XML", "XMLError", "check_xml_text",
            "parse", "parse_file", "parse_file_or", "serialize"]
@@ -50,79 +50,26 @@ class XMLError(IISWSGIError, ValueError):
         self.problem = problem or message
 
 
-class Element(ElementTree.Element):
-    """An element that remembers where its start tag is."""
-    line = 0
-    column = 0
+def __getattr__(name: str) -> Any:
+    # Element is ElementTree's class: it (and the parser, defusedxml and
+    # expat) is imported when first used, not at every start of the
+    # gateway, which reads a web.config only when the site has one.
+    if name == "Element":
+        from ._xmltree import Element
+        return Element
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
-class _Builder(ElementTree.TreeBuilder):
-    """A tree builder that gives each element the parser's position, and
-    its names as written (prefix:name, xmlns attributes kept)."""
-
-    def __init__(self):
-        ElementTree.TreeBuilder.__init__(self, element_factory=Element)
-        self.parser = None
-        self._prefixes = {}       # namespace URI -> prefix
-        self._declared = []       # xmlns attributes for the next element
-
-    def start_ns(self, prefix, uri):
-        self._prefixes[uri] = prefix
-        self._declared.append(("xmlns:" + prefix if prefix else "xmlns",
-                               uri))
-
-    def _written(self, name):
-        if not name.startswith("{"):
-            return name
-        uri, _, local = name[1:].partition("}")
-        prefix = self._prefixes.get(uri, "")
-        return prefix + ":" + local if prefix else local
-
-    def start(self, tag, attrs):
-        attributes = dict(self._declared)
-        self._declared = []
-        attributes.update((self._written(name), value)
-                          for name, value in attrs.items())
-        element = ElementTree.TreeBuilder.start(self, self._written(tag),
-                                                attributes)
-        expat_parser = self.parser.parser
-        element.line = expat_parser.CurrentLineNumber
-        element.column = expat_parser.CurrentColumnNumber + 1
-        return element
-
-    def end(self, tag):
-        return ElementTree.TreeBuilder.end(self, self._written(tag))
-
-
-def parse(data: Union[str, bytes], source: str = "the XML") -> Element:
+def parse(data: Union[str, bytes], source: str = "the XML") -> "Element":
     """The root :class:`Element` of ``data`` (str, or bytes in the
     encoding its BOM or declaration names); XMLError, naming ``source``,
     the line and the column, when it cannot be parsed or holds a
     DOCTYPE."""
-    builder = _Builder()
-    parser = DefusedXMLParser(target=builder, forbid_dtd=True,
-                              forbid_entities=True, forbid_external=True)
-    builder.parser = parser
-    try:
-        parser.feed(data)
-        return parser.close()
-    except DefusedXmlException:
-        line = parser.parser.CurrentLineNumber
-        column = parser.parser.CurrentColumnNumber + 1
-        problem = ("a DOCTYPE (document type or entity declaration) is not"
-                   " allowed here")
-        raise XMLError("%s: line %d, column %d: %s" % (
-            source, line, column, problem), source, line, column,
-            problem) from None
-    except ElementTree.ParseError as error:
-        line, offset = error.position
-        problem = expat.ErrorString(error.code)
-        raise XMLError("%s is not well-formed XML: line %d, column %d: %s"
-                       % (source, line, offset + 1, problem), source, line,
-                       offset + 1, problem) from None
+    from ._xmltree import parse as parse_tree
+    return parse_tree(data, source)
 
 
-def parse_file(path: str) -> Element:
+def parse_file(path: str) -> "Element":
     """The root Element of the XML file at ``path``; OSError when it cannot
     be read, XMLError when it cannot be parsed."""
     with open(path, "rb") as stream:
@@ -131,7 +78,7 @@ def parse_file(path: str) -> Element:
 
 
 def parse_file_or(path: str, error_class: Type[Exception],
-                  what: str = "the file", missing: str = "") -> Element:
+                  what: str = "the file", missing: str = "") -> "Element":
     """:func:`parse_file`, raising ``error_class`` (the caller's own error)
     with a message naming ``what`` and ``path`` when the file cannot be
     read or parsed; ``missing`` (what to do) is added when it does not
@@ -163,11 +110,12 @@ def check_xml_text(value: str, what: str = "a value") -> str:
     return value
 
 
-def serialize(root: ElementTree.Element,
+def serialize(root: "ElementTree.Element",
               indent: Optional[str] = "  ") -> str:
     """The text of the XML document whose root is ``root``: the UTF-8
     declaration, the element (indented in place by ``indent`` a level,
     unless it is None) and a line end."""
+    import xml.etree.ElementTree as ElementTree
     if indent is not None:
         ElementTree.indent(root, indent)
     return (DECLARATION + ElementTree.tostring(root, encoding="unicode")

@@ -23,10 +23,10 @@ own error page, which names nothing).
 import math
 import os
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import IISWSGIError
+from .records import FrozenRecord
 
 __all__ = ["COMMAND_LINE", "ENVIRONMENT", "KEYWORDS", "OPTIONS", "Option",
            "SettingsError", "Source", "app_settings_source", "convert",
@@ -52,15 +52,21 @@ class SettingsError(IISWSGIError, ValueError):
         self.source = source
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(FrozenRecord):
     """Where values come from: ``kind`` is ``"ini"``, ``"command line"``,
     ``"environment"``, ``"appSettings"`` or ``"keywords"``; ``path`` the
     file (ini, web.config) and ``section`` the ini section."""
 
+    __slots__ = ("kind", "path", "section")
     kind: str
-    path: Optional[str] = None
-    section: Optional[str] = None
+    path: Optional[str]
+    section: Optional[str]
+
+    def __init__(self, kind: str, path: Optional[str] = None,
+                 section: Optional[str] = None) -> None:
+        self._set("kind", kind)
+        self._set("path", path)
+        self._set("section", section)
 
     def where(self) -> str:
         """``in [server:main] of app.ini``, ``on the command line``..."""
@@ -212,8 +218,7 @@ def _nonempty(value: Any) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(FrozenRecord):
     """One option of the table.
 
     ``convert`` turns a value as written into the option's type (raising
@@ -225,17 +230,32 @@ class Option:
     table documents every setting the gateway reads.  ``default_doc`` is
     the default as the README shows it."""
 
+    __slots__ = ("name", "convert", "default", "default_doc", "doc",
+                 "minimum", "maximum", "unit", "flag", "env", "ini")
     name: str
     convert: Callable[[Any], Any]
     default: Any
     default_doc: str
     doc: str
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
-    unit: str = ""
-    flag: Optional[str] = None
-    env: Optional[str] = None
-    ini: bool = True
+    minimum: Optional[float]
+    maximum: Optional[float]
+    unit: str
+    flag: Optional[str]
+    env: Optional[str]
+    ini: bool
+
+    def __init__(self, name: str, convert: Callable[[Any], Any],
+                 default: Any, default_doc: str, doc: str,
+                 minimum: Optional[float] = None,
+                 maximum: Optional[float] = None, unit: str = "",
+                 flag: Optional[str] = None, env: Optional[str] = None,
+                 ini: bool = True) -> None:
+        for field, value in (
+                ("name", name), ("convert", convert), ("default", default),
+                ("default_doc", default_doc), ("doc", doc),
+                ("minimum", minimum), ("maximum", maximum), ("unit", unit),
+                ("flag", flag), ("env", env), ("ini", ini)):
+            self._set(field, value)
 
     def check(self, raw: Any) -> Any:
         """``raw`` converted and range-checked; ``_Invalid`` if it is not
@@ -326,6 +346,11 @@ OPTIONS: Tuple[Option, ...] = (
     Option("spool_threshold", _size, 1 << 20, "`1M`",
            "request body bytes held in memory before the body spools to a"
            " temporary file (`1M`, `512K`, bytes)", minimum=0, unit="bytes"),
+    Option("spool_body", convert_bool, True, "true",
+           "past `spool_threshold` the body spools to a temporary file, so"
+           " it can be read again; false: only the first `spool_threshold`"
+           " bytes are kept, the rest is handed over as it is read (a seek"
+           " back past them is an error)", env="WSGI_SPOOL_BODY"),
     Option("spool_dir", _folder, None, "the temporary directory",
            "where spooled bodies go"),
     Option("max_body", _size, None, "no limit",

@@ -16,6 +16,10 @@ socketpair end as standard input:
   writes the bytes in 64 KiB ``os.write`` calls, and for the upload reads
   them in 64 KiB ``os.read`` calls and answers one byte at the end.
 
+* ``iiswsgi upload, unspooled``: the same upload with
+  ``WSGI_SPOOL_BODY=false``: past its 1 MiB threshold ``wsgi.input`` hands
+  each piece over as it is read, with no temporary file.
+
 * ``copy upload, spooled``: the upload copy, each block also written to
   a temporary file: what any gateway that keeps a large body on disk
   (iiswsgi past its 1 MiB spool threshold, so ``wsgi.input`` can be
@@ -91,6 +95,7 @@ CONTENDERS = (
     ("iiswsgi response", "response", "iiswsgi"),
     ("copy response", "response", "copy"),
     ("iiswsgi upload", "upload", "iiswsgi"),
+    ("iiswsgi upload, unspooled", "upload", "unspooled"),
     ("copy upload", "upload", "copy"),
     ("copy upload, spooled", "upload", "spool"),
 )
@@ -177,13 +182,15 @@ def _check_answer(first: bytes, stderr: bytes, what: str) -> None:
                          % (what, first[:100], stderr[:200]))
 
 
-def _gateway(python: str, direction: str, size: int, scratch: str
-             ) -> float:
-    """Seconds iiswsgi takes for one transfer of ``size`` bytes."""
+def _gateway(python: str, direction: str, size: int, scratch: str,
+             spool_body: bool = True) -> float:
+    """Seconds iiswsgi takes for one transfer of ``size`` bytes (an
+    upload with ``spool_body`` false: WSGI_SPOOL_BODY=false)."""
     app_dir = tempfile.mkdtemp(prefix="app-", dir=scratch)
     log = os.path.join(scratch, "streaming.log")
     errors = os.path.join(scratch, "streaming.stderr")
-    env = child_env(WSGI_HANDLER="bench_apps.memory", WSGI_LOG=log)
+    env = child_env(WSGI_HANDLER="bench_apps.memory", WSGI_LOG=log,
+                    WSGI_SPOOL_BODY="true" if spool_body else "false")
     with open(errors, "ab") as stderr, \
             gateway_on_pipe([python, "-m", "iiswsgi"], app_dir, env, stderr,
                             10) as (_process, parent):
@@ -278,7 +285,7 @@ def _copy(python: str, direction: str, size: int, scratch: str,
 
 def _announce(rounds: int, size: int):
     def announce(index, name, seconds):
-        print("STREAM round %d/%d %-17s %7.0f MiB/s" % (
+        print("STREAM round %d/%d %-25s %7.0f MiB/s" % (
             index + 1, rounds, name, size / seconds / (1 << 20)),
             flush=True)
     return announce
@@ -290,8 +297,9 @@ def measure(run: Run) -> Dict[str, object]:
 
     def one(name, spec):
         direction, kind = spec
-        if kind == "iiswsgi":
-            return _gateway(run.python, direction, size, run.scratch)
+        if kind in ("iiswsgi", "unspooled"):
+            return _gateway(run.python, direction, size, run.scratch,
+                            spool_body=kind == "iiswsgi")
         return _copy(run.python, direction, size, run.scratch,
                      spooled=kind == "spool")
 
@@ -326,6 +334,12 @@ def comparisons(summary: Dict[str, dict]
             rows.append(("streaming %s: iiswsgi / socketpair copy"
                          % direction,
                          ratio(mine["mib_s"], theirs["mib_s"])))
+    mine = summary.get("iiswsgi upload, unspooled")
+    theirs = summary.get("copy upload")
+    if mine and theirs:
+        rows.append(("streaming upload, spool_body false: iiswsgi /"
+                     " socketpair copy", ratio(mine["mib_s"],
+                                               theirs["mib_s"])))
     return rows
 
 

@@ -3,7 +3,10 @@
 The application can start reading before the whole body has come.  What
 has arrived is kept, so the input can be rewound with ``seek``: in memory up
 to a threshold, in a temporary file past it, so a large upload costs disk,
-not memory.
+not memory.  With ``spool_body`` false nothing goes to disk: the first
+``spool_threshold`` bytes are kept (a seek back to them works while the
+body has not gone past them), and past the threshold each piece is handed
+over as it is read and let go.
 """
 
 import io
@@ -45,7 +48,8 @@ class Input(io.RawIOBase):
     def __init__(self, pull: Optional[Callable[[], bytes]],
                  spool_threshold: int = 1 << 20,
                  max_size: Optional[int] = None,
-                 spool_dir: Optional[str] = None) -> None:
+                 spool_dir: Optional[str] = None,
+                 spool_body: bool = True) -> None:
         # io.RawIOBase's __init__ is object's, which does nothing: not
         # called, one call fewer per request.
         self._pull = pull
@@ -59,11 +63,18 @@ class Input(io.RawIOBase):
         self._complete = pull is None
         self._too_large = False
         self._disconnected = None
+        #: spool_body false: past the threshold nothing more is kept but
+        #: the last piece, which starts at _piece_start.
+        self._stream = not spool_body
 
     #: The last piece pulled (see _fill), and where the spool file's own
     #: position is (a seek is made only when it is elsewhere).
     _piece = _EMPTY
     _file_pos = 0
+    _piece_start = 0
+    #: Whether a piece was let go past the threshold (spool_body false):
+    #: from then on only the last piece can be read again.
+    _dropped = False
 
     # -- filling -----------------------------------------------------------
 
@@ -106,6 +117,17 @@ class Input(io.RawIOBase):
         if self._max_size is not None and size > self._max_size:
             self._too_large = True
             raise RequestTooLarge(self._max_size)
+        if self._stream:
+            # Kept in memory while the body is within the threshold;
+            # past it only the last piece is held.
+            if self._size == len(self._memory) and size <= self._threshold:
+                self._memory += data
+            elif self._size > len(self._memory):
+                self._dropped = True     # the previous piece is let go
+            self._piece_start = self._size
+            self._piece = data
+            self._size = size
+            return True
         if self._file is None and size > self._threshold:
             # Imported here: most bodies never spool, and tempfile
             # (shutil, random, lzma...) would slow every start.
@@ -134,8 +156,25 @@ class Input(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
+    def _segment(self):
+        """spool_body false: (buffer, offset, end) of the bytes kept from
+        the position on: the memory's, or the last piece's."""
+        kept = len(self._memory)
+        if self._pos < kept:
+            return self._memory, self._pos, kept
+        return (self._piece, self._pos - self._piece_start,
+                self._size - self._piece_start)
+
     def _take(self, size):
         """Up to ``size`` bytes already received, from the position."""
+        if self._stream:
+            buffer, offset, end = self._segment()
+            end = min(end, offset + size)
+            if end <= offset:
+                return _EMPTY
+            self._pos += end - offset
+            with memoryview(buffer) as view:
+                return view[offset:end].tobytes()
         start = self._pos
         end = min(self._size, start + size)
         if end <= start:
@@ -152,6 +191,13 @@ class Input(io.RawIOBase):
         return data
 
     def read(self, size: Optional[int] = -1) -> bytes:
+        if (size is None or size < 0) and self._stream:
+            parts = []
+            while True:
+                part = self.read(1 << 16)
+                if not part:
+                    return _EMPTY.join(parts)
+                parts.append(part)
         if size is None or size < 0:
             while self._fill():
                 pass
@@ -202,7 +248,27 @@ class Input(io.RawIOBase):
     def readline(self, size: Optional[int] = -1) -> bytes:
         if size is None:
             size = -1
+        if self._stream:
+            return self._stream_line(size)
         return self._take(self._find_newline(size) - self._pos)
+
+    def _stream_line(self, size):
+        parts = []
+        total = 0
+        while size < 0 or total < size:
+            if self._pos >= self._size and not self._fill():
+                break
+            buffer, offset, end = self._segment()
+            if size >= 0:
+                end = min(end, offset + size - total)
+            newline = buffer.find(b"\n", offset, end)
+            stop = newline + 1 if newline >= 0 else end
+            parts.append(bytes(buffer[offset:stop]))
+            self._pos += stop - offset
+            total += stop - offset
+            if newline >= 0:
+                break
+        return _EMPTY.join(parts)
 
     def __iter__(self) -> "Input":
         return self
@@ -241,7 +307,16 @@ class Input(io.RawIOBase):
             raise ValueError("negative seek position %d" % target)
         while target > self._size and self._fill():
             pass
-        self._pos = min(target, self._size)
+        target = min(target, self._size)
+        if self._stream and self._dropped and target < self._piece_start:
+            raise io.UnsupportedOperation(
+                "cannot seek wsgi.input back to byte %d: with spool_body"
+                " false, once a body is past spool_threshold (%d bytes)"
+                " only its last piece (from byte %d on) is kept; set"
+                " spool_body true (WSGI_SPOOL_BODY=true in the environment"
+                " or appSettings) for a body that can be read again from"
+                " anywhere" % (target, self._threshold, self._piece_start))
+        self._pos = target
         return self._pos
 
     def close(self) -> None:

@@ -201,6 +201,7 @@ class ResponderSettings:
                  spool_threshold: int = 1 << 20,
                  max_body: Optional[int] = None,
                  spool_dir: Optional[str] = None, debug: bool = False,
+                 spool_body: bool = True,
                  script_name: Optional[str] = None,
                  trust_original_url: bool = False,
                  roles: Iterable[int] = (fastcgi.RESPONDER,),
@@ -212,6 +213,7 @@ class ResponderSettings:
         self.spool_threshold = spool_threshold
         self.max_body = max_body
         self.spool_dir = spool_dir
+        self.spool_body = spool_body
         self.debug = debug
         self.script_name = script_name
         self.trust_original_url = trust_original_url
@@ -716,7 +718,7 @@ class Responder:
         if self.server is not None:
             self.server.request_started(environ)
         body = Input(self._pull, settings.spool_threshold, settings.max_body,
-                     settings.spool_dir)
+                     settings.spool_dir, spool_body=settings.spool_body)
         environ["wsgi.input"] = body
         response = _Response(self, environ.get("REQUEST_METHOD") == "HEAD")
         pending = b""

@@ -39,7 +39,7 @@ DEFAULT_THREADS = 16
 
 #: The options :meth:`IISWSGIServer.apply` may change once serving.
 APPLICABLE = frozenset(("read_timeout", "restart_regex", "app_dir",
-                        "script_name"))
+                        "script_name", "spool_body"))
 
 
 class IISWSGIServer(WSGIServer):
@@ -68,7 +68,7 @@ class IISWSGIServer(WSGIServer):
                  roles: Iterable[int] = (fastcgi.RESPONDER,),
                  spool_threshold: int = 1 << 20,
                  max_body: Optional[int] = None,
-                 spool_dir: Optional[str] = None,
+                 spool_dir: Optional[str] = None, spool_body: bool = True,
                  max_requests: Optional[int] = None,
                  restart_regex: Any = _DEFAULT,
                  app_dir: Optional[str] = None,
@@ -85,6 +85,7 @@ class IISWSGIServer(WSGIServer):
         self.spool_threshold = spool_threshold
         self.max_body = max_body
         self.spool_dir = spool_dir
+        self.spool_body = spool_body
         self.max_requests = max_requests
         self.restart_regex = restart_regex
         self.app_dir = app_dir
@@ -155,6 +156,10 @@ class IISWSGIServer(WSGIServer):
             self.script_name = settings["script_name"]
             for responder_settings in self._responder_settings:
                 responder_settings.script_name = self.script_name
+        if "spool_body" in settings:
+            self.spool_body = settings["spool_body"]
+            for responder_settings in self._responder_settings:
+                responder_settings.spool_body = self.spool_body
 
     # -- state shared with the responders ------------------------------------
 
@@ -274,6 +279,7 @@ class IISWSGIServer(WSGIServer):
             self.application, base_environ=self.environ,
             spool_threshold=self.spool_threshold, max_body=self.max_body,
             spool_dir=self.spool_dir, debug=self.debug,
+            spool_body=self.spool_body,
             script_name=self.script_name,
             trust_original_url=self.trust_original_url, roles=self.roles,
             multithread=multithread, multiprocess=multiprocess,

@@ -16,10 +16,10 @@ bytes after the head) once the empty line is in, None before, and raises
 
 import http
 import re
-from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from ..errors import IISWSGIError
+from ..records import Record
 
 __all__ = ["MalformedHead", "ResponseHead", "TOKEN", "find_head_end",
            "parse_head"]
@@ -38,14 +38,22 @@ class MalformedHead(IISWSGIError, ValueError):
     response with "The FastCGI process returned malformed headers")."""
 
 
-@dataclass
-class ResponseHead:
+class ResponseHead(Record):
     """A CGI response head, and the bytes that followed it."""
 
+    __slots__ = ("status", "reason", "headers", "body")
     status: int
     reason: str
-    headers: List[Tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
+    headers: List[Tuple[str, str]]
+    body: bytes
+
+    def __init__(self, status: int, reason: str,
+                 headers: Optional[List[Tuple[str, str]]] = None,
+                 body: bytes = b"") -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = [] if headers is None else headers
+        self.body = body
 
     @property
     def status_line(self) -> str:

@@ -1,6 +1,7 @@
 """wsgi.input: streaming, spooling, seeking and limits."""
 
 import io
+import os
 
 import pytest
 
@@ -200,3 +201,43 @@ def test_readline_when_the_body_spools_inside_the_line(tmp_path):
     assert body.spooled
     assert body.readline() == b"end"
     assert body.readline() == b""
+
+
+# -- spool_body false: a real pipe, nothing on disk ---------------------------
+
+def _piped_input(data, spool_dir, threshold=1 << 20):
+    import io as _io
+    import threading
+    read_end, write_end = os.pipe()
+
+    def writer():
+        with os.fdopen(write_end, "wb") as out:
+            out.write(data)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    source = _io.FileIO(read_end, "rb")
+    return Input(lambda: source.read(65536), threshold,
+                 spool_dir=str(spool_dir), spool_body=False), source
+
+
+def test_without_spooling_an_upload_arrives_intact_and_no_file_is_made(
+        tmp_path):
+    import hashlib
+    data = hashlib.sha256(b"x").digest() * ((4 << 20) // 32 + 3)
+    body, source = _piped_input(data, tmp_path)
+    try:
+        assert body.read(1000) == data[:1000]
+        assert body.seek(0) == 0          # within the kept part
+        assert body.readline(10) == data[:10]
+        assert body.tell() == 10
+        assert body.read() == data[10:]
+        assert not body.spooled
+        assert os.listdir(str(tmp_path)) == []
+        with pytest.raises(io.UnsupportedOperation,
+                           match="spool_body.*WSGI_SPOOL_BODY"):
+            body.seek(0)
+        with pytest.raises(io.UnsupportedOperation):
+            body.seek((1 << 20) + 5)
+    finally:
+        source.close()

@@ -1,6 +1,8 @@
 """Readers of one attribute of a configuration element, each raising a
 ConfigError that names the file, line, column, attribute and value."""
 
+from __future__ import annotations
+
 from typing import Sequence, TypeVar, Union
 
 from ... import safexml

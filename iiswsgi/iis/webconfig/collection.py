@@ -1,6 +1,8 @@
 """An IIS configuration collection: ``<add>``, ``<remove>`` and
 ``<clear/>`` applied level by level, keys compared in any case."""
 
+from __future__ import annotations
+
 from typing import Any, Callable, Dict, Hashable, Iterable, List, Tuple
 
 from ... import safexml

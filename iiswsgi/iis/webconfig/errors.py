@@ -1,6 +1,8 @@
 """The error every reader of IIS configuration raises, and the helpers
 that make one say where (file, line, column) and what to do."""
 
+from __future__ import annotations
+
 from typing import Optional
 
 from ... import safexml

@@ -3,11 +3,13 @@ into its *scopes* (the sections directly under ``<configuration>`` and
 those of each ``<location path=...>``), and choosing the scopes that apply
 to a path."""
 
+from __future__ import annotations
+
 import os
-from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from ... import safexml
+from ...records import Record
 from ..paths import split_under
 from .attributes import boolean
 from .errors import ConfigError, error_at, xml_error
@@ -52,13 +54,20 @@ def _location_path(text):
     return "" if path == "." else path
 
 
-@dataclass
-class Scope:
+class Scope(Record):
     """The sections directly under ``<configuration>`` (path "") or under
     one ``<location path=...>`` (path relative to the file's folder)."""
+
+    __slots__ = ("element", "path", "inherit_in_child_applications")
     element: safexml.Element
-    path: str = ""
-    inherit_in_child_applications: bool = True
+    path: str
+    inherit_in_child_applications: bool
+
+    def __init__(self, element: safexml.Element, path: str = "",
+                 inherit_in_child_applications: bool = True) -> None:
+        self.element = element
+        self.path = path
+        self.inherit_in_child_applications = inherit_in_child_applications
 
     def applies_to(self, relative: str) -> bool:
         """Whether this scope applies to ``relative`` (a path under the
@@ -66,12 +75,19 @@ class Scope:
         return split_under(relative.strip("/"), self.path) is not None
 
 
-@dataclass
-class ConfigFile:
+class ConfigFile(Record):
     """One parsed configuration file."""
+
+    __slots__ = ("path", "root", "scopes")
     path: str
     root: safexml.Element
     scopes: List[Scope]
+
+    def __init__(self, path: str, root: safexml.Element,
+                 scopes: List[Scope]) -> None:
+        self.path = path
+        self.root = root
+        self.scopes = scopes
 
     def scopes_for(self, relative: str = "",
                    child_application: bool = False) -> List[Scope]:

@@ -4,12 +4,14 @@ with its ``environmentVariables``), ``security/requestFiltering``
 (:class:`RequestFiltering`), ``staticContent`` (:class:`StaticContent`),
 and the effective :class:`Configuration` of one path that holds them."""
 
-from dataclasses import dataclass, field
+from __future__ import annotations
+
 from fnmatch import fnmatchcase
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
                     Tuple, TypeVar, Union)
 
 from ... import safexml
+from ...records import Record
 from .attributes import choice, integer, required
 from .collection import Collection
 from ..cmdline import split_command_line
@@ -89,21 +91,45 @@ def fastcgi_handlers(handlers: Iterable["Handler"]) -> List["Handler"]:
     return [handler for handler in handlers if handler.is_fastcgi]
 
 
-@dataclass
-class Handler:
+class Handler(Record):
     """One ``<handlers><add>``."""
+
+    __slots__ = ("name", "path", "verbs", "module", "script_processor",
+                 "response_buffer_limit", "resource_type", "require_access",
+                 "attributes", "source", "line", "column")
     name: str
-    path: str = "*"
-    verbs: Tuple[str, ...] = ("*",)
-    module: str = ""
-    script_processor: str = ""
-    response_buffer_limit: int = DEFAULT_RESPONSE_BUFFER_LIMIT
-    resource_type: str = "Unspecified"
-    require_access: str = "Script"
-    attributes: dict = field(default_factory=dict)   # as written
-    source: str = ""
-    line: int = 0
-    column: int = 0
+    path: str
+    verbs: Tuple[str, ...]
+    module: str
+    script_processor: str
+    response_buffer_limit: int
+    resource_type: str
+    require_access: str
+    attributes: dict   # as written
+    source: str
+    line: int
+    column: int
+
+    def __init__(self, name: str, path: str = "*",
+                 verbs: Tuple[str, ...] = ("*",), module: str = "",
+                 script_processor: str = "",
+                 response_buffer_limit: int = DEFAULT_RESPONSE_BUFFER_LIMIT,
+                 resource_type: str = "Unspecified",
+                 require_access: str = "Script",
+                 attributes: Optional[dict] = None, source: str = "",
+                 line: int = 0, column: int = 0) -> None:
+        self.name = name
+        self.path = path
+        self.verbs = verbs
+        self.module = module
+        self.script_processor = script_processor
+        self.response_buffer_limit = response_buffer_limit
+        self.resource_type = resource_type
+        self.require_access = require_access
+        self.attributes = {} if attributes is None else attributes
+        self.source = source
+        self.line = line
+        self.column = column
 
     @property
     def modules(self) -> str:
@@ -165,24 +191,57 @@ class Handler:
                    getattr(element, "line", 0), getattr(element, "column", 0))
 
 
-@dataclass
-class FastCgiApplication:
+class FastCgiApplication(Record):
     """One ``<fastCgi><application>``: the process and its pool."""
+
+    __slots__ = ("full_path", "arguments", "max_instances",
+                 "instance_max_requests", "activity_timeout",
+                 "request_timeout", "idle_timeout", "queue_length",
+                 "signal_before_terminate_seconds", "stderr_mode",
+                 "environment_variables", "source", "attributes", "line",
+                 "column")
     full_path: str
-    arguments: str = ""
-    max_instances: int = AUTOMATIC_INSTANCES
-    instance_max_requests: int = 200
-    activity_timeout: int = 70
-    request_timeout: int = 90
-    idle_timeout: int = 300
-    queue_length: int = 1000
-    signal_before_terminate_seconds: int = 0
-    stderr_mode: str = "ReturnStdErrIn500"
-    environment_variables: dict = field(default_factory=dict)
-    source: str = "defaults"
-    attributes: dict = field(default_factory=dict)   # the others, as written
-    line: int = 0
-    column: int = 0
+    arguments: str
+    max_instances: int
+    instance_max_requests: int
+    activity_timeout: int
+    request_timeout: int
+    idle_timeout: int
+    queue_length: int
+    signal_before_terminate_seconds: int
+    stderr_mode: str
+    environment_variables: dict
+    source: str
+    attributes: dict   # the others, as written
+    line: int
+    column: int
+
+    def __init__(self, full_path: str, arguments: str = "",
+                 max_instances: int = AUTOMATIC_INSTANCES,
+                 instance_max_requests: int = 200,
+                 activity_timeout: int = 70, request_timeout: int = 90,
+                 idle_timeout: int = 300, queue_length: int = 1000,
+                 signal_before_terminate_seconds: int = 0,
+                 stderr_mode: str = "ReturnStdErrIn500",
+                 environment_variables: Optional[dict] = None,
+                 source: str = "defaults", attributes: Optional[dict] = None,
+                 line: int = 0, column: int = 0) -> None:
+        self.full_path = full_path
+        self.arguments = arguments
+        self.max_instances = max_instances
+        self.instance_max_requests = instance_max_requests
+        self.activity_timeout = activity_timeout
+        self.request_timeout = request_timeout
+        self.idle_timeout = idle_timeout
+        self.queue_length = queue_length
+        self.signal_before_terminate_seconds = signal_before_terminate_seconds
+        self.stderr_mode = stderr_mode
+        self.environment_variables = ({} if environment_variables is None
+                                      else environment_variables)
+        self.source = source
+        self.attributes = {} if attributes is None else attributes
+        self.line = line
+        self.column = column
 
     @property
     def key(self) -> str:
@@ -274,20 +333,46 @@ def read_fastcgi_applications(section: safexml.Element, source: str,
     return collection.values()
 
 
-@dataclass
-class RequestFiltering:
+_HIDDEN_SEGMENTS = tuple(segment.casefold() for segment in
+                         DEFAULT_HIDDEN_SEGMENTS)
+
+
+class RequestFiltering(Record):
     """``system.webServer/security/requestFiltering``."""
-    allow_double_escaping: bool = False
-    allow_unlisted_extensions: bool = True
-    file_extensions: dict = field(default_factory=lambda: {
-        extension.casefold(): False
-        for extension in DEFAULT_DENIED_EXTENSIONS})   # folded -> allowed
-    hidden_segments: tuple = tuple(segment.casefold() for segment in
-                                   DEFAULT_HIDDEN_SEGMENTS)
-    max_allowed_content_length: int = DEFAULT_MAX_ALLOWED_CONTENT_LENGTH
-    max_url: int = DEFAULT_MAX_URL
-    max_query_string: int = DEFAULT_MAX_QUERY_STRING
-    deny_url_sequences: tuple = ()          # folded
+
+    __slots__ = ("allow_double_escaping", "allow_unlisted_extensions",
+                 "file_extensions", "hidden_segments",
+                 "max_allowed_content_length", "max_url", "max_query_string",
+                 "deny_url_sequences")
+    allow_double_escaping: bool
+    allow_unlisted_extensions: bool
+    file_extensions: dict   # folded -> allowed
+    hidden_segments: tuple
+    max_allowed_content_length: int
+    max_url: int
+    max_query_string: int
+    deny_url_sequences: tuple          # folded
+
+    def __init__(self, allow_double_escaping: bool = False,
+                 allow_unlisted_extensions: bool = True,
+                 file_extensions: Optional[dict] = None,
+                 hidden_segments: tuple = _HIDDEN_SEGMENTS,
+                 max_allowed_content_length: int =
+                 DEFAULT_MAX_ALLOWED_CONTENT_LENGTH,
+                 max_url: int = DEFAULT_MAX_URL,
+                 max_query_string: int = DEFAULT_MAX_QUERY_STRING,
+                 deny_url_sequences: tuple = ()) -> None:
+        self.allow_double_escaping = allow_double_escaping
+        self.allow_unlisted_extensions = allow_unlisted_extensions
+        self.file_extensions = {
+            extension.casefold(): False
+            for extension in DEFAULT_DENIED_EXTENSIONS
+        } if file_extensions is None else file_extensions
+        self.hidden_segments = hidden_segments
+        self.max_allowed_content_length = max_allowed_content_length
+        self.max_url = max_url
+        self.max_query_string = max_query_string
+        self.deny_url_sequences = deny_url_sequences
 
     def denied_sequence(self, *urls: str) -> Optional[str]:
         """The first denyUrlSequences entry in any of ``urls`` (compared
@@ -317,12 +402,17 @@ class RequestFiltering:
         return None
 
 
-@dataclass
-class StaticContent:
+class StaticContent(Record):
     """``system.webServer/staticContent``: the MIME map."""
-    mime_map: dict = field(default_factory=lambda: {
-        extension.casefold(): kind
-        for extension, kind in DEFAULT_MIME_MAP.items()})
+
+    __slots__ = ("mime_map",)
+    mime_map: dict
+
+    def __init__(self, mime_map: Optional[dict] = None) -> None:
+        self.mime_map = {
+            extension.casefold(): kind
+            for extension, kind in DEFAULT_MIME_MAP.items()
+        } if mime_map is None else mime_map
 
     def mime_type(self, name: str) -> Optional[str]:
         """The Content-Type for a file ``name``, or None when its extension
@@ -333,18 +423,36 @@ class StaticContent:
         return self.mime_map.get(("." + base.rpartition(".")[2]).casefold())
 
 
-@dataclass
-class Configuration:
+class Configuration(Record):
     """The effective configuration of one path, and the files it came
     from."""
-    files: List[str] = field(default_factory=list)
-    app_settings: Dict[str, str] = field(default_factory=dict)
-    handlers: List[Handler] = field(default_factory=list)
-    fastcgi_applications: List[FastCgiApplication] = field(
-        default_factory=list)
-    request_filtering: RequestFiltering = field(
-        default_factory=RequestFiltering)
-    static_content: StaticContent = field(default_factory=StaticContent)
+
+    __slots__ = ("files", "app_settings", "handlers", "fastcgi_applications",
+                 "request_filtering", "static_content")
+    files: List[str]
+    app_settings: Dict[str, str]
+    handlers: List[Handler]
+    fastcgi_applications: List[FastCgiApplication]
+    request_filtering: RequestFiltering
+    static_content: StaticContent
+
+    def __init__(self, files: Optional[List[str]] = None,
+                 app_settings: Optional[Dict[str, str]] = None,
+                 handlers: Optional[List[Handler]] = None,
+                 fastcgi_applications: Optional[
+                     List[FastCgiApplication]] = None,
+                 request_filtering: Optional[RequestFiltering] = None,
+                 static_content: Optional[StaticContent] = None) -> None:
+        self.files = [] if files is None else files
+        self.app_settings = {} if app_settings is None else app_settings
+        self.handlers = [] if handlers is None else handlers
+        self.fastcgi_applications = ([] if fastcgi_applications is None
+                                     else fastcgi_applications)
+        self.request_filtering = (RequestFiltering()
+                                  if request_filtering is None
+                                  else request_filtering)
+        self.static_content = (StaticContent() if static_content is None
+                               else static_content)
 
     @property
     def fastcgi_handlers(self) -> List[Handler]:
