@@ -1,7 +1,6 @@
 """Serve the requests of one FastCGI connection with a WSGI application."""
 
 import functools
-import html
 import io
 import logging
 import re
@@ -163,6 +162,7 @@ def error_page(status: int, message: str, text: Optional[str] = None,
     (a traceback, a load error) preformatted, escaped and with every
     registered secret redacted, then the paragraph ``after``.  The
     paragraphs are HTML."""
+    import html  # only for an error page (html.entities costs at start)
     details = ""
     if text is not None:
         details = "<pre>%s</pre>\n" % html.escape(logs.redact(text))
@@ -927,6 +927,7 @@ class Responder:
         message = _MESSAGES[status]
         if status == 500:
             # Where the traceback is, or that no log holds it.
+            import html
             message += " " + html.escape(logs.where_logged())
         page = error_page(status, message, text)
         response.sent = True

@@ -7,7 +7,7 @@ Feed the bytes the web server sends to :meth:`Connection.receive_data`
 (``b""`` at end of file), then call :meth:`Connection.next_event` until it
 returns :data:`NEED_DATA` or :data:`CLOSED`.  Events are :class:`Request`
 (a request's parameters are complete), :class:`Body` (a piece of its
-``FCGI_STDIN``), :class:`BodyEnd` and :class:`Abort`, dataclasses that
+``FCGI_STDIN``), :class:`BodyEnd` and :class:`Abort`, records that
 compare by value (the two sentinels are compared with ``is``).
 Management records (``FCGI_GET_VALUES``, unknown types) and refused
 requests are answered by the connection itself: send
@@ -36,10 +36,10 @@ not begun, a stream already ended) raises ``RuntimeError`` or
 """
 
 import struct
-from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ..errors import IISWSGIError
+from ..records import FrozenRecord, Record
 
 __all__ = [
     "Abort", "Body", "BodyEnd", "CLOSED", "ClientConnection", "Connection",
@@ -116,49 +116,58 @@ CLOSED = _Sentinel("CLOSED")
 
 
 # The application side's events are created for every request on the
-# gateway's hot path: dataclasses with __slots__ and without frozen=True,
-# whose __init__ costs what a hand-written one does (frozen's costs twice
-# that).  Their equality compares every field; their reprs leave out the
+# gateway's hot path: slotted records, not frozen (a frozen __init__ costs
+# twice as much), and not dataclasses (their methods are compiled at every
+# start).  Their equality compares every field; their reprs leave out the
 # parameters and the bytes, which may be large or secret.
 
-@dataclass(slots=True)
-class Request:
+class Request(Record):
     """A request whose parameters have all arrived."""
 
-    request_id: int
-    role: int
-    keep_conn: bool
-    params: Dict[str, str]
+    __slots__ = ("request_id", "role", "keep_conn", "params")
+
+    def __init__(self, request_id: int, role: int, keep_conn: bool,
+                 params: Dict[str, str]) -> None:
+        self.request_id = request_id
+        self.role = role
+        self.keep_conn = keep_conn
+        self.params = params
 
     def __repr__(self) -> str:
         return "Request(request_id=%d, role=%d, keep_conn=%r, %d params)" % (
             self.request_id, self.role, self.keep_conn, len(self.params))
 
 
-@dataclass(slots=True)
-class Body:
+class Body(Record):
     """A piece of the request body (the content of one FCGI_STDIN record)."""
 
-    request_id: int
-    data: bytes
+    __slots__ = ("request_id", "data")
+
+    def __init__(self, request_id: int, data: bytes) -> None:
+        self.request_id = request_id
+        self.data = data
 
     def __repr__(self) -> str:
         return "Body(request_id=%d, %d bytes)" % (
             self.request_id, len(self.data))
 
 
-@dataclass(slots=True)
-class BodyEnd:
+class BodyEnd(Record):
     """The request body is complete (an empty FCGI_STDIN record)."""
 
-    request_id: int
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id: int) -> None:
+        self.request_id = request_id
 
 
-@dataclass(slots=True)
-class Abort:
+class Abort(Record):
     """The web server aborted the request (FCGI_ABORT_REQUEST)."""
 
-    request_id: int
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id: int) -> None:
+        self.request_id = request_id
 
 
 #: What Connection.next_event returns, besides NEED_DATA and CLOSED.
@@ -747,49 +756,60 @@ class Connection(_RecordReader):
 
 # -- the web server's side ----------------------------------------------------
 
-@dataclass(frozen=True)
-class Stdout:
+class Stdout(FrozenRecord):
     """The content of one FCGI_STDOUT record.  Empty ``data`` is a record
     that ends the stream; wfastcgi sends one after every write and IIS
     reads on after it, and so does :class:`ClientConnection`."""
 
-    request_id: int
-    data: bytes
+    __slots__ = ("request_id", "data")
+
+    def __init__(self, request_id: int, data: bytes) -> None:
+        self._set("request_id", request_id)
+        self._set("data", data)
 
 
-@dataclass(frozen=True)
-class Stderr:
+class Stderr(FrozenRecord):
     """The content of one FCGI_STDERR record (empty: the end of the
     stream, as for :class:`Stdout`)."""
 
-    request_id: int
-    data: bytes
+    __slots__ = ("request_id", "data")
+
+    def __init__(self, request_id: int, data: bytes) -> None:
+        self._set("request_id", request_id)
+        self._set("data", data)
 
 
-@dataclass(frozen=True)
-class EndRequest:
+class EndRequest(FrozenRecord):
     """FCGI_END_REQUEST: the application is done with the request."""
 
-    request_id: int
-    app_status: int
-    protocol_status: int
+    __slots__ = ("request_id", "app_status", "protocol_status")
+
+    def __init__(self, request_id: int, app_status: int,
+                 protocol_status: int) -> None:
+        self._set("request_id", request_id)
+        self._set("app_status", app_status)
+        self._set("protocol_status", protocol_status)
 
 
-@dataclass(frozen=True)
-class ValuesResult:
+class ValuesResult(FrozenRecord):
     """FCGI_GET_VALUES_RESULT: the values asked for (latin-1 text), those
     the application knows."""
 
-    values: Dict[str, str]
+    __slots__ = ("values",)
+
+    def __init__(self, values: Dict[str, str]) -> None:
+        self._set("values", values)
 
 
-@dataclass(frozen=True)
-class UnknownTypeResult:
+class UnknownTypeResult(FrozenRecord):
     """FCGI_UNKNOWN_TYPE: the application did not know a record type sent
     to it (``request_id`` is 0 for a management record)."""
 
-    record_type: int
-    request_id: int = 0
+    __slots__ = ("record_type", "request_id")
+
+    def __init__(self, record_type: int, request_id: int = 0) -> None:
+        self._set("record_type", record_type)
+        self._set("request_id", request_id)
 
 
 #: What ClientConnection.next_event returns.
