@@ -5,7 +5,7 @@ import os
 from typing import Dict, List, Optional
 
 from harness import BENCH, BenchError
-from scenarios import iis, nginx, package
+from scenarios import big_site, iis, nginx, package
 
 README = os.path.join(BENCH, "README.md")
 RESULTS_START = "<!-- results:start -->"
@@ -26,7 +26,10 @@ def fmt_ratio(value: Optional[float]) -> str:
 def summarize(results: Dict[str, object]) -> Dict[str, dict]:
     """The medians over rounds of the benchmarks run in rounds."""
     return {"iis": iis.summarize(results["iis"]),
-            "nginx": nginx.summarize(results["nginx"])}
+            "nginx": nginx.summarize(results["nginx"]),
+            "big_site": big_site.summarize(results.get("big_site") or {}),
+            "package": (package.comparisons(results["package"])
+                        if results.get("package") else [])}
 
 
 def _header(info: Dict[str, object]) -> List[str]:
@@ -124,6 +127,67 @@ def _package_table(results: Dict[str, object]) -> List[str]:
     return lines
 
 
+def _big_site_table(summary: Dict[str, dict]) -> List[str]:
+    lines = [
+        "### Big site: the restart watcher over many files, IIS mode",
+        "",
+        "| site | .py files | watched by | requests/s (median) | p50 µs"
+        " | p99 µs | p99 min–max over rounds |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, figures in summary.items():
+        low, high = figures["p99_range"]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s–%s |" % (
+            name, fmt(figures["files"]), figures["watcher"],
+            fmt(figures["rps"]), fmt(figures["p50_us"], 1),
+            fmt(figures["p99_us"], 1), fmt(low, 1), fmt(high, 1)))
+    lines.append("")
+    return lines
+
+
+def _targets(summary: Dict[str, dict]) -> List[tuple]:
+    """(label, ratio, target) of the figures that have a target, lower is
+    better: the big site's p99 over the small site's, each packaging
+    command over zipfile."""
+    rows = []
+    for label, _, _, p99 in big_site.comparisons(summary.get("big_site")
+                                                 or {}):
+        rows.append(("%s: p99" % label, p99, 1.1))
+    for name, _, over_base in summary.get("package") or []:
+        if name != package.BASELINE and package.TARGETS.get(name):
+            rows.append(("packaging: %s / %s" % (name, package.BASELINE),
+                         over_base, package.TARGETS[name]))
+    return rows
+
+
+def _targets_runs_table(summaries: List[Dict[str, dict]]) -> List[str]:
+    """Each target's ratio: worst (highest) and best over the runs; a
+    target holds when its worst run meets it."""
+    by_label: Dict[str, List[float]] = {}
+    targets: Dict[str, float] = {}
+    for summary in summaries:
+        for label, value, target in _targets(summary):
+            targets[label] = target
+            if value is not None:
+                by_label.setdefault(label, []).append(value)
+    if not by_label:
+        return []
+    lines = [
+        "### Targets over %d runs: worst and best (lower is better)"
+        % len(summaries),
+        "",
+        "| ratio | worst | best | target | holds |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for label, values in by_label.items():
+        lines.append("| %s | %s | %s | at most %.1f | %s |" % (
+            label, fmt_ratio(max(values)), fmt_ratio(min(values)),
+            targets[label], "yes" if max(values) <= targets[label]
+            else "no"))
+    lines.append("")
+    return lines
+
+
 def _syscalls_table(syscalls: Dict[str, Dict[str, float]]) -> List[str]:
     lines = [
         "### System calls per IIS-mode request (`strace -c -f`)",
@@ -209,12 +273,15 @@ def report_markdown(results: Dict[str, object],
         lines += _memory_table(results["memory"])
     if results.get("package"):
         lines += _package_table(results["package"])
+    if summary.get("big_site"):
+        lines += _big_site_table(summary["big_site"])
     if results.get("syscalls"):
         lines += _syscalls_table(results["syscalls"])
     if summary["iis"] or summary["nginx"]:
         lines += _ratios_table(summary)
         if summaries and len(summaries) > 1:
             lines += _runs_table(summaries)
+    lines += _targets_runs_table(summaries or [summary])
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ contenders also have ``summarize(results)`` (medians over rounds) and
 ``comparisons(summary)`` (the ratios they report).
 """
 
-from scenarios import iis, memory, nginx, package
+from scenarios import big_site, iis, memory, nginx, package
 
 # The order of the run (the report has its own).
-ALL = (memory, package, iis, nginx)
+ALL = (memory, package, iis, nginx, big_site)

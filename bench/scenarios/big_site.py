@@ -1,27 +1,43 @@
 """A big site: the restart watcher over 10,000 .py files (most of them in
 a virtual environment inside the site folder, as happens when a venv is
-made next to the code) against a small site, in IIS mode (a socketpair as
-standard input, the default restart regex).  Per-request p50/p99 latency
-as the driver sees them: a scan on the request path, or one that holds
-the GIL while a request waits, shows in the p99.
+made next to the code) against a small site of 10, in IIS mode (a
+socketpair as standard input, the default restart regex), alternated over
+the rounds.  Per-request p50/p99 latency as the driver sees them: a scan
+on the request path, or one that holds the GIL while a request waits,
+shows in the big site's p99.  The target: the big site's p99 at most 1.1x
+the small site's.
 
-Not part of ``bench/run``'s report; run it alone from bench/:
-``python -m scenarios.big_site [--requests N]`` (a smoke run:
-``--requests 2000``)."""
+``bench/run --only big_site``; alone, from bench/:
+``python -m scenarios.big_site [--requests N]``."""
 
 import argparse
 import os
 import sys
 import tempfile
-from typing import Dict
+from typing import Dict, List, Optional, Tuple
 
-from harness import WORK
+from harness import WORK, BenchError, Run
 from harness.pipe import (checked_exchange, gateway_on_pipe, iis_request,
                           sequential)
 from harness.processes import child_env, ensure_running, tail
-from harness.stats import percentile
+from harness.rounds import alternate
+from harness.stats import median, percentile, ratio, spread
 
 NAME = "big_site"
+SMALL, BIG = "small site", "big site"
+METRICS = ("rps", "p50_us", "p99_us", "max_us")
+
+
+def sizes(quick: bool) -> List[Tuple[str, int]]:
+    """(name, .py files) of the two sites."""
+    return [(SMALL, 10), (BIG, 10000)]
+
+
+def settings(run: Run) -> str:
+    return ("big site: %s .py files against %s, %d rounds x %d timed"
+            " requests (after %d warm-up)"
+            % (sizes(run.quick)[1][1], sizes(run.quick)[0][1], run.rounds,
+               run.requests, run.warmup))
 
 
 def make_site(root: str, files: int) -> str:
@@ -47,28 +63,101 @@ def make_site(root: str, files: int) -> str:
     return root
 
 
-def measure_site(files: int, requests: int, scratch: str
-                 ) -> Dict[str, float]:
-    app_dir = make_site(tempfile.mkdtemp(prefix="site-", dir=scratch), files)
+def measure_site(files: int, requests: int, scratch: str,
+                 warmup: int = 0, app_dir: Optional[str] = None
+                 ) -> Dict[str, object]:
+    """Start the gateway on a site of ``files`` .py files (``app_dir``, or
+    a new one), ``warmup`` requests, then ``requests`` timed ones."""
+    if app_dir is None:
+        app_dir = make_site(tempfile.mkdtemp(prefix="site-", dir=scratch),
+                            files)
     log = os.path.join(scratch, "big-site-%d.log" % files)
     errors = os.path.join(scratch, "big-site-%d.stderr" % files)
+    if os.path.exists(log):
+        os.remove(log)      # this round's log only: its watcher line
     env = child_env(WSGI_HANDLER="bench_apps.hello", WSGI_LOG=log)
     with open(errors, "ab") as stderr, gateway_on_pipe(
             [sys.executable, "-m", "iiswsgi"], app_dir, env, stderr, 5) as (
             process, parent):
-        parent.settimeout(30)
-        request = iis_request(app_dir)
-        expected = checked_exchange(parent, request)
-        checked_exchange(parent, request)
-        parent.settimeout(10)
-        latencies, elapsed, _ = sequential(parent, request, expected,
-                                           requests)
-        ensure_running(process)
+        try:
+            parent.settimeout(30)
+            request = iis_request(app_dir)
+            expected = checked_exchange(parent, request)
+            checked_exchange(parent, request)
+            parent.settimeout(10)
+            if warmup:
+                sequential(parent, request, expected, warmup)
+            latencies, elapsed, _ = sequential(parent, request, expected,
+                                               requests)
+            ensure_running(process)
+        except (BenchError, OSError) as error:
+            raise BenchError("big site (%d files): %s\n-- stderr:\n%s"
+                             "-- log:\n%s" % (files, error, tail(errors),
+                                              tail(log))) from None
     latencies = sorted(latencies)
     return {"files": files, "rps": requests / elapsed,
             "p50_us": percentile(latencies, 50) / 1000.0,
             "p99_us": percentile(latencies, 99) / 1000.0,
-            "max_us": latencies[-1] / 1000.0, "log": tail(log, 3)}
+            "max_us": latencies[-1] / 1000.0, "watcher": _watcher_line(log)}
+
+
+def _watcher_line(log: str) -> str:
+    """How the gateway watched (its "watching ..." log line's end)."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if "watching" in line and " by " in line:
+                    return line.rsplit(" by ", 1)[1].strip().rstrip(")")
+    except OSError:
+        pass
+    return "?"
+
+
+def measure(run: Run) -> Dict[str, List[Dict[str, object]]]:
+    """Each site's figures, one per round; the sites are made once and
+    served in alternation."""
+    sites = {}
+    for name, files in sizes(run.quick):
+        sites[name] = (files, make_site(tempfile.mkdtemp(
+            prefix="site-%d-" % files, dir=run.scratch), files))
+
+    def announce(index, name, figures):
+        print("big site round %d/%d %-10s %5d files %8.0f req/s  p50 %6.1f"
+              " us  p99 %7.1f us (%s)" % (
+                  index + 1, run.rounds, name, figures["files"],
+                  figures["rps"], figures["p50_us"], figures["p99_us"],
+                  figures["watcher"]), flush=True)
+    return alternate(
+        [(name, sites[name]) for name, _ in sizes(run.quick)], run.rounds,
+        lambda name, site: measure_site(site[0], run.requests, run.scratch,
+                                        run.warmup, site[1]),
+        announce)
+
+
+def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:
+    """Per site: the median of each metric over rounds, the lowest and
+    highest p99, and how it was watched."""
+    summary = {}
+    for name, rounds in results.items():
+        summary[name] = {metric: median([r[metric] for r in rounds])
+                         for metric in METRICS}
+        summary[name]["p99_range"] = spread([r["p99_us"] for r in rounds])
+        summary[name]["files"] = rounds[0]["files"]
+        summary[name]["watcher"] = rounds[-1]["watcher"]
+    return summary
+
+
+def comparisons(summary: Dict[str, dict]
+                ) -> List[Tuple[str, Optional[float], Optional[float],
+                                Optional[float]]]:
+    """(label, throughput ratio, p50 ratio, p99 ratio) of the big site
+    over the small one (the target: p99 at most 1.1)."""
+    if BIG not in summary or SMALL not in summary:
+        return []
+    big, small = summary[BIG], summary[SMALL]
+    return [("big site / small site", ratio(big["rps"], small["rps"]),
+             ratio(big["p50_us"], small["p50_us"]),
+             ratio(big["p99_us"], small["p99_us"]))]
 
 
 def main() -> int:

@@ -284,14 +284,14 @@ def _has_project_table(pyproject):
     return "project" in read_pyproject(pyproject)
 
 
-def _setup_py_package(project_dir, dist_dir, target):
+def _setup_py_package(project_dir, dist_dir, target, wheelhouse=True):
     """A setup.py project: its bdist_msdeploy, run by this Python (where
     iiswsgi's commands and keywords are installed)."""
     import subprocess
     import sys
     command = [sys.executable, "setup.py", "bdist_msdeploy", "--dist-dir",
                dist_dir, "--python", target.python, "--platform",
-               target.platform]
+               target.platform] + ([] if wheelhouse else ["--no-wheelhouse"])
     log.info("running %s in %s", " ".join(command), project_dir)
     before = time.time()
     result = subprocess.run(command, cwd=project_dir, text=True,
@@ -314,11 +314,12 @@ def _setup_py_package(project_dir, dist_dir, target):
 
 
 def package_project(project_dir: str, dist_dir: Optional[str] = None,
-                    target: Optional[Target] = None) -> str:
+                    target: Optional[Target] = None,
+                    wheelhouse: bool = True) -> str:
     """``iiswsgi package``: build the package of the project in
     ``project_dir`` (a pyproject.toml with any PEP 517 backend, or a
     setup.py) for ``target`` into ``dist_dir`` (default: its dist/); the
-    zip's path."""
+    zip's path.  ``wheelhouse`` False leaves the wheelhouse out."""
     from .project import (ProjectMetadata, metadata_variables,
                           read_tool_settings)
     from .wheelhouse import requirements_file
@@ -336,7 +337,7 @@ def package_project(project_dir: str, dist_dir: Optional[str] = None,
                            % project_dir)
     if os.path.isfile(setup_py) and (not os.path.isfile(pyproject) or
                                      not _has_project_table(pyproject)):
-        return _setup_py_package(project_dir, dist_dir, target)
+        return _setup_py_package(project_dir, dist_dir, target, wheelhouse)
     settings = read_tool_settings(project_dir)
     work = tempfile.mkdtemp(prefix="iiswsgi-project-")
     try:
@@ -358,7 +359,8 @@ def package_project(project_dir: str, dist_dir: Optional[str] = None,
             web_config_template=here(WEB_CONFIG_TEMPLATE),
             stamp_template=here(STAMP + ".in") if os.path.isfile(
                 here(STAMP + ".in")) else None,
-            requirements=requirements_file(project_dir))
+            requirements=requirements_file(project_dir),
+            wheelhouse=wheelhouse)
         return build_package(spec).path
     finally:
         shutil.rmtree(work, ignore_errors=True)

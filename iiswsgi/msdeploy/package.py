@@ -21,7 +21,7 @@ import os
 import re
 import stat
 import zipfile
-from typing import List, Mapping, Optional
+from typing import BinaryIO, List, Mapping, Optional
 
 from ..files import is_within, write_atomically
 from .errors import PackageError
@@ -58,10 +58,23 @@ def _unsafe(text):
     return None
 
 
+def _plain(text):
+    """True for a name that is certainly safe and already as
+    :func:`check_name` gives it back: relative, no backslash, drive or
+    control character, and no part that is empty or starts with a dot or
+    a space (so none of dots and spaces only); most names are."""
+    return bool(text) and not (
+        "\\" in text or ":" in text or "//" in text or "/." in text
+        or "/ " in text or text.startswith(("/", ".", " "))
+        or text.endswith("/") or _CONTROL.search(text))
+
+
 def check_name(name: str) -> str:
     """``name`` as a zip entry name (``/``-separated; ``\\`` is taken as
     a separator); PackageError when it is absolute, has a drive, or climbs
     out with ``..``."""
+    if _plain(name):
+        return name             # as the general case would give it back
     text = name.replace("\\", "/")
     problem = _unsafe(text)
     if problem:
@@ -86,31 +99,82 @@ def check_member(name: str) -> List[str]:
     return parts_of(name)
 
 
-def _check_source(source, entry, root):
-    """Refuse a file to pack that is not one, or that is reached through a
-    link pointing outside ``root``."""
-    where = "%s (for the package entry %r)" % (source, entry)
-    try:
-        mode = os.lstat(source).st_mode
-    except OSError:
-        mode = 0
-    if not os.path.isfile(source):
-        raise PackageError("%s is not a file" % where)
-    if not is_within(os.path.abspath(source), root):
-        # Given by an absolute path (a file the build wrote elsewhere):
-        # it must at least not be a link.  A relative one must not climb.
-        if not os.path.isabs(source):
-            raise PackageError("refusing %s: it is outside the project"
-                               " folder %s" % (where, root))
-        if stat.S_ISLNK(mode):
-            raise PackageError("refusing %s: it is a symbolic link" % where)
-        return
-    real = os.path.realpath(source)
-    if not is_within(real, os.path.realpath(root)):
+class _Sources:
+    """Refuses a file to pack that is not one, or that is reached through
+    a link pointing outside ``root``; for many files of few folders: a
+    plain file
+    (not a link) is inside ``root``, and reached through no link pointing
+    out of it, exactly when its folder is; so each folder's verdict is
+    worked out once (one lstat a file, not a realpath's lstat per part of
+    its path)."""
+
+    def __init__(self, root):
+        self.root = root
+        self._real_root = None
+        self._folders = {}
+
+    def real_root(self):
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        return self._real_root
+
+    def check(self, source, entry):
+        try:
+            mode = os.lstat(source).st_mode
+        except OSError:
+            mode = 0
+        if not stat.S_ISREG(mode):
+            # A link, a folder, something else, or nothing: the whole
+            # check, with the link followed.
+            self._check_slowly(source, entry, mode)
+            return
+        folder, _ = os.path.split(os.path.abspath(source))
+        verdict = self._folders.get(folder)
+        if verdict is None:
+            verdict = self._folders[folder] = self._folder(folder)
+        if verdict == "inside":
+            return
+        where = "%s (for the package entry %r)" % (source, entry)
+        if verdict == "outside":
+            if not os.path.isabs(source):
+                raise PackageError("refusing %s: it is outside the project"
+                                   " folder %s" % (where, self.root))
+            return
         raise PackageError(
             "refusing %s: it is, or is in a folder that is, a symbolic link"
             " pointing outside the project folder %s (to %s)"
-            % (where, root, real))
+            % (where, self.root, os.path.realpath(source)))
+
+    def _folder(self, folder):
+        """"inside" the project (and really), "outside" it, or "escapes"
+        (inside, but a link in its path points out)."""
+        if not is_within(folder, self.root):
+            return "outside"
+        if is_within(os.path.realpath(folder), self.real_root()):
+            return "inside"
+        return "escapes"
+
+    def _check_slowly(self, source, entry, mode):
+        where = "%s (for the package entry %r)" % (source, entry)
+        if not os.path.isfile(source):
+            raise PackageError("%s is not a file" % where)
+        if not is_within(os.path.abspath(source), self.root):
+            # Given by an absolute path (a file the build wrote
+            # elsewhere): it must at least not be a link.  A relative one
+            # must not climb.
+            if not os.path.isabs(source):
+                raise PackageError("refusing %s: it is outside the project"
+                                   " folder %s" % (where, self.root))
+            if stat.S_ISLNK(mode):
+                raise PackageError("refusing %s: it is a symbolic link"
+                                   % where)
+            return
+        real = os.path.realpath(source)
+        if not is_within(real, self.real_root()):
+            raise PackageError(
+                "refusing %s: it is, or is in a folder that is, a symbolic"
+                " link pointing outside the project folder %s (to %s)"
+                % (where, self.root, real))
 
 
 def archive_name(*parts: str) -> str:
@@ -137,12 +201,13 @@ def write_package(target: str, files: Mapping[str, str],
     an absolute path) must not itself be a link."""
     root = os.path.abspath(root or os.curdir)
     entries = {}
+    sources = _Sources(root)
     for name, source in files.items():
         entry = check_name(name)
         if entry in entries and entries[entry] != source:
             raise PackageError("two files for the package entry %r: %s and"
                                " %s" % (entry, entries[entry], source))
-        _check_source(source, entry, root)
+        sources.check(source, entry)
         entries[entry] = source
     directories = set()
     for entry in entries:
@@ -158,18 +223,77 @@ def write_package(target: str, files: Mapping[str, str],
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
 
     def write(stream):
-        with zipfile.ZipFile(stream, "w") as archive:
+        with zipfile.ZipFile(_TailBuffer(stream), "w") as archive:
             for _, name, directory in names:
                 info = _info(name, directory)
                 if directory:
                     archive.writestr(info, b"")
                 else:
+                    # zlib's default level, as ``python -m zipfile -c``:
+                    # level 9 took longer for a percent or two of size.
                     with open(entries[name], "rb") as source:
-                        archive.writestr(info, source.read(),
-                                         zipfile.ZIP_DEFLATED, 9)
+                        archive.writestr(info, source.read())
     write_atomically(target, write)
     log.info("wrote %s (%d files)", target, len(entries))
     return [key for key, _, _ in names]
+
+
+class _TailBuffer:
+    """A seekable binary stream over ``raw`` (positioned where the zip
+    starts) that keeps the last bytes written in memory: zipfile goes back
+    to each entry's header once the entry is written (a seek, a write, a
+    seek forward), which on the file itself is two flushes and two seeks
+    per file, more than the rest of the work for small files.  Past
+    ``limit`` bytes, at the end, the buffer goes to ``raw``; a seek before
+    what it holds writes it out and seeks ``raw``."""
+
+    def __init__(self, raw: BinaryIO, limit: int = 1 << 20) -> None:
+        self._raw = raw
+        self._base = raw.tell()     # where the buffer goes in raw
+        self._buffer = bytearray()
+        self._at = 0                # the position in the buffer
+        self._limit = limit
+
+    def write(self, data: bytes) -> int:
+        size = len(data)
+        buffer, at = self._buffer, self._at
+        if at == len(buffer):
+            buffer += data
+        else:
+            buffer[at:at + size] = data
+        self._at = at + size
+        if self._at == len(buffer) >= self._limit:
+            self._spill()
+        return size
+
+    def _spill(self):
+        self._raw.write(self._buffer)
+        self._base += len(self._buffer)
+        self._buffer = bytearray()
+        self._at = 0
+
+    def tell(self) -> int:
+        return self._base + self._at
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_CUR:
+            offset += self.tell()
+        elif whence != os.SEEK_SET:
+            raise OSError("the zip stream seeks from its start only")
+        if self._base <= offset <= self._base + len(self._buffer):
+            self._at = offset - self._base
+        else:
+            self._spill()
+            self._raw.seek(offset)
+            self._base = offset
+        return offset
+
+    def seekable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._spill()
+        self._raw.flush()
 
 
 def _is_link_member(info):
