@@ -1,8 +1,11 @@
 """A big site: the restart watcher over 10,000 .py files (most of them in
 a virtual environment inside the site folder, as happens when a venv is
 made next to the code) against a small site of 10, in IIS mode (a
-socketpair as standard input, the default restart regex), alternated over
-the rounds.  Per-request p50/p99 latency as the driver sees them: a scan
+socketpair as standard input, the default restart regex).  In each round
+both gateways are started and the timed requests go to them in
+alternating slices (CHUNK requests to one, then to the other, the first
+one's turn rotating over the rounds), so a burst of load from elsewhere
+on the machine falls on both alike.  Per-request p50/p99 latency as the driver sees them: a scan
 on the request path, or one that holds the GIL while a request waits,
 shows in the big site's p99.  The target: the big site's p99 at most 1.1x
 the small site's.
@@ -11,6 +14,7 @@ the small site's.
 ``python -m scenarios.big_site [--requests N]``."""
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -20,12 +24,14 @@ from harness import WORK, BenchError, Run
 from harness.pipe import (checked_exchange, gateway_on_pipe, iis_request,
                           sequential)
 from harness.processes import child_env, ensure_running, tail
-from harness.rounds import alternate
+from harness.rounds import rotated
 from harness.stats import median, percentile, ratio, spread
 
 NAME = "big_site"
 SMALL, BIG = "small site", "big site"
 METRICS = ("rps", "p50_us", "p99_us", "max_us")
+#: Timed requests to one site before the other's turn.
+CHUNK = 500
 
 
 def sizes(quick: bool) -> List[Tuple[str, int]]:
@@ -113,25 +119,85 @@ def _watcher_line(log: str) -> str:
     return "?"
 
 
-def measure(run: Run) -> Dict[str, List[Dict[str, object]]]:
-    """Each site's figures, one per round; the sites are made once and
-    served in alternation."""
-    sites = {}
-    for name, files in sizes(run.quick):
-        sites[name] = (files, make_site(tempfile.mkdtemp(
-            prefix="site-%d-" % files, dir=run.scratch), files))
+def measure_pair(sites: List[Tuple[str, int, str]], requests: int,
+                 warmup: int, scratch: str) -> Dict[str, Dict[str, object]]:
+    """Both gateways at once, each on its site ((name, files, folder), in
+    the order their slices come); ``warmup`` requests each, then
+    ``requests`` timed ones each, CHUNK at a time in turn."""
+    env_base = dict(WSGI_HANDLER="bench_apps.hello")
+    with contextlib.ExitStack() as stack:
+        live = []
+        for name, files, app_dir in sites:
+            log = os.path.join(scratch, "big-site-%d.log" % files)
+            errors = os.path.join(scratch, "big-site-%d.stderr" % files)
+            if os.path.exists(log):
+                os.remove(log)      # this round's log only
+            stderr = stack.enter_context(open(errors, "ab"))
+            process, parent = stack.enter_context(gateway_on_pipe(
+                [sys.executable, "-m", "iiswsgi"], app_dir,
+                child_env(WSGI_LOG=log, **env_base), stderr, 5))
+            live.append((name, files, process, parent, log, errors,
+                         app_dir))
+        figures = {}
+        try:
+            checked = []
+            for _, _, _, parent, _, _, app_dir in live:
+                parent.settimeout(30)
+                request = iis_request(app_dir)
+                expected = checked_exchange(parent, request)
+                checked_exchange(parent, request)
+                parent.settimeout(10)
+                sequential(parent, request, expected, warmup)
+                checked.append((request, expected))
+            latencies = {name: [] for name, *_ in live}
+            elapsed = dict.fromkeys(latencies, 0.0)
+            left = requests
+            while left > 0:
+                count = min(CHUNK, left)
+                for (name, _, _, parent, *_), (request, expected) in zip(
+                        live, checked):
+                    got, seconds, _ = sequential(parent, request, expected,
+                                                 count)
+                    latencies[name].extend(got)
+                    elapsed[name] += seconds
+                left -= count
+            for name, files, process, _, log, _, _ in live:
+                ensure_running(process)
+                ordered = sorted(latencies[name])
+                figures[name] = {
+                    "files": files, "rps": requests / elapsed[name],
+                    "p50_us": percentile(ordered, 50) / 1000.0,
+                    "p99_us": percentile(ordered, 99) / 1000.0,
+                    "max_us": ordered[-1] / 1000.0,
+                    "watcher": _watcher_line(log)}
+        except (BenchError, OSError) as error:
+            raise BenchError("big site: %s\n%s" % (error, "".join(
+                "-- %s stderr:\n%s-- log:\n%s" % (name, tail(errors),
+                                                   tail(log))
+                for name, _, _, _, log, errors, _ in live))) from None
+    return figures
 
-    def announce(index, name, figures):
-        print("big site round %d/%d %-10s %5d files %8.0f req/s  p50 %6.1f"
-              " us  p99 %7.1f us (%s)" % (
-                  index + 1, run.rounds, name, figures["files"],
-                  figures["rps"], figures["p50_us"], figures["p99_us"],
-                  figures["watcher"]), flush=True)
-    return alternate(
-        [(name, sites[name]) for name, _ in sizes(run.quick)], run.rounds,
-        lambda name, site: measure_site(site[0], run.requests, run.scratch,
-                                        run.warmup, site[1]),
-        announce)
+
+def measure(run: Run) -> Dict[str, List[Dict[str, object]]]:
+    """Each site's figures, one per round; the sites are made once."""
+    sites = []
+    for name, files in sizes(run.quick):
+        sites.append((name, (name, files, make_site(tempfile.mkdtemp(
+            prefix="site-%d-" % files, dir=run.scratch), files))))
+    results: Dict[str, List[Dict[str, object]]] = {
+        name: [] for name, _ in sites}
+    for index in range(run.rounds):
+        order = [site for _, site in rotated(sites, index)]
+        figures = measure_pair(order, run.requests, run.warmup, run.scratch)
+        for name, _, _ in order:
+            results[name].append(figures[name])
+            print("big site round %d/%d %-10s %5d files %8.0f req/s  p50"
+                  " %6.1f us  p99 %7.1f us (%s)" % (
+                      index + 1, run.rounds, name, figures[name]["files"],
+                      figures[name]["rps"], figures[name]["p50_us"],
+                      figures[name]["p99_us"], figures[name]["watcher"]),
+                  flush=True)
+    return {name: results[name] for name, _ in sites}
 
 
 def summarize(results: Dict[str, List[dict]]) -> Dict[str, dict]:

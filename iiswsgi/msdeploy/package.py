@@ -20,8 +20,10 @@ import logging
 import os
 import re
 import stat
+import struct
 import zipfile
-from typing import BinaryIO, List, Mapping, Optional
+import zlib
+from typing import BinaryIO, Dict, List, Mapping, Optional
 
 from ..files import is_within, write_atomically
 from .errors import PackageError
@@ -118,28 +120,29 @@ class _Sources:
             self._real_root = os.path.realpath(self.root)
         return self._real_root
 
-    def check(self, source, entry):
+    def check(self, source: str, entry: str) -> int:
+        """Refuse ``source`` (PackageError) or give its size."""
         try:
-            mode = os.lstat(source).st_mode
+            info = os.lstat(source)
         except OSError:
-            mode = 0
-        if not stat.S_ISREG(mode):
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
             # A link, a folder, something else, or nothing: the whole
             # check, with the link followed.
-            self._check_slowly(source, entry, mode)
-            return
+            self._check_slowly(source, entry, info.st_mode if info else 0)
+            return os.stat(source).st_size
         folder, _ = os.path.split(os.path.abspath(source))
         verdict = self._folders.get(folder)
         if verdict is None:
             verdict = self._folders[folder] = self._folder(folder)
         if verdict == "inside":
-            return
+            return info.st_size
         where = "%s (for the package entry %r)" % (source, entry)
         if verdict == "outside":
             if not os.path.isabs(source):
                 raise PackageError("refusing %s: it is outside the project"
                                    " folder %s" % (where, self.root))
-            return
+            return info.st_size
         raise PackageError(
             "refusing %s: it is, or is in a folder that is, a symbolic link"
             " pointing outside the project folder %s (to %s)"
@@ -190,6 +193,67 @@ def _info(name, directory):
     return info
 
 
+# The zip's records (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16): local header,
+# central directory header, end of central directory.
+_LOCAL = struct.Struct("<4s5H3L2H")
+_CENTRAL = struct.Struct("<4s6H3L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_DOS_DATE = (FIXED_TIME[0] - 1980) << 9 | FIXED_TIME[1] << 5 | FIXED_TIME[2]
+_DOS_TIME = FIXED_TIME[3] << 11 | FIXED_TIME[4] << 5 | FIXED_TIME[5] // 2
+_VERSION = 20           # 2.0: folders and deflate; made by MS-DOS (0)
+_UTF8_NAME = 0x800
+# Beyond these the zip needs Zip64 records, which zipfile writes: the
+# total of the files to pack leaves room for deflate's worst growth and
+# the headers.
+_MAX_ENTRIES = 0xFFFF
+_MAX_SIZE = 0xF0000000
+
+
+def _write_plain_zip(stream: BinaryIO, names: List[tuple],
+                     entries: Dict[str, str]) -> None:
+    """The zip of ``names`` (sorted (key, name, is folder)) to ``stream``,
+    what zipfile would write for the same ZipInfo (:func:`_info`) at
+    zlib's default level, as ``python -m zipfile -c`` uses, but each
+    entry written once: zipfile writes a header, the data, then seeks
+    back to fill the header in, which for small files cost more than the
+    compression."""
+    offset = 0
+    central = []
+    for _, name, directory in names:
+        try:
+            raw, flags = name.encode("ascii"), 0
+        except UnicodeEncodeError:
+            raw, flags = name.encode("utf-8"), _UTF8_NAME
+        if directory:
+            raw += b"/"
+            data, crc, size = b"", 0, 0
+            method, attributes = zipfile.ZIP_STORED, DOS_DIRECTORY
+        else:
+            with open(entries[name], "rb") as source:
+                content = source.read()
+            crc, size = zlib.crc32(content), len(content)
+            deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION,
+                                       zlib.DEFLATED, -zlib.MAX_WBITS)
+            data = deflate.compress(content) + deflate.flush()
+            method, attributes = zipfile.ZIP_DEFLATED, DOS_ARCHIVE
+        if offset + len(data) >= 0xFFFFFFFF or size >= 0xFFFFFFFF:
+            raise PackageError("%s grew past 4 GiB while it was packed"
+                               % entries[name])
+        stream.write(_LOCAL.pack(b"PK\x03\x04", _VERSION, flags, method,
+                                 _DOS_TIME, _DOS_DATE, crc, len(data), size,
+                                 len(raw), 0) + raw)
+        stream.write(data)
+        central.append(_CENTRAL.pack(
+            b"PK\x01\x02", _VERSION, _VERSION, flags, method, _DOS_TIME,
+            _DOS_DATE, crc, len(data), size, len(raw), 0, 0, 0, 0,
+            attributes, offset) + raw)
+        offset += _LOCAL.size + len(raw) + len(data)
+    directory = b"".join(central)
+    stream.write(directory)
+    stream.write(_END.pack(b"PK\x05\x06", 0, 0, len(central), len(central),
+                           len(directory), offset, 0))
+
+
 def write_package(target: str, files: Mapping[str, str],
                   root: Optional[str] = None) -> List[str]:
     """Write the zip ``target`` from ``files``, a mapping of entry name to
@@ -202,12 +266,13 @@ def write_package(target: str, files: Mapping[str, str],
     root = os.path.abspath(root or os.curdir)
     entries = {}
     sources = _Sources(root)
+    total = 0
     for name, source in files.items():
         entry = check_name(name)
         if entry in entries and entries[entry] != source:
             raise PackageError("two files for the package entry %r: %s and"
                                " %s" % (entry, entries[entry], source))
-        sources.check(source, entry)
+        total += sources.check(source, entry)
         entries[entry] = source
     directories = set()
     for entry in entries:
@@ -223,77 +288,20 @@ def write_package(target: str, files: Mapping[str, str],
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
 
     def write(stream):
-        with zipfile.ZipFile(_TailBuffer(stream), "w") as archive:
+        if len(names) < _MAX_ENTRIES and total < _MAX_SIZE:
+            _write_plain_zip(stream, names, entries)
+            return
+        with zipfile.ZipFile(stream, "w") as archive:     # needs Zip64
             for _, name, directory in names:
                 info = _info(name, directory)
                 if directory:
                     archive.writestr(info, b"")
                 else:
-                    # zlib's default level, as ``python -m zipfile -c``:
-                    # level 9 took longer for a percent or two of size.
                     with open(entries[name], "rb") as source:
                         archive.writestr(info, source.read())
     write_atomically(target, write)
     log.info("wrote %s (%d files)", target, len(entries))
     return [key for key, _, _ in names]
-
-
-class _TailBuffer:
-    """A seekable binary stream over ``raw`` (positioned where the zip
-    starts) that keeps the last bytes written in memory: zipfile goes back
-    to each entry's header once the entry is written (a seek, a write, a
-    seek forward), which on the file itself is two flushes and two seeks
-    per file, more than the rest of the work for small files.  Past
-    ``limit`` bytes, at the end, the buffer goes to ``raw``; a seek before
-    what it holds writes it out and seeks ``raw``."""
-
-    def __init__(self, raw: BinaryIO, limit: int = 1 << 20) -> None:
-        self._raw = raw
-        self._base = raw.tell()     # where the buffer goes in raw
-        self._buffer = bytearray()
-        self._at = 0                # the position in the buffer
-        self._limit = limit
-
-    def write(self, data: bytes) -> int:
-        size = len(data)
-        buffer, at = self._buffer, self._at
-        if at == len(buffer):
-            buffer += data
-        else:
-            buffer[at:at + size] = data
-        self._at = at + size
-        if self._at == len(buffer) >= self._limit:
-            self._spill()
-        return size
-
-    def _spill(self):
-        self._raw.write(self._buffer)
-        self._base += len(self._buffer)
-        self._buffer = bytearray()
-        self._at = 0
-
-    def tell(self) -> int:
-        return self._base + self._at
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if whence == os.SEEK_CUR:
-            offset += self.tell()
-        elif whence != os.SEEK_SET:
-            raise OSError("the zip stream seeks from its start only")
-        if self._base <= offset <= self._base + len(self._buffer):
-            self._at = offset - self._base
-        else:
-            self._spill()
-            self._raw.seek(offset)
-            self._base = offset
-        return offset
-
-    def seekable(self) -> bool:
-        return True
-
-    def flush(self) -> None:
-        self._spill()
-        self._raw.flush()
 
 
 def _is_link_member(info):
