@@ -89,16 +89,32 @@ def package_filename(name: str, version: str, target: Target) -> str:
                                       version.replace("-", "_"), target.key)
 
 
-def build_token(files: Mapping[str, str]) -> str:
+#: What build_token keeps of the files it reads, for the zip writer: files
+#: up to KEEP_FILE bytes, up to KEEP_TOTAL bytes in all.
+KEEP_FILE = 1 << 20
+KEEP_TOTAL = 64 << 20
+
+
+def build_token(files: Mapping[str, str],
+                keep: Optional[Dict[str, bytes]] = None) -> str:
     """The SHA-256 (64 lowercase hex digits) of ``files`` (entry name ->
     path): for each entry in sorted order, its UTF-8 name, a NUL, the
-    content's length in decimal, a NUL, the content."""
+    content's length in decimal, a NUL, the content.
+
+    With ``keep``, the content of the smaller files read goes there (entry
+    name -> bytes), so that the zip packs what was hashed without reading
+    each file a second time."""
     digest = hashlib.sha256()
+    kept = 0
     for name in sorted(files):
         with open(files[name], "rb") as stream:
             data = stream.read()
         digest.update(name.encode("utf-8") + b"\0")
         digest.update(str(len(data)).encode("ascii") + b"\0" + data)
+        if keep is not None and len(data) <= KEEP_FILE and (
+                kept + len(data) <= KEEP_TOTAL):
+            keep[name] = data
+            kept += len(data)
     return digest.hexdigest()
 
 
@@ -262,7 +278,8 @@ def _build(spec, work, started):
         for wheel in wheels:
             files[archive_name(name, WHEELHOUSE, wheel)] = os.path.join(
                 house, wheel)
-    token = build_token(files)
+    contents: Dict[str, bytes] = {}
+    token = build_token(files, contents)
     stamp = os.path.join(work, STAMP)
     write_atomically(stamp, stamp_text(spec.stamp_template, token))
     files[archive_name(name, STAMP)] = stamp
@@ -272,7 +289,7 @@ def _build(spec, work, started):
     files[MANIFEST] = os.path.join(work, MANIFEST)
     target = os.path.join(spec.dist_dir, package_filename(
         name, spec.version, spec.target))
-    write_package(target, files, spec.project_dir)
+    write_package(target, files, spec.project_dir, contents)
     seconds = time.monotonic() - started
     log.info("built %s for %s in %.1f s (build token %s, %d wheels)",
              target, spec.target.key, seconds, token, len(wheels))

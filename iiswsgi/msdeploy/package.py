@@ -210,7 +210,8 @@ _MAX_SIZE = 0xF0000000
 
 
 def _write_plain_zip(stream: BinaryIO, names: List[tuple],
-                     entries: Dict[str, str]) -> None:
+                     entries: Dict[str, str],
+                     known: Mapping[str, bytes]) -> None:
     """The zip of ``names`` (sorted (key, name, is folder)) to ``stream``,
     what zipfile would write for the same ZipInfo (:func:`_info`) at
     zlib's default level, as ``python -m zipfile -c`` uses, but each
@@ -229,8 +230,10 @@ def _write_plain_zip(stream: BinaryIO, names: List[tuple],
             data, crc, size = b"", 0, 0
             method, attributes = zipfile.ZIP_STORED, DOS_DIRECTORY
         else:
-            with open(entries[name], "rb") as source:
-                content = source.read()
+            content = known.get(name)
+            if content is None:
+                with open(entries[name], "rb") as source:
+                    content = source.read()
             crc, size = zlib.crc32(content), len(content)
             deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION,
                                        zlib.DEFLATED, -zlib.MAX_WBITS)
@@ -255,9 +258,13 @@ def _write_plain_zip(stream: BinaryIO, names: List[tuple],
 
 
 def write_package(target: str, files: Mapping[str, str],
-                  root: Optional[str] = None) -> List[str]:
+                  root: Optional[str] = None,
+                  contents: Optional[Mapping[str, bytes]] = None
+                  ) -> List[str]:
     """Write the zip ``target`` from ``files``, a mapping of entry name to
-    the path of the file to store; the entry names written.
+    the path of the file to store; the entry names written.  ``contents``
+    may hold what some of those files were read as (by the same names):
+    that is packed without reading them again, after the same checks.
 
     ``root`` is the project folder (default: the current one).  A file in
     it must not be reached through a symbolic link pointing outside it;
@@ -265,6 +272,7 @@ def write_package(target: str, files: Mapping[str, str],
     an absolute path) must not itself be a link."""
     root = os.path.abspath(root or os.curdir)
     entries = {}
+    known: Dict[str, bytes] = {}
     sources = _Sources(root)
     total = 0
     for name, source in files.items():
@@ -274,6 +282,8 @@ def write_package(target: str, files: Mapping[str, str],
                                " %s" % (entry, entries[entry], source))
         total += sources.check(source, entry)
         entries[entry] = source
+        if contents and name in contents:
+            known[entry] = contents[name]
     directories = set()
     for entry in entries:
         parts = entry.split("/")[:-1]
@@ -289,13 +299,15 @@ def write_package(target: str, files: Mapping[str, str],
 
     def write(stream):
         if len(names) < _MAX_ENTRIES and total < _MAX_SIZE:
-            _write_plain_zip(stream, names, entries)
+            _write_plain_zip(stream, names, entries, known)
             return
         with zipfile.ZipFile(stream, "w") as archive:     # needs Zip64
             for _, name, directory in names:
                 info = _info(name, directory)
                 if directory:
                     archive.writestr(info, b"")
+                elif name in known:
+                    archive.writestr(info, known[name])
                 else:
                     with open(entries[name], "rb") as source:
                         archive.writestr(info, source.read())
