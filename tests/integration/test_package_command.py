@@ -281,6 +281,26 @@ def test_package_command_without_the_wheelhouse(sample, tmp_path):
     assert "--no-wheelhouse" in shown.stdout
 
 
+def test_package_command_names_a_failing_setup_py(sample, tmp_path):
+    """setup.py runs in the command's own process: its failure is the
+    command's error (status 1, the message), and standard output stays
+    empty."""
+    (sample / "Manifest.xml.in").write_text("<MSDeploy.iisApp>")
+    result = package_command(sample, "--no-wheelhouse", "-d",
+                             str(tmp_path / "out"))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "python setup.py bdist_msdeploy in %s failed" % sample \
+        in result.stderr
+    assert "Manifest.xml.in" in result.stderr
+    (sample / "setup.py").write_text("raise RuntimeError('broken on"
+                                     " purpose')\n")
+    result = package_command(sample, "--no-wheelhouse")
+    assert result.returncode == 1
+    assert "raised RuntimeError: broken on purpose" in result.stderr
+    assert result.stdout == ""
+
+
 def test_old_placeholders_are_named(python, sample):
     template = sample / "Manifest.xml.in"
     text = template.read_text().replace("-a %DIST_NAME%", "-a {DIST_NAME}")
