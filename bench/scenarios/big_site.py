@@ -6,10 +6,10 @@ both gateways are started and the timed requests go to them in
 alternating slices (CHUNK requests to one, then to the other, the first
 one's turn rotating over the rounds), so a burst of load from elsewhere
 on the machine falls on both alike; the ratio is the median over rounds
-of each round's big / small.  Per-request p50/p99 latency as the driver sees them: a scan
-on the request path, or one that holds the GIL while a request waits,
-shows in the big site's p99.  The target: the big site's p99 at most 1.1x
-the small site's.
+of each round's big / small.  Per-request p50/p99 latency as the driver
+sees them: a scan on the request path, or one that holds the GIL while a
+request waits, shows in the big site's p99.  The target: the big site's
+p99 at most 1.1x the small site's.
 
 ``bench/run --only big_site``; alone, from bench/:
 ``python -m scenarios.big_site [--requests N]``."""

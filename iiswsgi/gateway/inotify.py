@@ -21,6 +21,7 @@ import select
 import stat
 import struct
 import sys
+import threading
 from typing import Callable, Dict, List, Optional
 
 __all__ = ["FolderChanges", "available", "remote_filesystem"]
@@ -158,11 +159,18 @@ class FolderChanges:
                               " sysctl)", root)
             raise _os_error(code, "inotify_init1", root)
         self._fd = fd
-        self._wake_read, self._wake_write = os.pipe2(os.O_CLOEXEC
-                                                     | os.O_NONBLOCK)
+        try:
+            self._wake_read, self._wake_write = os.pipe2(os.O_CLOEXEC
+                                                         | os.O_NONBLOCK)
+        except OSError:
+            os.close(fd)
+            raise
         self._folders: Dict[int, str] = {}   # wd -> relative folder
         self._closed = False
         self._cancelled = False
+        # cancel() (any thread) must not write to a descriptor close()
+        # (the reading thread) has just given back for reuse.
+        self._lock = threading.Lock()
         try:
             self._root_wd = self._add(root, "", required=True)
             self._watch_below("")
@@ -300,15 +308,18 @@ class FolderChanges:
 
     def cancel(self) -> None:
         """End a :meth:`read` waiting in another thread (it raises)."""
-        self._cancelled = True
-        if not self._closed:
-            try:
-                os.write(self._wake_write, b"x")
-            except OSError:
-                pass
+        with self._lock:
+            self._cancelled = True
+            if not self._closed:
+                try:
+                    os.write(self._wake_write, b"x")
+                except OSError:
+                    pass
 
     def close(self) -> None:
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
             for fd in (self._fd, self._wake_read, self._wake_write):
                 try:

@@ -9,10 +9,10 @@ change notifications: on Windows ReadDirectoryChangesW (through
 :mod:`iiswsgi.gateway.inotify`), so nothing runs while nothing changes.
 Elsewhere, for network shares (whose notifications are unreliable) and
 when notifications fail (on Linux: fs.inotify.max_user_watches reached),
-it scans every ``interval`` seconds.  A scan skips the folders that hold no source of
-the application (virtual environments, caches, version control,
-node_modules, site-packages) and, while a request is being served, lets
-it run between folders.
+it scans every ``interval`` seconds.  A scan skips the folders that hold
+no source of the application (virtual environments, caches, version
+control, node_modules, site-packages) and, while a request is being
+served, lets it run between folders.
 """
 
 import logging
