@@ -187,7 +187,10 @@ class FolderChanges:
         """Watch one folder; its wd, or None when it went away or cannot
         be read (as a scan skips it).  OSError when the user's watch limit
         is reached."""
-        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), _MASK)
+        # The root may be a link to the site's folder (as a scan follows
+        # it); below it, links to folders are not followed, as by a scan.
+        mask = _MASK & ~_IN_DONT_FOLLOW if required else _MASK
+        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), mask)
         if wd < 0:
             code = ctypes.get_errno()
             if code == errno.ENOSPC:

@@ -268,3 +268,20 @@ def test_a_local_folder_is_not_remote(tmp_path):
     changes = watch._open_inotify(str(tmp_path))
     assert changes is not None
     changes.close()
+
+
+def test_a_site_folder_reached_through_a_link(tmp_path):
+    """The site's folder may be a symbolic link (as a scan follows it);
+    a link to a folder inside it is not followed, as by a scan."""
+    real = tmp_path / "real"
+    real.mkdir()
+    _site(real)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "linked.py").write_text("")
+    (real / "app" / "link").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "site").symlink_to(real)
+    watcher, seen = _watching(tmp_path / "site")
+
+    def ignored():
+        (tmp_path / "elsewhere" / "linked.py").write_text("changed\n")
+    _ignored_then(tmp_path / "site", watcher, seen, ignored)
