@@ -49,7 +49,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                              " the worst and best ratio over all runs")
     parser.add_argument("--only", choices=tuple(s.NAME for s in (
         scenarios.iis, scenarios.nginx, scenarios.memory, scenarios.package,
-        scenarios.streaming, scenarios.coldstart)),
+        scenarios.streaming, scenarios.coldstart, scenarios.big_site)),
                         help="run one of the benchmarks")
     parser.add_argument("--write-readme", dest="write_readme",
                         action="store_true", default=None,
@@ -150,7 +150,8 @@ def _one_run(run: Run, chosen) -> dict:
     """Every benchmark chosen, once; their results by name (the IIS
     scenario's system call counts under "syscalls")."""
     results = {"iis": {}, "nginx": {}, "memory": {}, "package": {},
-               "syscalls": {}, "streaming": {}, "coldstart": {}}
+               "syscalls": {}, "streaming": {}, "coldstart": {},
+               "big_site": {}}
     for scenario in chosen:
         results[scenario.NAME] = scenario.measure(run)
         if scenario is scenarios.iis:

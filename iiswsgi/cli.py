@@ -289,7 +289,8 @@ def _package(args):
         format="%(message)s", stream=sys.stderr)
     try:
         target = Target(args.python, args.platform)
-        path = package_project(args.project_dir, args.dist_dir, target)
+        path = package_project(args.project_dir, args.dist_dir, target,
+                               wheelhouse=not args.no_wheelhouse)
     except PackageError as error:
         _say("iiswsgi package: %s" % error, sys.stderr)
         return 1
@@ -439,6 +440,10 @@ def _parser():
     package.add_argument("--platform", metavar="TAG", default="win_amd64",
                          help="the target's wheel platform tag (default:"
                               " %(default)s)")
+    package.add_argument("--no-wheelhouse", action="store_true",
+                         help="leave the wheelhouse out (nothing is"
+                              " downloaded; the server's pip then needs"
+                              " an index to install from)")
     package.add_argument("-v", "--verbose", action="store_true",
                          help="log more (pip's own output)")
     package.set_defaults(run=_package)

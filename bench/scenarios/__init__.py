@@ -7,7 +7,8 @@ contenders also have ``summarize(results)`` (medians over rounds) and
 ``comparisons(summary)`` (the ratios they report).
 """
 
-from scenarios import coldstart, iis, memory, nginx, package, streaming
+from scenarios import (big_site, coldstart, iis, memory, nginx, package,
+                       streaming)
 
 # The order of the run (the report has its own).
-ALL = (memory, package, iis, nginx, streaming, coldstart)
+ALL = (memory, package, iis, nginx, streaming, coldstart, big_site)

@@ -1,6 +1,8 @@
-"""Packaging: ``setup.py bdist_msdeploy`` of the sample Web Deploy project
-with many extra small modules, with and without its wheelhouse, against
-``python -m zipfile -c`` of the same tree, alternated over the rounds."""
+"""Packaging: ``setup.py bdist_msdeploy`` and ``iiswsgi package`` of the
+sample Web Deploy project with many extra small modules, without the
+wheelhouse (the target: each at most 1.5x the baseline) and
+``bdist_msdeploy`` with it, against ``python -m zipfile -c`` of the same
+tree, alternated over the rounds."""
 
 import os
 import shutil
@@ -15,6 +17,9 @@ from harness.stats import median, ratio
 
 NAME = "package"
 BASELINE = "zipfile -c"   # every command's time is also shown over this
+#: The commands with a target: at most this many times the baseline.
+TARGETS = {"bdist_msdeploy --no-wheelhouse": 1.5,
+           "iiswsgi package --no-wheelhouse": 1.5}
 
 
 def files(quick: bool) -> int:
@@ -57,10 +62,10 @@ def timed(argv: List[str], cwd: str, env: dict) -> float:
 
 def measure_commands(python: str, scratch: str, count: int,
                      rounds: int) -> Dict[str, object]:
-    """Seconds for ``setup.py bdist_msdeploy`` (without the wheelhouse,
-    the figure the target is about, and with it, from the download cache
-    the warm-up fills) and for ``python -m zipfile -c`` of the same
-    tree."""
+    """Seconds for ``setup.py bdist_msdeploy`` and ``iiswsgi package``
+    without the wheelhouse (the figures the target is about),
+    ``bdist_msdeploy`` with it (from the download cache the warm-up
+    fills), and ``python -m zipfile -c`` of the same tree."""
     root = os.path.join(scratch, "package")
     make_package_tree(root, count)
     env = child_env()
@@ -69,10 +74,13 @@ def measure_commands(python: str, scratch: str, count: int,
         ("bdist_msdeploy --no-wheelhouse", [python, "setup.py", "-q",
                                             "bdist_msdeploy",
                                             "--no-wheelhouse"]),
+        ("iiswsgi package --no-wheelhouse", [
+            os.path.join(os.path.dirname(python), "iiswsgi"), "package",
+            "--no-wheelhouse", "."]),
         ("bdist_msdeploy", [python, "setup.py", "-q", "bdist_msdeploy"]),
         (BASELINE, [python, "-m", "zipfile", "-c", archive, "."]),
     ]
-    timed(commands[1][1], root, env)   # warm-up: egg-info, wheel cache
+    timed(commands[2][1], root, env)   # warm-up: egg-info, wheel cache
 
     def measure_one(name, argv):
         # Each command starts from a tree without the others' output.

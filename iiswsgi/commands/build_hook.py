@@ -4,8 +4,9 @@ setuptools' own ``upload`` is only the stub saying it was removed (a
 ``setuptools.finalize_distribution_options`` entry point, so nothing is
 changed at import time)."""
 
-import importlib
+import importlib.util
 import os
+import re
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:                # the annotations only
@@ -36,12 +37,18 @@ def has_manifest_template(command: "Command") -> bool:
 
 def stock_upload_removed() -> bool:
     """True when setuptools has no working ``upload``: its module is gone,
-    or is the stub that raises RemovedCommandError (setuptools >= 42)."""
+    or is the stub that raises RemovedCommandError (setuptools >= 42).
+    Told by setuptools' version, without importing the module: that
+    import (distutils' upload and its HTTP client) cost every setup.py
+    run more than the rest of this hook."""
     try:
-        module = importlib.import_module("setuptools.command.upload")
-    except ImportError:
+        if importlib.util.find_spec("setuptools.command.upload") is None:
+            return True
+    except (ImportError, ValueError):
         return True
-    return hasattr(module, "RemovedCommandError")
+    import setuptools
+    major = re.match(r"\d+", getattr(setuptools, "__version__", ""))
+    return major is None or int(major.group()) >= 42
 
 
 def add_upload(distribution: "Distribution") -> None:

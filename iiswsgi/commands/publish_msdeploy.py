@@ -12,7 +12,6 @@ from typing import List
 from distutils.errors import DistutilsExecError, DistutilsOptionError
 from setuptools import Command
 
-from ..publish import PublishError, parse_destination, publish
 from . import INFO, split_paths
 
 __all__ = ["publish_msdeploy"]
@@ -102,6 +101,10 @@ class publish_msdeploy(Command):
         return sorted(built, key=lambda name: name.endswith(".webpi.xml"))
 
     def run(self) -> None:
+        # Imported here: every setup.py run defines this command (as
+        # upload), few run it, and iiswsgi.publish takes a tenth of a
+        # second to import.
+        from ..publish import PublishError, parse_destination, publish
         name = self.get_command_name()
         paths = self.paths()
         if not paths:

@@ -3,14 +3,16 @@ between requests and the web server can start a fresh one.
 
 The work is off the request path: a daemon thread finds the change and
 calls ``on_change`` (the server only sets its stop flag and, when idle,
-wakes the main thread).  On Windows, for a folder on a local disk, the
-thread waits on change notifications (ReadDirectoryChangesW, through
-:mod:`iiswsgi.iis.winapi`); elsewhere, and for network shares (whose
-notifications are unreliable) or when notifications fail, it scans every
-``interval`` seconds.  A scan skips the folders that hold no source of
-the application (virtual environments, caches, version control,
-node_modules, site-packages) and, while a request is being served, lets
-it run between folders.
+wakes the main thread).  For a folder on a local disk the thread waits on
+change notifications: on Windows ReadDirectoryChangesW (through
+:mod:`iiswsgi.iis.winapi`), on Linux inotify (through
+:mod:`iiswsgi.gateway.inotify`), so nothing runs while nothing changes.
+Elsewhere, for network shares (whose notifications are unreliable) and
+when notifications fail (on Linux: fs.inotify.max_user_watches reached),
+it scans every ``interval`` seconds.  A scan skips the folders that hold
+no source of the application (virtual environments, caches, version
+control, node_modules, site-packages) and, while a request is being
+served, lets it run between folders.
 """
 
 import logging
@@ -95,13 +97,14 @@ class Watcher:
         self._reported = False
         self._report_lock = threading.Lock()
 
-    def scan(self) -> Dict[str, Tuple[int, int]]:
-        """``{relative path: (mtime_ns, size)}`` of the files watched."""
+    def scan(self, below: str = "") -> Dict[str, Tuple[int, int]]:
+        """``{relative path: (mtime_ns, size)}`` of the files watched (only
+        those in the folder ``below``, relative to the root, when given)."""
         found = {}
         match = self.regex.match
         root = self.root
         prefix = len(root) + 1
-        pending = [root]
+        pending = [os.path.join(root, below) if below else root]
         busy = self.busy
         seen = 0
         while pending:
@@ -136,6 +139,23 @@ class Watcher:
         before, self._snapshot = self._snapshot, current
         if before is None:
             return None
+        for path, stamp in current.items():
+            if before.get(path) != stamp:
+                return path
+        for path in before:
+            if path not in current:
+                return path
+        return None
+
+    def _folder_changed(self, folder):
+        """The first watched path below ``folder`` (relative, ending in a
+        separator: a folder that came or went) that differs from the
+        snapshot."""
+        if _skipped_path(self.root, folder):
+            return None
+        current = self.scan(folder.rstrip("\\/"))
+        before = {path: stamp for path, stamp in self._snapshot.items()
+                  if path.startswith(folder)}
         for path, stamp in current.items():
             if before.get(path) != stamp:
                 return path
@@ -185,8 +205,9 @@ class Watcher:
 
     def _run(self):
         if self._changes is not None:
-            threading.Thread(target=self._catch_up, daemon=True,
-                             name="iiswsgi-watcher-catch-up").start()
+            if getattr(self._changes, "needs_catch_up", True):
+                threading.Thread(target=self._catch_up, daemon=True,
+                                 name="iiswsgi-watcher-catch-up").start()
             path = self._wait_for_notification()
             if path is not None:
                 self._report(path)
@@ -210,8 +231,12 @@ class Watcher:
         try:
             while not self._stopped.is_set():
                 for relative in changes.read():
-                    if match(relative) and not _skipped_path(self.root,
-                                                             relative):
+                    if relative.endswith(("/", "\\")):
+                        found = self._folder_changed(relative)
+                        if found is not None:
+                            return found
+                    elif match(relative) and not _skipped_path(self.root,
+                                                               relative):
                         return relative
         except OSError as error:
             if not self._stopped.is_set():
@@ -227,14 +252,16 @@ class Watcher:
         changes = self._changes
         if changes is not None:
             changes.cancel()
+            if self._thread is None:    # nobody reads: nobody else closes
+                changes.close()
 
 
 def _open_notifications(root):
-    """Change notifications for ``root`` (winapi.DirectoryChanges), or
-    None where there are none: not Windows, a network share, or a
-    failure (logged)."""
+    """Change notifications for ``root`` (winapi.DirectoryChanges,
+    inotify.FolderChanges), or None where there are none: neither Windows
+    nor Linux, a network share, or a failure (logged)."""
     if os.name != "nt":
-        return None
+        return _open_inotify(root)
     from ..iis import winapi
     if not winapi.subtree_notifications():
         log.info("scanning %s for changes: change notifications here (Wine)"
@@ -246,6 +273,27 @@ def _open_notifications(root):
         return None
     try:
         return winapi.DirectoryChanges(root)
+    except OSError as error:
+        log.warning("cannot get change notifications for %s (%s): scanning"
+                    " it instead", root, error)
+        return None
+
+
+def _open_inotify(root):
+    """inotify watches on ``root``'s folders (Linux), or None: not Linux,
+    a network file system, or a failure such as the watch limit (logged;
+    the watcher scans)."""
+    from . import inotify
+    if not inotify.available():
+        return None
+    remote = inotify.remote_filesystem(root)
+    if remote:
+        log.info("%s is on a network file system (%s): scanning it for"
+                 " changes, as inotify does not see changes made elsewhere",
+                 root, remote)
+        return None
+    try:
+        return inotify.FolderChanges(root, skipped_folder)
     except OSError as error:
         log.warning("cannot get change notifications for %s (%s): scanning"
                     " it instead", root, error)

@@ -89,16 +89,32 @@ def package_filename(name: str, version: str, target: Target) -> str:
                                       version.replace("-", "_"), target.key)
 
 
-def build_token(files: Mapping[str, str]) -> str:
+#: What build_token keeps of the files it reads, for the zip writer: files
+#: up to KEEP_FILE bytes, up to KEEP_TOTAL bytes in all.
+KEEP_FILE = 1 << 20
+KEEP_TOTAL = 64 << 20
+
+
+def build_token(files: Mapping[str, str],
+                keep: Optional[Dict[str, bytes]] = None) -> str:
     """The SHA-256 (64 lowercase hex digits) of ``files`` (entry name ->
     path): for each entry in sorted order, its UTF-8 name, a NUL, the
-    content's length in decimal, a NUL, the content."""
+    content's length in decimal, a NUL, the content.
+
+    With ``keep``, the content of the smaller files read goes there (entry
+    name -> bytes), so that the zip packs what was hashed without reading
+    each file a second time."""
     digest = hashlib.sha256()
+    kept = 0
     for name in sorted(files):
         with open(files[name], "rb") as stream:
             data = stream.read()
         digest.update(name.encode("utf-8") + b"\0")
         digest.update(str(len(data)).encode("ascii") + b"\0" + data)
+        if keep is not None and len(data) <= KEEP_FILE and (
+                kept + len(data) <= KEEP_TOTAL):
+            keep[name] = data
+            kept += len(data)
     return digest.hexdigest()
 
 
@@ -262,7 +278,8 @@ def _build(spec, work, started):
         for wheel in wheels:
             files[archive_name(name, WHEELHOUSE, wheel)] = os.path.join(
                 house, wheel)
-    token = build_token(files)
+    contents: Dict[str, bytes] = {}
+    token = build_token(files, contents)
     stamp = os.path.join(work, STAMP)
     write_atomically(stamp, stamp_text(spec.stamp_template, token))
     files[archive_name(name, STAMP)] = stamp
@@ -272,7 +289,7 @@ def _build(spec, work, started):
     files[MANIFEST] = os.path.join(work, MANIFEST)
     target = os.path.join(spec.dist_dir, package_filename(
         name, spec.version, spec.target))
-    write_package(target, files, spec.project_dir)
+    write_package(target, files, spec.project_dir, contents)
     seconds = time.monotonic() - started
     log.info("built %s for %s in %.1f s (build token %s, %d wheels)",
              target, spec.target.key, seconds, token, len(wheels))
@@ -284,25 +301,62 @@ def _has_project_table(pyproject):
     return "project" in read_pyproject(pyproject)
 
 
-def _setup_py_package(project_dir, dist_dir, target):
-    """A setup.py project: its bdist_msdeploy, run by this Python (where
-    iiswsgi's commands and keywords are installed)."""
-    import subprocess
+def _setup_py_package(project_dir, dist_dir, target, wheelhouse=True):
+    """A setup.py project: its bdist_msdeploy, run in this process (this
+    Python, where iiswsgi's commands and keywords are installed), as
+    ``python setup.py`` would run it: in the project's folder, with it
+    first on sys.path.  One interpreter and one import of setuptools
+    instead of two: a second process cost half as much again as the
+    build of a small project.  What setup.py prints goes to standard
+    error, so that standard output holds the zip's path alone."""
     import sys
-    command = [sys.executable, "setup.py", "bdist_msdeploy", "--dist-dir",
-               dist_dir, "--python", target.python, "--platform",
-               target.platform]
-    log.info("running %s in %s", " ".join(command), project_dir)
+    import traceback
+    arguments = ["bdist_msdeploy", "--dist-dir", dist_dir, "--python",
+                 target.python, "--platform", target.platform]
+    if not wheelhouse:
+        arguments.append("--no-wheelhouse")
+    script = os.path.join(project_dir, "setup.py")
+    log.info("running setup.py %s in %s", " ".join(arguments), project_dir)
+    try:
+        with open(script, "rb") as stream:
+            code = compile(stream.read(), script, "exec")
+    except (OSError, SyntaxError, ValueError) as error:
+        raise PackageError("%s cannot be run: %s" % (script, error)) \
+            from None
     before = time.time()
-    result = subprocess.run(command, cwd=project_dir, text=True,
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    for line in result.stdout.splitlines():
-        log.info("setup.py: %s", line)
-    if result.returncode:
-        raise PackageError("python setup.py bdist_msdeploy in %s failed"
-                           " (exit status %d): see its output above"
-                           % (project_dir, result.returncode))
+    argv, path, cwd = sys.argv, list(sys.path), os.getcwd()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    stdout = os.dup(1)
+    os.dup2(2, 1)
+    failure = None
+    try:
+        os.chdir(project_dir)
+        sys.argv = [script] + arguments
+        sys.path.insert(0, project_dir)
+        try:
+            exec(code, {"__file__": script, "__name__": "__main__"})
+        except SystemExit as exit:
+            if exit.code not in (None, 0):
+                failure = ("python setup.py bdist_msdeploy in %s failed: %s"
+                           % (project_dir, exit.code))
+        except Exception as error:       # setup.py's own code failed
+            for line in traceback.format_exc().splitlines():
+                log.error("setup.py: %s", line)
+            failure = ("python setup.py bdist_msdeploy in %s raised %s: %s"
+                       " (the traceback is above)"
+                       % (project_dir, type(error).__name__, error))
+    finally:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        os.dup2(stdout, 1)
+        os.close(stdout)
+        sys.argv = argv
+        sys.path[:] = path
+        os.chdir(cwd)
+    if failure:
+        raise PackageError(failure)
     made = [os.path.join(dist_dir, n) for n in os.listdir(dist_dir)
             if n.endswith("-%s.msdeploy.zip" % target.key)]
     made = [path for path in made if os.path.getmtime(path) >= before - 2]
@@ -314,11 +368,12 @@ def _setup_py_package(project_dir, dist_dir, target):
 
 
 def package_project(project_dir: str, dist_dir: Optional[str] = None,
-                    target: Optional[Target] = None) -> str:
+                    target: Optional[Target] = None,
+                    wheelhouse: bool = True) -> str:
     """``iiswsgi package``: build the package of the project in
     ``project_dir`` (a pyproject.toml with any PEP 517 backend, or a
     setup.py) for ``target`` into ``dist_dir`` (default: its dist/); the
-    zip's path."""
+    zip's path.  ``wheelhouse`` False leaves the wheelhouse out."""
     from .project import (ProjectMetadata, metadata_variables,
                           read_tool_settings)
     from .wheelhouse import requirements_file
@@ -336,7 +391,7 @@ def package_project(project_dir: str, dist_dir: Optional[str] = None,
                            % project_dir)
     if os.path.isfile(setup_py) and (not os.path.isfile(pyproject) or
                                      not _has_project_table(pyproject)):
-        return _setup_py_package(project_dir, dist_dir, target)
+        return _setup_py_package(project_dir, dist_dir, target, wheelhouse)
     settings = read_tool_settings(project_dir)
     work = tempfile.mkdtemp(prefix="iiswsgi-project-")
     try:
@@ -358,7 +413,8 @@ def package_project(project_dir: str, dist_dir: Optional[str] = None,
             web_config_template=here(WEB_CONFIG_TEMPLATE),
             stamp_template=here(STAMP + ".in") if os.path.isfile(
                 here(STAMP + ".in")) else None,
-            requirements=requirements_file(project_dir))
+            requirements=requirements_file(project_dir),
+            wheelhouse=wheelhouse)
         return build_package(spec).path
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -20,8 +20,10 @@ import logging
 import os
 import re
 import stat
+import struct
 import zipfile
-from typing import List, Mapping, Optional
+import zlib
+from typing import BinaryIO, Dict, List, Mapping, Optional
 
 from ..files import is_within, write_atomically
 from .errors import PackageError
@@ -58,10 +60,23 @@ def _unsafe(text):
     return None
 
 
+def _plain(text):
+    """True for a name that is certainly safe and already as
+    :func:`check_name` gives it back: relative, no backslash, drive or
+    control character, and no part that is empty or starts with a dot or
+    a space (so none of dots and spaces only); most names are."""
+    return bool(text) and not (
+        "\\" in text or ":" in text or "//" in text or "/." in text
+        or "/ " in text or text.startswith(("/", ".", " "))
+        or text.endswith("/") or _CONTROL.search(text))
+
+
 def check_name(name: str) -> str:
     """``name`` as a zip entry name (``/``-separated; ``\\`` is taken as
     a separator); PackageError when it is absolute, has a drive, or climbs
     out with ``..``."""
+    if _plain(name):
+        return name             # as the general case would give it back
     text = name.replace("\\", "/")
     problem = _unsafe(text)
     if problem:
@@ -86,31 +101,83 @@ def check_member(name: str) -> List[str]:
     return parts_of(name)
 
 
-def _check_source(source, entry, root):
-    """Refuse a file to pack that is not one, or that is reached through a
-    link pointing outside ``root``."""
-    where = "%s (for the package entry %r)" % (source, entry)
-    try:
-        mode = os.lstat(source).st_mode
-    except OSError:
-        mode = 0
-    if not os.path.isfile(source):
-        raise PackageError("%s is not a file" % where)
-    if not is_within(os.path.abspath(source), root):
-        # Given by an absolute path (a file the build wrote elsewhere):
-        # it must at least not be a link.  A relative one must not climb.
-        if not os.path.isabs(source):
-            raise PackageError("refusing %s: it is outside the project"
-                               " folder %s" % (where, root))
-        if stat.S_ISLNK(mode):
-            raise PackageError("refusing %s: it is a symbolic link" % where)
-        return
-    real = os.path.realpath(source)
-    if not is_within(real, os.path.realpath(root)):
+class _Sources:
+    """Refuses a file to pack that is not one, or that is reached through
+    a link pointing outside ``root``; for many files of few folders: a
+    plain file
+    (not a link) is inside ``root``, and reached through no link pointing
+    out of it, exactly when its folder is; so each folder's verdict is
+    worked out once (one lstat a file, not a realpath's lstat per part of
+    its path)."""
+
+    def __init__(self, root):
+        self.root = root
+        self._real_root = None
+        self._folders = {}
+
+    def real_root(self):
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        return self._real_root
+
+    def check(self, source: str, entry: str) -> int:
+        """Refuse ``source`` (PackageError) or give its size."""
+        try:
+            info = os.lstat(source)
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            # A link, a folder, something else, or nothing: the whole
+            # check, with the link followed.
+            self._check_slowly(source, entry, info.st_mode if info else 0)
+            return os.stat(source).st_size
+        folder, _ = os.path.split(os.path.abspath(source))
+        verdict = self._folders.get(folder)
+        if verdict is None:
+            verdict = self._folders[folder] = self._folder(folder)
+        if verdict == "inside":
+            return info.st_size
+        where = "%s (for the package entry %r)" % (source, entry)
+        if verdict == "outside":
+            if not os.path.isabs(source):
+                raise PackageError("refusing %s: it is outside the project"
+                                   " folder %s" % (where, self.root))
+            return info.st_size
         raise PackageError(
             "refusing %s: it is, or is in a folder that is, a symbolic link"
             " pointing outside the project folder %s (to %s)"
-            % (where, root, real))
+            % (where, self.root, os.path.realpath(source)))
+
+    def _folder(self, folder):
+        """"inside" the project (and really), "outside" it, or "escapes"
+        (inside, but a link in its path points out)."""
+        if not is_within(folder, self.root):
+            return "outside"
+        if is_within(os.path.realpath(folder), self.real_root()):
+            return "inside"
+        return "escapes"
+
+    def _check_slowly(self, source, entry, mode):
+        where = "%s (for the package entry %r)" % (source, entry)
+        if not os.path.isfile(source):
+            raise PackageError("%s is not a file" % where)
+        if not is_within(os.path.abspath(source), self.root):
+            # Given by an absolute path (a file the build wrote
+            # elsewhere): it must at least not be a link.  A relative one
+            # must not climb.
+            if not os.path.isabs(source):
+                raise PackageError("refusing %s: it is outside the project"
+                                   " folder %s" % (where, self.root))
+            if stat.S_ISLNK(mode):
+                raise PackageError("refusing %s: it is a symbolic link"
+                                   % where)
+            return
+        real = os.path.realpath(source)
+        if not is_within(real, self.real_root()):
+            raise PackageError(
+                "refusing %s: it is, or is in a folder that is, a symbolic"
+                " link pointing outside the project folder %s (to %s)"
+                % (where, self.root, real))
 
 
 def archive_name(*parts: str) -> str:
@@ -126,10 +193,78 @@ def _info(name, directory):
     return info
 
 
+# The zip's records (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16): local header,
+# central directory header, end of central directory.
+_LOCAL = struct.Struct("<4s5H3L2H")
+_CENTRAL = struct.Struct("<4s6H3L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_DOS_DATE = (FIXED_TIME[0] - 1980) << 9 | FIXED_TIME[1] << 5 | FIXED_TIME[2]
+_DOS_TIME = FIXED_TIME[3] << 11 | FIXED_TIME[4] << 5 | FIXED_TIME[5] // 2
+_VERSION = 20           # 2.0: folders and deflate; made by MS-DOS (0)
+_UTF8_NAME = 0x800
+# Beyond these the zip needs Zip64 records, which zipfile writes: the
+# total of the files to pack leaves room for deflate's worst growth and
+# the headers.
+_MAX_ENTRIES = 0xFFFF
+_MAX_SIZE = 0xF0000000
+
+
+def _write_plain_zip(stream: BinaryIO, names: List[tuple],
+                     entries: Dict[str, str],
+                     known: Mapping[str, bytes]) -> None:
+    """The zip of ``names`` (sorted (key, name, is folder)) to ``stream``,
+    what zipfile would write for the same ZipInfo (:func:`_info`) at
+    zlib's default level, as ``python -m zipfile -c`` uses, but each
+    entry written once: zipfile writes a header, the data, then seeks
+    back to fill the header in, which for small files cost more than the
+    compression."""
+    offset = 0
+    central = []
+    for _, name, directory in names:
+        try:
+            raw, flags = name.encode("ascii"), 0
+        except UnicodeEncodeError:
+            raw, flags = name.encode("utf-8"), _UTF8_NAME
+        if directory:
+            raw += b"/"
+            data, crc, size = b"", 0, 0
+            method, attributes = zipfile.ZIP_STORED, DOS_DIRECTORY
+        else:
+            content = known.get(name)
+            if content is None:
+                with open(entries[name], "rb") as source:
+                    content = source.read()
+            crc, size = zlib.crc32(content), len(content)
+            deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION,
+                                       zlib.DEFLATED, -zlib.MAX_WBITS)
+            data = deflate.compress(content) + deflate.flush()
+            method, attributes = zipfile.ZIP_DEFLATED, DOS_ARCHIVE
+        if offset + len(data) >= 0xFFFFFFFF or size >= 0xFFFFFFFF:
+            raise PackageError("%s grew past 4 GiB while it was packed"
+                               % entries[name])
+        stream.write(_LOCAL.pack(b"PK\x03\x04", _VERSION, flags, method,
+                                 _DOS_TIME, _DOS_DATE, crc, len(data), size,
+                                 len(raw), 0) + raw)
+        stream.write(data)
+        central.append(_CENTRAL.pack(
+            b"PK\x01\x02", _VERSION, _VERSION, flags, method, _DOS_TIME,
+            _DOS_DATE, crc, len(data), size, len(raw), 0, 0, 0, 0,
+            attributes, offset) + raw)
+        offset += _LOCAL.size + len(raw) + len(data)
+    directory = b"".join(central)
+    stream.write(directory)
+    stream.write(_END.pack(b"PK\x05\x06", 0, 0, len(central), len(central),
+                           len(directory), offset, 0))
+
+
 def write_package(target: str, files: Mapping[str, str],
-                  root: Optional[str] = None) -> List[str]:
+                  root: Optional[str] = None,
+                  contents: Optional[Mapping[str, bytes]] = None
+                  ) -> List[str]:
     """Write the zip ``target`` from ``files``, a mapping of entry name to
-    the path of the file to store; the entry names written.
+    the path of the file to store; the entry names written.  ``contents``
+    may hold what some of those files were read as (by the same names):
+    that is packed without reading them again, after the same checks.
 
     ``root`` is the project folder (default: the current one).  A file in
     it must not be reached through a symbolic link pointing outside it;
@@ -137,13 +272,18 @@ def write_package(target: str, files: Mapping[str, str],
     an absolute path) must not itself be a link."""
     root = os.path.abspath(root or os.curdir)
     entries = {}
+    known: Dict[str, bytes] = {}
+    sources = _Sources(root)
+    total = 0
     for name, source in files.items():
         entry = check_name(name)
         if entry in entries and entries[entry] != source:
             raise PackageError("two files for the package entry %r: %s and"
                                " %s" % (entry, entries[entry], source))
-        _check_source(source, entry, root)
+        total += sources.check(source, entry)
         entries[entry] = source
+        if contents and name in contents:
+            known[entry] = contents[name]
     directories = set()
     for entry in entries:
         parts = entry.split("/")[:-1]
@@ -158,15 +298,19 @@ def write_package(target: str, files: Mapping[str, str],
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
 
     def write(stream):
-        with zipfile.ZipFile(stream, "w") as archive:
+        if len(names) < _MAX_ENTRIES and total < _MAX_SIZE:
+            _write_plain_zip(stream, names, entries, known)
+            return
+        with zipfile.ZipFile(stream, "w") as archive:     # needs Zip64
             for _, name, directory in names:
                 info = _info(name, directory)
                 if directory:
                     archive.writestr(info, b"")
+                elif name in known:
+                    archive.writestr(info, known[name])
                 else:
                     with open(entries[name], "rb") as source:
-                        archive.writestr(info, source.read(),
-                                         zipfile.ZIP_DEFLATED, 9)
+                        archive.writestr(info, source.read())
     write_atomically(target, write)
     log.info("wrote %s (%d files)", target, len(entries))
     return [key for key, _, _ in names]

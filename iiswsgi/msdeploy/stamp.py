@@ -22,7 +22,6 @@ import re
 import stat
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
-from ..iis.apphost import expanded_paths
 
 __all__ = ["BUILD_TOKEN_LINE", "STAMP", "STAMP_LIMIT", "STAMP_TEMPLATE",
            "folder_problem", "has_parent_part", "is_build_token",
@@ -128,6 +127,9 @@ def stale_stamps(app_names: Iterable[str], list_sites: Callable[[], list],
         base = os.path.basename(
             directory.expanded_path.replace("\\", "/").rstrip("/"))
         return any(p.match(last) or p.match(base) for p in patterns)
+    # Imported here: the packaging commands import this module for STAMP
+    # alone, and iiswsgi.iis.apphost takes a few hundredths of a second.
+    from ..iis.apphost import expanded_paths
     folders = list(expanded_paths(list_sites(), keep=named))
     return [os.path.join(folder, stamp) for folder, mtime
             in search_stamps(folders, stamp) if mtime is not None]

@@ -22,8 +22,8 @@ cache of iiswsgi's (:func:`cache_dir`: ``$IISWSGI_WHEEL_CACHE``, else
 one folder per target, given to pip as ``--find-links``.
 """
 
-import email.message
-import email.parser
+from __future__ import annotations
+
 import logging
 import json
 import os
@@ -34,11 +34,16 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import (TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence,
+                    Set, Tuple)
 
-from packaging.markers import Marker
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name, parse_wheel_filename
+if TYPE_CHECKING:
+    # For the annotations only: the functions import what they use, as
+    # packaging's parsers take a few hundredths of a second to import and
+    # a package without a wheelhouse (any setup.py run) needs none.
+    import email.message
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
 
 from ..files import read_toml
 from .errors import PackageError
@@ -153,6 +158,7 @@ def cache_dir(target: Optional[Target] = None) -> str:
 
 def wheel_metadata(path: str) -> email.message.Message:
     """The METADATA of the wheel at ``path``."""
+    import email.parser
     try:
         with zipfile.ZipFile(path) as wheel:
             names = [name for name in wheel.namelist()
@@ -168,6 +174,7 @@ def wheel_metadata(path: str) -> email.message.Message:
 
 
 def _requirements(path: str) -> List[Requirement]:
+    from packaging.requirements import InvalidRequirement, Requirement
     found = []
     for text in wheel_metadata(path).get_all("Requires-Dist") or ():
         try:
@@ -181,6 +188,7 @@ def _requirements(path: str) -> List[Requirement]:
 def _wheels(folder: str) -> Dict[str, Tuple[str, str]]:
     """{canonical name: (version, file name)} of the wheels in
     ``folder``."""
+    from packaging.utils import canonicalize_name, parse_wheel_filename
     found = {}
     for name in sorted(os.listdir(folder)):
         if name.endswith(".whl"):
@@ -195,6 +203,7 @@ def missing_requirements(folder: str, roots: Sequence[Requirement],
     """(the requirements the wheels in ``folder`` need on ``target`` that
     no wheel there provides, the canonical names of the wheels the
     target needs), walking from ``roots``."""
+    from packaging.utils import canonicalize_name
     wheels = _wheels(folder)
     extras: Dict[str, Set[str]] = {}
     missing: Dict[str, Requirement] = {}
@@ -233,6 +242,7 @@ def requirements_file(project_dir: str) -> Optional[str]:
 def read_lock_file(path: str, target: Target) -> List[str]:
     """``name==version`` for each package of a PEP 751 ``pylock.toml``
     whose marker holds on ``target``."""
+    from packaging.markers import Marker
     data = read_toml(path, WheelhouseError)
     pins = []
     for index, package in enumerate(data.get("packages") or ()):
@@ -390,6 +400,8 @@ def build_wheelhouse(output: str, project_wheel: str, target: Target,
     ``requirement_file`` (a requirements file or a pylock.toml) pins;
     the file names, sorted.  WheelhouseError naming a requirement no
     wheel for the target satisfies."""
+    from packaging.requirements import Requirement
+    from packaging.utils import parse_wheel_filename
     os.makedirs(output, exist_ok=True)
     cache = cache_dir(target)
     os.makedirs(cache, exist_ok=True)
@@ -458,6 +470,7 @@ def build_wheelhouse(output: str, project_wheel: str, target: Target,
 
 
 def _without_marker(requirement: Requirement) -> str:
+    from packaging.requirements import Requirement
     copy = Requirement(str(requirement))
     copy.marker = None
     return str(copy)
@@ -467,6 +480,7 @@ def _file_requirements(path: str) -> Optional[List[Requirement]]:
     """The requirements of a requirements file, or None when it has
     lines only pip reads (options, URLs, nested files), whose packages
     are then all kept."""
+    from packaging.requirements import InvalidRequirement, Requirement
     found = []
     with open(path, encoding="utf-8") as stream:
         for line in stream:

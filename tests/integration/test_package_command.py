@@ -262,6 +262,45 @@ def test_package_command_on_a_setup_py_project(sample, tmp_path):
                for w in wheels), wheels
 
 
+def test_package_command_without_the_wheelhouse(sample, tmp_path):
+    """`iiswsgi package --no-wheelhouse`: the package as bdist_msdeploy
+    --no-wheelhouse makes it, nothing downloaded, no wheelhouse in it,
+    and the build token still that of what it holds."""
+    result = package_command(sample, "--no-wheelhouse", "-d",
+                             str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    path = result.stdout.strip()
+    files = members(path)
+    assert not wheel_names(files, "WSGISampleIISApp")
+    assert not any("/wheelhouse/" in name for name in files)
+    assert "WSGISampleIISApp/setup.py" in files
+    stamp = files["WSGISampleIISApp/iis_install.stamp"].decode("utf-8")
+    (token,) = TOKEN.findall(stamp)
+    assert token == recomputed_token(path, "WSGISampleIISApp")
+    shown = package_command(sample, "--help")
+    assert "--no-wheelhouse" in shown.stdout
+
+
+def test_package_command_names_a_failing_setup_py(sample, tmp_path):
+    """setup.py runs in the command's own process: its failure is the
+    command's error (status 1, the message), and standard output stays
+    empty."""
+    (sample / "Manifest.xml.in").write_text("<MSDeploy.iisApp>")
+    result = package_command(sample, "--no-wheelhouse", "-d",
+                             str(tmp_path / "out"))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "python setup.py bdist_msdeploy in %s failed" % sample \
+        in result.stderr
+    assert "Manifest.xml.in" in result.stderr
+    (sample / "setup.py").write_text("raise RuntimeError('broken on"
+                                     " purpose')\n")
+    result = package_command(sample, "--no-wheelhouse")
+    assert result.returncode == 1
+    assert "raised RuntimeError: broken on purpose" in result.stderr
+    assert result.stdout == ""
+
+
 def test_old_placeholders_are_named(python, sample):
     template = sample / "Manifest.xml.in"
     text = template.read_text().replace("-a %DIST_NAME%", "-a {DIST_NAME}")

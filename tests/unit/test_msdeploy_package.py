@@ -153,3 +153,91 @@ def test_zip_names_use_slashes():
 def test_package_error_is_an_iiswsgi_error(tmp_path):
     with pytest.raises(IISWSGIError, match="Parameters.xml not found"):
         read_parameters(str(tmp_path / "Parameters.xml"))
+
+
+def test_zip_bytes_are_what_zipfile_writes(tmp_path):
+    """The package's own zip writer gives, byte for byte, what zipfile
+    writes for the same entries at zlib's default level (as ``python -m
+    zipfile -c``): folders, a non-ASCII name, an empty file, a file of
+    several deflate blocks."""
+    from iiswsgi.msdeploy import package
+    (tmp_path / "src" / "sub").mkdir(parents=True)
+    sources = {
+        "App/sub/m.py": b"x = 1\n" * 300,
+        "App/caf\u00e9.txt": "caf\u00e9".encode("utf-8"),
+        "App/empty.py": b"",
+        "App/big.bin": os.urandom(300_000) + b"\0" * 200_000,
+        "Manifest.xml": b"<MSDeploy.iisApp />",
+    }
+    files = {}
+    for index, (name, data) in enumerate(sources.items()):
+        path = tmp_path / "src" / ("f%d" % index)
+        path.write_bytes(data)
+        files[name] = str(path)
+    target = tmp_path / "p.zip"
+    write_package(str(target), files, str(tmp_path))
+    expected = tmp_path / "zipfile.zip"
+    with zipfile.ZipFile(expected, "w") as archive:
+        for name in ("App/", "App/big.bin", "App/caf\u00e9.txt",
+                     "App/empty.py", "App/sub/", "App/sub/m.py",
+                     "Manifest.xml"):
+            directory = name.endswith("/")
+            archive.writestr(package._info(name.rstrip("/"), directory),
+                             b"" if directory else sources[name])
+    assert target.read_bytes() == expected.read_bytes()
+    with zipfile.ZipFile(target) as archive:
+        assert archive.testzip() is None
+        assert archive.read("App/big.bin") == sources["App/big.bin"]
+
+
+def test_zip64_sized_packages_are_written_by_zipfile(tmp_path, monkeypatch):
+    """Past 65,535 entries or near 4 GiB a zip needs Zip64 records: such
+    packages are written by zipfile (here the limit is lowered to 0)."""
+    from iiswsgi.msdeploy import package
+    small = tmp_path / "small.zip"
+    write_package(str(small), files(tmp_path))
+    monkeypatch.setattr(package, "_MAX_ENTRIES", 0)
+    large = tmp_path / "large.zip"
+    write_package(str(large), files(tmp_path))
+    assert large.read_bytes() == small.read_bytes()
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("App/sub/x.py", "App/sub/x.py"),
+    ("App/.well-known/x", "App/.well-known/x"),
+    ("App/ spaced/x", "App/ spaced/x"),
+    ("App/./x", "App/x"),
+    ("App/x/", "App/x"),
+    (".config/x", ".config/x"),
+])
+def test_zip_names_kept_or_tidied(name, expected):
+    assert check_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["App/ . /x", "App/.. /x", "App/x\x01",
+                                  "App/x:stream", "App/.../x"])
+def test_zip_names_of_dots_and_spaces_or_controls_refused(name):
+    with pytest.raises(PackageError, match="refusing"):
+        check_name(name)
+
+
+def test_the_zip_holds_what_the_build_token_hashed(tmp_path):
+    """build_token keeps what it read; the zip packs that, not a second
+    read: a file changed in between does not make the token lie."""
+    import hashlib
+    from iiswsgi.msdeploy.build import build_token
+    given = files(tmp_path)
+    kept = {}
+    token = build_token(given, kept)
+    assert sorted(kept) == sorted(given)
+    (tmp_path / "a" / "x.txt").write_text("changed after the token")
+    target = tmp_path / "p.zip"
+    write_package(str(target), given, str(tmp_path), kept)
+    with zipfile.ZipFile(target) as archive:
+        assert archive.read("App/a/x.txt") == b"x"
+        packed = {name: archive.read(name) for name in given}
+    digest = hashlib.sha256()
+    for name in sorted(packed):
+        digest.update(name.encode() + b"\0" + str(len(packed[name])).encode()
+                      + b"\0" + packed[name])
+    assert digest.hexdigest() == token

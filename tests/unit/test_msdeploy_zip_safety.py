@@ -224,3 +224,19 @@ def test_extraction_caps_the_total_size(tmp_path):
     # The default: 2 GiB, 200:1.
     from iiswsgi.msdeploy.package import MAX_EXTRACT_SIZE, MAX_RATIO
     assert (MAX_EXTRACT_SIZE, MAX_RATIO) == (2 << 30, 200)
+
+
+def test_every_file_of_a_linked_folder_is_refused(project, monkeypatch):
+    """The link check is made once per folder: each file of a folder
+    linked outside, after a good folder's files, is refused, and one
+    given by its absolute path too."""
+    (project.parent / "secret" / "more.txt").write_text("more")
+    (project / "pkg" / "linked").symlink_to(project.parent / "secret")
+    monkeypatch.chdir(project)
+    for source in ("pkg/linked/key.txt", "pkg/linked/more.txt",
+                   str(project / "pkg" / "linked" / "more.txt")):
+        with pytest.raises(PackageError, match="symbolic link pointing"):
+            pack(project, {"App/pkg/app.py": "pkg/app.py",
+                           "App/pkg/x": source})
+    names, _ = pack(project, {"App/pkg/app.py": "pkg/app.py"})
+    assert "App/pkg/app.py" in names

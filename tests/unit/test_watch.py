@@ -2,8 +2,11 @@
 it leaves a request the GIL (real files in tmp_path, a real thread)."""
 
 import os
+import sys
 import threading
 import time
+
+import pytest
 
 from iiswsgi.gateway.watch import DEFAULT_RESTART_REGEX, Watcher
 
@@ -44,14 +47,17 @@ def test_a_change_in_a_venv_is_not_one_in_the_site(tmp_path):
     assert watcher.changed() == os.path.join("app", "views.py")
 
 
-def test_the_thread_reports_a_change_from_the_baseline(tmp_path):
+@pytest.mark.parametrize("notifications", [True, False])
+def test_the_thread_reports_a_change_from_the_baseline(tmp_path,
+                                                       notifications):
     """The baseline is taken when asked (before the first request), not
     when the thread starts: a change in between is reported."""
     _tree(tmp_path)
     seen = []
     done = threading.Event()
     watcher = Watcher(str(tmp_path), DEFAULT_RESTART_REGEX,
-                      lambda path: (seen.append(path), done.set()), 0.05)
+                      lambda path: (seen.append(path), done.set()), 0.05,
+                      notifications=notifications)
     watcher.baseline()
     (tmp_path / "web.config").write_text("<configuration>changed"
                                          "</configuration>")
@@ -59,8 +65,10 @@ def test_the_thread_reports_a_change_from_the_baseline(tmp_path):
     assert done.wait(10)
     watcher.stop()
     assert seen == ["web.config"]
-    if os.name != "nt":
+    if not notifications:
         assert watcher.method == "scan"
+    elif sys.platform.startswith("linux"):
+        assert watcher.method == "notifications"    # inotify
 
 
 def test_a_scan_pauses_while_a_request_is_served(tmp_path, monkeypatch):
