@@ -12,7 +12,6 @@ fs.inotify.max_user_watches reached): the watcher then scans
 """
 
 import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -71,15 +70,21 @@ def _library():
     None."""
     global _libc
     if _libc is None:
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6",
-                               use_errno=True)
-            for name in ("inotify_init1", "inotify_add_watch",
-                         "inotify_rm_watch"):
-                getattr(libc, name)
-        except (OSError, AttributeError):
-            libc = False
-        else:
+        # The process's own symbols hold libc's: no ctypes.util.find_library,
+        # which runs ldconfig (a process, and shutil and tempfile imported)
+        # at the first request.
+        libc = False
+        for name in (None, "libc.so.6"):
+            try:
+                found = ctypes.CDLL(name, use_errno=True)
+                for function in ("inotify_init1", "inotify_add_watch",
+                                 "inotify_rm_watch"):
+                    getattr(found, function)
+            except (OSError, AttributeError):
+                continue
+            libc = found
+            break
+        if libc:
             libc.inotify_init1.argtypes = [ctypes.c_int]
             libc.inotify_init1.restype = ctypes.c_int
             libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p,
