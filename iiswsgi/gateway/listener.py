@@ -183,6 +183,19 @@ class _Listener:
         # bound one: never block on an accept another process won.
         sock.setblocking(False)
 
+    def _wait(self, readable):
+        """What ``readable`` has ready (one wait), or None when the server
+        is stopping; the server knows the main thread is waiting meanwhile
+        (a stop signal then ends the wait)."""
+        server = self.server
+        server.main_waiting = True
+        try:
+            if server.stopping:
+                return None
+            return readable.wait(_SELECT_SECONDS)
+        finally:
+            server.main_waiting = False
+
     def leave(self):
         """Close the listening socket (and remove its file, when this
         process made it) and stop the server."""
@@ -243,13 +256,9 @@ class _Loop(_Listener):
         serve = self._serve
         try:
             while not server.stopping:
-                server.main_waiting = True
-                try:
-                    if server.stopping:
-                        break
-                    ready = readable.wait(_SELECT_SECONDS)
-                finally:
-                    server.main_waiting = False
+                ready = self._wait(readable)
+                if ready is None:
+                    break
                 for responder in ready:
                     if responder is None:
                         responder = self.accept()
@@ -328,13 +337,9 @@ class _Pool(_Listener):
             worker.start()
         try:
             while not server.stopping:
-                server.main_waiting = True
-                try:
-                    if server.stopping:
-                        break
-                    ready = readable.wait(_SELECT_SECONDS)
-                finally:
-                    server.main_waiting = False
+                ready = self._wait(readable)
+                if ready is None:
+                    break
                 handed = []
                 for responder in ready:
                     if responder is None:

@@ -56,6 +56,20 @@ def skipped_folder(path: str, name: str) -> bool:
     return os.path.isfile(os.path.join(path, _VENV_MARKER))
 
 
+def _first_difference(before: Dict[str, Tuple[int, int]],
+                      current: Dict[str, Tuple[int, int]]
+                      ) -> Optional[str]:
+    """The first path changed, added (in ``current``) or gone (in
+    ``before`` only), or None."""
+    for path, stamp in current.items():
+        if before.get(path) != stamp:
+            return path
+    for path in before:
+        if path not in current:
+            return path
+    return None
+
+
 def _skipped_path(root: str, relative: str) -> bool:
     """True when a folder on the way from ``root`` to ``relative`` (a path
     a change notification named) is one a scan skips."""
@@ -139,13 +153,7 @@ class Watcher:
         before, self._snapshot = self._snapshot, current
         if before is None:
             return None
-        for path, stamp in current.items():
-            if before.get(path) != stamp:
-                return path
-        for path in before:
-            if path not in current:
-                return path
-        return None
+        return _first_difference(before, current)
 
     def _folder_changed(self, folder):
         """The first watched path below ``folder`` (relative, ending in a
@@ -156,13 +164,7 @@ class Watcher:
         current = self.scan(folder.rstrip("\\/"))
         before = {path: stamp for path, stamp in self._snapshot.items()
                   if path.startswith(folder)}
-        for path, stamp in current.items():
-            if before.get(path) != stamp:
-                return path
-        for path in before:
-            if path not in current:
-                return path
-        return None
+        return _first_difference(before, current)
 
     def baseline(self) -> None:
         """Take the state changes are measured from, now (and, on Windows,
