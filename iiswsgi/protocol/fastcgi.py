@@ -476,8 +476,10 @@ class Connection(_RecordReader):
     def next_event(self) -> Union[Event, _Sentinel]:
         """The next event, :data:`NEED_DATA` or :data:`CLOSED`."""
         # The records of a request are cut out and handled here, not by
-        # _read_record, _dispatch, _begin and _add_params: each call saved
-        # per record counts on the gateway's hot path.  FCGI_PARAMS and
+        # _read_record, _dispatch and _begin: each call saved per record
+        # counts on the gateway's hot path.  A request's parameters still go
+        # through _add_params, so their size limit and their end are
+        # handled in one place.  FCGI_PARAMS and
         # FCGI_STDIN with a request id, and FCGI_BEGIN_REQUEST with one and
         # 8 bytes of content, pass _check_header's every test; the other
         # types are checked by it.  What this loop does not handle
@@ -509,21 +511,10 @@ class Connection(_RecordReader):
                     self._state = _INPUT_DONE
                     return BodyEnd(rid)
                 if rtype == PARAMS and state == _PARAMS:
-                    if clen:
-                        self._params_size += clen
-                        if self._params_size > self.max_params_size:
-                            raise ProtocolError(
-                                "request %d sent more than %d bytes of"
-                                " parameters" % (rid, self.max_params_size))
-                        self._params.append(buffer[start:start + clen])
+                    event = self._add_params(rid, buffer[start:start + clen])
+                    if event is None:
                         continue
-                    chunks = self._params
-                    params = decode_pairs(chunks[0] if len(chunks) == 1
-                                          else b"".join(chunks))
-                    self._params = []
-                    self._params_size = 0
-                    self._state = _STDIN
-                    return Request(rid, self._role, self.keep_conn, params)
+                    return event
             elif rtype == BEGIN_REQUEST and self.request_id is None:
                 role, flags = _BEGIN_BODY.unpack_from(buffer, start)
                 if role in self.roles:
