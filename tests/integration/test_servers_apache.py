@@ -6,12 +6,10 @@ matrix runs the recipe itself; this shows what its lines are for.)"""
 
 import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.support.servers import server_site
+from tests.support.servers import http_get as get, server_site
 
 APP = "call:matrix_app:make_app"
 
@@ -22,15 +20,6 @@ def without_set_env(text):
                     r"\n", "", text)
     assert "ProxyFCGISetEnvIf" not in edited, edited
     return edited
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
-                                    timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ Apache and nginx do to switch their workers to www-data."""
 import grp
 import os
 import shutil
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -20,13 +18,8 @@ APP = "call:matrix_app:make_app"
 WORKERS = "www-data"
 
 
-def get(port, path="/echo/users"):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
-                                    timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+def get(port):
+    return servers.http_get(port, "/echo/users")
 
 
 class NginxAsWorkers(servers.Nginx):

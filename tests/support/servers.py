@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 from tests.conftest import require
 
@@ -200,6 +202,17 @@ def unix_socket_ready(path):
         except OSError:
             return False
     return True
+
+
+def http_get(port, path):
+    """GET ``path`` from a server on 127.0.0.1:``port``: (status, body),
+    an error status included."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                    timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def tcp_ready(port, host="127.0.0.1"):
